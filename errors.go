@@ -1,0 +1,82 @@
+package allspark
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors returned by Spark and Server methods. Test with errors.Is.
+var (
+	// ErrClosed: the spark (or server) is closed; nothing was written.
+	ErrClosed = errors.New("allspark: spark closed")
+	// ErrQueueFull: the spark's send queue is full (its reader is too slow).
+	// Under the default SlowConsumerClose policy the spark is ended with
+	// reconnect; under SlowConsumerDropOldest Write never returns it.
+	ErrQueueFull = errors.New("allspark: send queue full")
+	// ErrTooLarge: an encoded message exceeds Options.MaxLength, or the peer
+	// sent one (then the connection is closed with status 1009).
+	ErrTooLarge = errors.New("allspark: message exceeds MaxLength")
+	// ErrReserved: the data is a string starting with "primus::", which a
+	// Primus client would read as a control message.
+	ErrReserved = errors.New("allspark: primus:: prefix is reserved for the protocol")
+	// ErrServerClosed: Shutdown has started; new connections are refused.
+	ErrServerClosed = errors.New("allspark: server closed")
+	// ErrDuplicateName: a middleware or plugin of that name exists already.
+	ErrDuplicateName = errors.New("allspark: name already registered")
+	// ErrNotFound: no middleware or plugin of that name.
+	ErrNotFound = errors.New("allspark: name not registered")
+	// ErrDuplicateID: the IDGenerator returned an id that is in use.
+	ErrDuplicateID = errors.New("allspark: spark id already in use")
+)
+
+// AuthError is what an authorization function returns to control the
+// response: the status (default 401), the message sent as {"error": ...} and,
+// with 401 only, a WWW-Authenticate challenge.
+type AuthError struct {
+	Status       int    // HTTP status; 0 means 401
+	Message      string // sent to the client; empty means Err's text or the status text
+	Authenticate string // WWW-Authenticate value, sent only when the status is 401
+	Err          error  // optional cause, kept server-side
+}
+
+func (e *AuthError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return http.StatusText(e.StatusCode())
+}
+
+// StatusCode returns the HTTP status, 401 when unset.
+func (e *AuthError) StatusCode() int {
+	if e.Status == 0 {
+		return http.StatusUnauthorized
+	}
+	return e.Status
+}
+
+// Unwrap returns the cause.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// HTTPError is an error that knows its HTTP status. WriteError uses it; the
+// authorization middleware and AuthError satisfy it.
+type HTTPError interface {
+	error
+	StatusCode() int
+}
+
+// TransformError reports that a message transform failed. The message was
+// dropped; the connection stays open.
+type TransformError struct {
+	Direction Direction
+	Err       error
+}
+
+func (e *TransformError) Error() string {
+	return "allspark: " + e.Direction.String() + " transform: " + e.Err.Error()
+}
+
+// Unwrap returns the transform's error.
+func (e *TransformError) Unwrap() error { return e.Err }

@@ -1,0 +1,90 @@
+package allspark
+
+import (
+	"sync"
+	"time"
+
+	"github.com/allspark/allspark/internal/protocol"
+)
+
+// heartbeat is one goroutine per server (not a timer per spark) that pings
+// every spark each PingInterval, as Primus does: a spark that has not
+// answered the previous ping is ended with reconnect (no server::close, so
+// the client comes back); the others get "primus::ping::<ms>", encoded once
+// per tick. It starts with the first connection and stops at Shutdown.
+type heartbeat struct {
+	once sync.Once
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (h *heartbeat) ensure(s *Server) {
+	if s.opts.PingInterval <= 0 {
+		return
+	}
+	h.once.Do(func() {
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
+		if closing {
+			return
+		}
+		h.stop = make(chan struct{})
+		h.done = make(chan struct{})
+		go h.run(s)
+	})
+}
+
+// halt stops the goroutine (if it ever started) and waits for it.
+func (h *heartbeat) halt() {
+	h.once.Do(func() {}) // a later ensure must not start it
+	if h.stop == nil {
+		return
+	}
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	<-h.done
+}
+
+func (h *heartbeat) run(s *Server) {
+	defer close(h.done)
+	t := time.NewTicker(s.opts.PingInterval)
+	defer t.Stop()
+	var dead []*Spark
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			dead = s.pingAll(now, dead[:0])
+		}
+	}
+}
+
+// pingAll ends the sparks that missed the last ping and pings the rest. buf is
+// reused between ticks to keep the tick allocation-free.
+func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
+	f, err := s.encode(protocol.PingMessage(now.UnixMilli()))
+	if err != nil {
+		s.opts.Logger.Error("encoding ping", "err", err)
+		return buf
+	}
+	s.mu.RLock()
+	for _, sp := range s.sparks {
+		if !sp.alive.Swap(false) {
+			buf = append(buf, sp)
+		}
+	}
+	s.mu.RUnlock()
+	for _, sp := range buf {
+		s.stats.missedPongs.Add(1)
+		s.opts.Logger.Debug("missed pong", "spark", sp.id)
+		sp.End(nil, true)
+	}
+	s.fanout(f, nil)
+	clear(buf)
+	return buf
+}

@@ -1,0 +1,145 @@
+package allspark
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/allspark/allspark/parser"
+)
+
+// Defaults applied when an Options field is left at its zero value.
+const (
+	DefaultPathname     = "/primus"
+	DefaultPingInterval = 30 * time.Second
+	DefaultMaxLength    = 10 << 20 // 10 MiB, as Primus
+	DefaultQueueSize    = 1024     // messages per spark
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// NoPing, as Options.PingInterval, turns heartbeats off.
+const NoPing time.Duration = -1
+
+// SlowConsumerPolicy says what happens when a spark's send queue is full.
+type SlowConsumerPolicy uint8
+
+const (
+	// SlowConsumerClose ends the spark with reconnect: the client comes back
+	// and resynchronises, and the server holds no more than QueueSize
+	// messages for it. The write that overflowed returns ErrQueueFull.
+	SlowConsumerClose SlowConsumerPolicy = iota
+	// SlowConsumerDropOldest drops the oldest queued message to make room;
+	// the write succeeds. Suits state streams where the newest value wins.
+	SlowConsumerDropOldest
+)
+
+// SlowConsumerEvent is reported to Options.OnSlowConsumer.
+type SlowConsumerEvent struct {
+	Policy  SlowConsumerPolicy
+	Dropped int // messages discarded by this event
+}
+
+// CORSOptions configures the cors middleware. The zero value allows every
+// origin without credentials.
+type CORSOptions struct {
+	// Origins allowed; empty or containing "*" allows all. When the list is
+	// explicit, HTTP requests and WebSocket upgrades from other origins get
+	// 403 (upgrades too, against cross-site WebSocket hijacking).
+	Origins []string
+	// Methods for preflight answers; default GET, HEAD, PUT, POST, DELETE, OPTIONS.
+	Methods []string
+	// Credentials sends Access-Control-Allow-Credentials: true and reflects
+	// the request's Origin instead of "*".
+	Credentials bool
+	// MaxAge of a preflight answer; default 30 days. Negative omits it.
+	MaxAge time.Duration
+	// Headers allowed in requests; default: whatever the preflight asks for.
+	Headers []string
+	// Exposed response headers.
+	Exposed []string
+}
+
+// Options configures a Server. The zero value is a working Primus-compatible
+// server at /primus with the JSON parser and 30 s heartbeats.
+type Options struct {
+	// Pathname the server owns: every request whose path is Pathname or
+	// starts with Pathname + "/". Default "/primus"; a missing leading slash
+	// is added, a trailing one removed.
+	Pathname string
+	// Parser for messages; default parser.JSON.
+	Parser parser.Parser
+	// PingInterval between server pings. 0 means DefaultPingInterval;
+	// NoPing (or any negative value) turns heartbeats off.
+	PingInterval time.Duration
+	// MaxLength is the largest message, in bytes, accepted from a client
+	// (larger closes the connection with 1009) or written to one (larger
+	// returns ErrTooLarge). Default 10 MiB.
+	MaxLength int
+	// Compression negotiates permessage-deflate with clients that offer it.
+	Compression bool
+	// IDGenerator makes spark ids; default 20 random URL-safe characters.
+	IDGenerator func() string
+	// CORS for plain HTTP requests and the origin check on upgrades.
+	CORS CORSOptions
+	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For / X-Real-IP
+	// headers are believed. Headers from any other peer are ignored.
+	TrustedProxies []string
+	// Logger for connection-level events; default discards.
+	Logger *slog.Logger
+	// QueueSize bounds each spark's outbound queue, in messages. Default 1024.
+	QueueSize int
+	// SlowConsumer is the policy when the queue is full.
+	SlowConsumer SlowConsumerPolicy
+	// OnSlowConsumer, if set, is called (outside any lock) each time the
+	// policy fires. Stats counts these too.
+	OnSlowConsumer func(s *Spark, ev SlowConsumerEvent)
+	// WriteTimeout bounds a single socket write; a peer that accepts no bytes
+	// for this long is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// Authorization, if set, is installed as by Server.Authorize.
+	Authorization func(*http.Request) error
+}
+
+// withDefaults returns a copy with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	o.Pathname = cleanPathname(o.Pathname)
+	if o.Parser == nil {
+		o.Parser = parser.JSON{}
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PingInterval < 0 {
+		o.PingInterval = 0
+	}
+	if o.MaxLength <= 0 {
+		o.MaxLength = DefaultMaxLength
+	}
+	if o.IDGenerator == nil {
+		o.IDGenerator = randomID
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	return o
+}
+
+func cleanPathname(p string) string {
+	if p == "" {
+		return DefaultPathname
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	for len(p) > 1 && strings.HasSuffix(p, "/") {
+		p = p[:len(p)-1]
+	}
+	return p
+}

@@ -1,0 +1,5 @@
+package parser
+
+import "errors"
+
+var errTrailing = errors.New("trailing bytes after the value")

@@ -1,0 +1,149 @@
+package allspark
+
+import (
+	"sync"
+	"time"
+
+	"github.com/allspark/allspark/internal/wsengine"
+)
+
+// frame is one encoded message waiting to be written. Broadcasts push the same
+// payload slice to many queues; nobody mutates it after encoding.
+type frame struct {
+	payload []byte
+	binary  bool
+}
+
+// pushResult tells the caller what a push did beyond queueing.
+type pushResult uint8
+
+const (
+	pushed       pushResult = iota
+	pushedDrop              // queued after dropping the oldest frame
+	pushFull                // not queued: full under SlowConsumerClose
+	pushClosed              // not queued: queue closed
+)
+
+// sendQueue is a spark's bounded outbound queue with a lazily started writer:
+// an idle spark has no writer goroutine, and a broadcast costs each receiver
+// one locked append (plus a goroutine start when its writer was idle).
+type sendQueue struct {
+	mu      sync.Mutex
+	frames  []frame // pending, oldest first
+	spare   []frame // the writer's last batch, reused to avoid allocation
+	running bool    // a writer goroutine owns the socket
+	closing bool    // no more pushes; the writer closes the socket after draining
+	abort   bool    // drop everything; the socket is gone or must be cut
+	code    uint16  // close code for a graceful close
+}
+
+// retainCap bounds the slice capacity an idle queue keeps, so a burst does not
+// pin memory on an idle connection forever.
+const retainCap = 64
+
+// push appends f. limit is the queue bound; dropOldest selects the policy.
+// It reports whether the caller must start the writer.
+func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing || q.abort {
+		return pushClosed, false
+	}
+	res = pushed
+	if len(q.frames) >= limit {
+		if !dropOldest {
+			return pushFull, false
+		}
+		copy(q.frames, q.frames[1:])
+		q.frames = q.frames[:len(q.frames)-1]
+		res = pushedDrop
+	}
+	q.frames = append(q.frames, f)
+	if !q.running {
+		q.running = true
+		start = true
+	}
+	return res, start
+}
+
+// closeGracefully marks the queue closing: queued frames are still written,
+// then a close frame with code. It reports whether the caller must start the
+// writer to do that.
+func (q *sendQueue) closeGracefully(code uint16) (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing || q.abort {
+		return false
+	}
+	q.closing, q.code = true, code
+	if !q.running {
+		q.running = true
+		return true
+	}
+	return false
+}
+
+// drop discards everything and refuses further pushes (the peer is gone).
+func (q *sendQueue) drop() {
+	q.mu.Lock()
+	q.abort, q.closing = true, true
+	q.frames = nil
+	q.spare = nil
+	q.mu.Unlock()
+}
+
+// len returns the number of frames waiting.
+func (q *sendQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.frames)
+}
+
+// writeLoop drains the queue onto conn. It runs while there is work and exits
+// when the queue is empty; finished is called exactly once on exit.
+func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, onWritten func(msgs, bytes int), finished func(err error)) {
+	var err error
+	for {
+		q.mu.Lock()
+		if q.abort || err != nil {
+			q.frames, q.spare = nil, nil
+			q.running = false
+			q.abort = true
+			q.mu.Unlock()
+			finished(err)
+			return
+		}
+		if len(q.frames) == 0 {
+			closing, code := q.closing, q.code
+			q.running = false
+			if cap(q.spare) > retainCap {
+				q.spare = nil
+			}
+			q.mu.Unlock()
+			if closing {
+				_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+				_ = conn.Close(code, "")
+			}
+			finished(nil)
+			return
+		}
+		batch := q.frames
+		q.frames = q.spare[:0]
+		q.mu.Unlock()
+
+		_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+		msgs, n := 0, 0
+		for i := range batch {
+			if err = conn.WriteMessage(batch[i].binary, batch[i].payload); err != nil {
+				break
+			}
+			msgs++
+			n += len(batch[i].payload)
+		}
+		onWritten(msgs, n)
+		clear(batch)
+		q.mu.Lock()
+		q.spare = batch[:0]
+		q.mu.Unlock()
+	}
+}

@@ -1,0 +1,379 @@
+package allspark
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/wsengine"
+)
+
+// Version is reported by <pathname>/spec.
+const Version = "0.1.0"
+
+// ConnectionHook runs when a spark connects. Hooks run in registration order
+// on one goroutine per spark and may block (ctx is the spark's context, done
+// when it ends). Data that arrives meanwhile is queued and delivered, in
+// order, after the last hook returns. An error ends the spark without
+// reconnect and is reported to its error handlers.
+type ConnectionHook func(ctx context.Context, s *Spark) error
+
+// Server is an http.Handler that serves the Primus protocol under its
+// pathname. Create it with New; all methods are safe for concurrent use.
+//
+// Lock order (see LOCKING.md): Server.mu, then Spark.mu, then sendQueue.mu.
+// No lock is held while user code (hooks, handlers, transforms, middleware)
+// runs.
+type Server struct {
+	opts    Options
+	engine  wsengine.Engine
+	trusted trustedProxies
+
+	mu      sync.RWMutex
+	sparks  map[string]*Spark
+	closing bool
+	// reconnectOnLate is the End mode for connections that finish their
+	// handshake after Shutdown began.
+	reconnectOnLate bool
+	httpServer      *http.Server
+
+	layers      cowList[*layer]
+	transforms  [2]cowList[TransformFunc]
+	connHooks   cowList[ConnectionHook]
+	discHooks   cowList[func(*Spark)]
+	authorizer  atomic.Pointer[func(*http.Request) error]
+	plugins     pluginSet
+	active      tracker
+	live        sync.Map // *Spark → struct{}: every connection until its goroutines end
+	heartbeat   heartbeat
+	stats       counters
+	specPayload []byte
+}
+
+// New returns a Server configured by opts (the zero value works). It fails
+// only on invalid options, such as an unparsable trusted proxy.
+func New(opts Options) (*Server, error) {
+	opts = opts.withDefaults()
+	trusted, err := parseTrustedProxies(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:    opts,
+		trusted: trusted,
+		sparks:  make(map[string]*Spark),
+		engine: wsengine.NewGWS(wsengine.Config{
+			MaxPayload:  opts.MaxLength,
+			Compression: opts.Compression,
+		}),
+	}
+	s.specPayload = s.buildSpec()
+	s.installBuiltins()
+	if opts.Authorization != nil {
+		s.Authorize(opts.Authorization)
+	}
+	return s, nil
+}
+
+// Options returns the effective options (defaults filled in).
+func (s *Server) Options() Options { return s.opts }
+
+// Pathname is the path prefix the server owns.
+func (s *Server) Pathname() string { return s.opts.Pathname }
+
+// OnConnection adds a hook run for every new spark. See ConnectionHook.
+func (s *Server) OnConnection(fn ConnectionHook) { s.connHooks.add(fn) }
+
+// OnDisconnection adds a hook run, after the spark's own OnEnd handlers, when
+// a spark ends for any reason.
+func (s *Server) OnDisconnection(fn func(*Spark)) { s.discHooks.add(fn) }
+
+// Authorize installs fn, run before every upgrade (and plain request) by the
+// "authorization" middleware. A non-nil error refuses the request exactly as
+// Primus does: status from *AuthError (default 401), Connection: close,
+// Content-Type: application/json, body {"error": message}, and
+// WWW-Authenticate only with 401. nil fn removes authorization.
+func (s *Server) Authorize(fn func(*http.Request) error) {
+	if fn == nil {
+		s.authorizer.Store(nil)
+		return
+	}
+	s.authorizer.Store(&fn)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.owns(r.URL.Path) {
+		http.NotFound(w, r)
+		return
+	}
+	c := chain{server: s, layers: s.layers.load(), w: w, upgrade: isUpgrade(r)}
+	c.next(r)
+}
+
+// owns reports whether path is the pathname or below it.
+func (s *Server) owns(path string) bool {
+	p := s.opts.Pathname
+	if p == "/" {
+		return true
+	}
+	return path == p || (strings.HasPrefix(path, p) && path[len(p)] == '/')
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serveFinal runs after the middleware: upgrade, or 426 for plain HTTP.
+func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	if !upgrade {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUpgradeRequired)
+		_, _ = w.Write([]byte(http.StatusText(http.StatusUpgradeRequired)))
+		return
+	}
+	s.mu.RLock()
+	closing := s.closing
+	s.mu.RUnlock()
+	if closing {
+		WriteError(w, &AuthError{Status: http.StatusServiceUnavailable, Message: "server is shutting down"})
+		return
+	}
+	var sp *Spark
+	err := s.engine.Upgrade(w, r, func(conn wsengine.Conn) wsengine.Handler {
+		sp = s.attach(conn, r)
+		return sp
+	})
+	if err != nil {
+		s.opts.Logger.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	s.started(sp)
+}
+
+// attach creates and registers the spark for a fresh connection. It runs
+// before the engine reads the first frame.
+func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	sp := &Spark{
+		server: s,
+		req:    r,
+		query:  r.URL.Query(),
+		remote: s.trusted.clientAddr(r),
+		ctx:    ctx,
+		cancel: cancel,
+		conn:   conn,
+	}
+	sp.state.Store(int32(Open))
+	sp.alive.Store(true)
+	sp.hooksDone = len(s.connHooks.load()) == 0
+	s.active.add()
+	s.live.Store(sp, struct{}{})
+
+	s.mu.Lock()
+	for range 3 {
+		sp.id = s.opts.IDGenerator()
+		if _, dup := s.sparks[sp.id]; !dup {
+			break
+		}
+	}
+	if _, dup := s.sparks[sp.id]; !dup {
+		s.sparks[sp.id] = sp
+	} else {
+		sp.removed.Store(true) // never registered; remove must not delete the holder
+	}
+	s.mu.Unlock()
+	s.stats.accepted.Add(1)
+	s.heartbeat.ensure(s)
+	return sp
+}
+
+// started runs once the engine is reading: late-shutdown check, hooks.
+func (s *Server) started(sp *Spark) {
+	s.opts.Logger.Debug("connection", "spark", sp.id, "remote", sp.remote.String())
+	if sp.removed.Load() {
+		sp.emitError(ErrDuplicateID)
+		sp.End(nil, true)
+		return
+	}
+	s.mu.RLock()
+	late, reconnect := s.closing, s.reconnectOnLate
+	s.mu.RUnlock()
+	if late {
+		sp.End(nil, reconnect)
+		return
+	}
+	hooks := s.connHooks.load()
+	if len(hooks) == 0 {
+		return
+	}
+	s.active.add()
+	go func() {
+		defer s.active.done()
+		for _, h := range hooks {
+			if err := h(sp.ctx, sp); err != nil {
+				sp.emitError(err)
+				sp.End(nil, false)
+				return
+			}
+			if sp.ReadyState() == Closed {
+				return
+			}
+		}
+		sp.flushPending()
+	}()
+}
+
+// remove unregisters a spark that has ended.
+func (s *Server) remove(sp *Spark) {
+	if !sp.removed.CompareAndSwap(false, true) {
+		return
+	}
+	s.mu.Lock()
+	if s.sparks[sp.id] == sp {
+		delete(s.sparks, sp.id)
+	}
+	s.mu.Unlock()
+}
+
+// disconnected runs the disconnection hooks for an ended spark.
+func (s *Server) disconnected(sp *Spark) {
+	s.opts.Logger.Debug("disconnection", "spark", sp.id)
+	for _, h := range s.discHooks.load() {
+		h(sp)
+	}
+}
+
+// Spark returns the connected spark with that id.
+func (s *Server) Spark(id string) (*Spark, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sp, ok := s.sparks[id]
+	return sp, ok
+}
+
+// Len is the number of connected sparks.
+func (s *Server) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sparks)
+}
+
+// ForEach calls fn for every connected spark, in no particular order, until
+// fn returns false. It works on a snapshot, so fn may call any method.
+func (s *Server) ForEach(fn func(*Spark) bool) {
+	s.mu.RLock()
+	list := make([]*Spark, 0, len(s.sparks))
+	for _, sp := range s.sparks {
+		list = append(list, sp)
+	}
+	s.mu.RUnlock()
+	for _, sp := range list {
+		if !fn(sp) {
+			return
+		}
+	}
+}
+
+// Broadcast writes data to every connected spark and returns how many queued
+// it. Without outgoing transforms the message is encoded once and the same
+// bytes are queued for every spark.
+func (s *Server) Broadcast(data any) (int, error) {
+	if str, ok := data.(string); ok && protocol.IsReserved(str) {
+		return 0, ErrReserved
+	}
+	if len(s.transforms[Outgoing].load()) > 0 {
+		n := 0
+		s.ForEach(func(sp *Spark) bool {
+			if sp.Write(data) == nil {
+				n++
+			}
+			return true
+		})
+		return n, nil
+	}
+	f, err := s.encode(data)
+	if err != nil {
+		return 0, err
+	}
+	return s.fanout(f, nil), nil
+}
+
+// fanout queues f for every spark (or, with filter, those it accepts) while
+// holding only the read lock; slow-consumer consequences are applied after
+// the lock is released.
+func (s *Server) fanout(f frame, filter func(*Spark) bool) int {
+	var overflow []*Spark
+	var drops []*Spark
+	n := 0
+	dropOldest := s.opts.SlowConsumer == SlowConsumerDropOldest
+	s.mu.RLock()
+	for _, sp := range s.sparks {
+		if sp.ending.Load() || (filter != nil && !filter(sp)) {
+			continue
+		}
+		res, start := sp.queue.push(f, s.opts.QueueSize, dropOldest)
+		if start {
+			sp.startWriter()
+		}
+		switch res {
+		case pushed:
+			n++
+		case pushedDrop:
+			n++
+			drops = append(drops, sp)
+		case pushFull:
+			overflow = append(overflow, sp)
+		}
+	}
+	s.mu.RUnlock()
+	for _, sp := range drops {
+		s.stats.dropped.Add(1)
+		s.reportSlow(sp, SlowConsumerEvent{Policy: SlowConsumerDropOldest, Dropped: 1})
+	}
+	for _, sp := range overflow {
+		s.stats.slowClosed.Add(1)
+		dropped := sp.queue.len()
+		sp.End(nil, true)
+		s.reportSlow(sp, SlowConsumerEvent{Policy: SlowConsumerClose, Dropped: dropped})
+	}
+	return n
+}
+
+// encode turns data into a frame with the server's parser and size limit.
+func (s *Server) encode(data any) (frame, error) {
+	payload, binary, err := s.opts.Parser.Encode(data)
+	if err != nil {
+		return frame{}, err
+	}
+	if len(payload) > s.opts.MaxLength {
+		return frame{}, ErrTooLarge
+	}
+	return frame{payload: payload, binary: binary}, nil
+}
+
+func (s *Server) reportSlow(sp *Spark, ev SlowConsumerEvent) {
+	s.opts.Logger.Warn("slow consumer", "spark", sp.id, "policy", ev.Policy, "dropped", ev.Dropped)
+	if s.opts.OnSlowConsumer != nil {
+		s.opts.OnSlowConsumer(sp, ev)
+	}
+}
+
+func (s *Server) countOut(msgs, bytes int) {
+	s.stats.messagesOut.Add(uint64(msgs))
+	s.stats.bytesOut.Add(uint64(bytes))
+}

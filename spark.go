@@ -1,0 +1,373 @@
+package allspark
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
+	"sync/atomic"
+
+	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/wsengine"
+)
+
+// Spark is one client connection.
+//
+// Data handlers of one spark run one at a time, in arrival order, on the
+// goroutine that reads the connection (or, for data that arrived while
+// OnConnection hooks were running, on the hook goroutine right after them);
+// a blocking handler delays that spark's reads, no one else's. Write, End and
+// the accessors are safe from any goroutine.
+type Spark struct {
+	server  *Server
+	id      string
+	req     *http.Request
+	query   url.Values
+	remote  netip.AddrPort
+	ctx     context.Context
+	cancel  context.CancelFunc
+	conn    wsengine.Conn
+	queue   sendQueue
+	alive   atomic.Bool // a pong arrived since the last ping
+	state   atomic.Int32
+	ending  atomic.Bool // End has started; later Ends are no-ops
+	removed atomic.Bool
+
+	mu        sync.Mutex // guards the fields below
+	hooksDone bool       // OnConnection hooks finished; data is delivered directly
+	pending   []Packet   // data that arrived while hooks ran, with Raw copied
+	onData    []func(data any)
+	onEnd     []func()
+	onError   []func(err error)
+	values    map[any]any
+	readEnded bool // the engine's read loop has returned
+	writers   int  // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+	released  bool // the server's WaitGroup slot has been released
+}
+
+// ID is the spark's unique id.
+func (s *Spark) ID() string { return s.id }
+
+// Query is the parsed query string of the connection request.
+func (s *Spark) Query() url.Values { return s.query }
+
+// Headers are the request headers of the connection request.
+func (s *Spark) Headers() http.Header { return s.req.Header }
+
+// Request is the HTTP request that opened the connection, as middleware left
+// it. Its body is not readable.
+func (s *Spark) Request() *http.Request { return s.req }
+
+// RemoteAddr is the client's address: the TCP peer, or, when the peer is a
+// trusted proxy, the address from X-Forwarded-For / X-Real-IP (port 0).
+func (s *Spark) RemoteAddr() netip.AddrPort { return s.remote }
+
+// ReadyState reports Open or Closed.
+func (s *Spark) ReadyState() ReadyState { return ReadyState(s.state.Load()) }
+
+// Context carries the request context's values and is cancelled when the
+// spark ends.
+func (s *Spark) Context() context.Context { return s.ctx }
+
+// Set stores a value for the application on this spark.
+func (s *Spark) Set(key, value any) {
+	s.mu.Lock()
+	if s.values == nil {
+		s.values = make(map[any]any)
+	}
+	s.values[key] = value
+	s.mu.Unlock()
+}
+
+// Get returns a value stored with Set.
+func (s *Spark) Get(key any) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[key]
+	return v, ok
+}
+
+// OnData registers a handler for data messages (after incoming transforms).
+func (s *Spark) OnData(fn func(data any)) {
+	s.mu.Lock()
+	s.onData = append(s.onData, fn)
+	s.mu.Unlock()
+}
+
+// OnEnd registers a handler called once when the spark ends, for any reason.
+// Registered on an ended spark it is called at once.
+func (s *Spark) OnEnd(fn func()) {
+	s.mu.Lock()
+	if s.ReadyState() == Closed {
+		s.mu.Unlock()
+		fn()
+		return
+	}
+	s.onEnd = append(s.onEnd, fn)
+	s.mu.Unlock()
+}
+
+// OnError registers a handler for errors on this spark: undecodable messages
+// (*parser.Error), failed transforms (*TransformError), oversize messages
+// (ErrTooLarge), a failed OnConnection hook. Without handlers they are logged.
+func (s *Spark) OnError(fn func(err error)) {
+	s.mu.Lock()
+	s.onError = append(s.onError, fn)
+	s.mu.Unlock()
+}
+
+// Write sends data to the client. It returns ErrClosed, ErrReserved,
+// ErrTooLarge, ErrQueueFull, a *parser.Error or a *TransformError; nil means
+// queued (or swallowed by an outgoing transform).
+func (s *Spark) Write(data any) error {
+	if s.ReadyState() == Closed || s.ending.Load() {
+		return ErrClosed
+	}
+	return s.write(data)
+}
+
+// write is Write without the ending check, for End's final message.
+func (s *Spark) write(data any) error {
+	if str, ok := data.(string); ok && protocol.IsReserved(str) {
+		return ErrReserved
+	}
+	if len(s.server.transforms[Outgoing].load()) > 0 {
+		p := Packet{Data: data}
+		keep, err := s.server.runTransforms(Outgoing, s, &p)
+		if err != nil {
+			s.emitError(err)
+			return err
+		}
+		if !keep {
+			return nil
+		}
+		data = p.Data
+	}
+	f, err := s.server.encode(data)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(f)
+}
+
+// enqueue pushes an encoded frame and applies the slow-consumer policy.
+func (s *Spark) enqueue(f frame) error {
+	srv := s.server
+	res, start := s.queue.push(f, srv.opts.QueueSize, srv.opts.SlowConsumer == SlowConsumerDropOldest)
+	if start {
+		s.startWriter()
+	}
+	switch res {
+	case pushClosed:
+		return ErrClosed
+	case pushedDrop:
+		srv.stats.dropped.Add(1)
+		srv.reportSlow(s, SlowConsumerEvent{Policy: SlowConsumerDropOldest, Dropped: 1})
+	case pushFull:
+		srv.stats.slowClosed.Add(1)
+		dropped := s.queue.len()
+		s.End(nil, true)
+		srv.reportSlow(s, SlowConsumerEvent{Policy: SlowConsumerClose, Dropped: dropped})
+		return ErrQueueFull
+	}
+	return nil
+}
+
+// writeControl sends a protocol message, bypassing transforms (as Primus's
+// _write does).
+func (s *Spark) writeControl(msg string) error {
+	f, err := s.server.encode(msg)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(f)
+}
+
+func (s *Spark) startWriter() {
+	s.mu.Lock()
+	s.writers++
+	s.mu.Unlock()
+	go s.queue.writeLoop(s.conn, s.server.opts.WriteTimeout, s.server.countOut, s.writerFinished)
+}
+
+func (s *Spark) writerFinished(err error) {
+	if err != nil {
+		// The socket is broken or too slow: cut it; the read loop then ends.
+		_ = s.conn.Abort()
+	}
+	s.mu.Lock()
+	s.writers--
+	s.mu.Unlock()
+	s.maybeRelease()
+}
+
+// End closes the spark. data, if not nil, is written first. With reconnect
+// false the client is told "primus::server::close" and will not reconnect;
+// with reconnect true it sees a plain close and reconnects. Queued messages
+// are flushed before the close frame. End is idempotent.
+func (s *Spark) End(data any, reconnect bool) {
+	if !s.ending.CompareAndSwap(false, true) {
+		return
+	}
+	if data != nil {
+		if err := s.write(data); err != nil && !errors.Is(err, ErrClosed) {
+			s.emitError(err)
+		}
+	}
+	if !reconnect {
+		_ = s.writeControl(protocol.ServerClose)
+	}
+	if s.queue.closeGracefully(1000) {
+		s.startWriter()
+	}
+	s.finish()
+}
+
+// finish runs the end-of-life steps once: state, context, registry, handlers.
+func (s *Spark) finish() {
+	s.ending.Store(true)
+	s.mu.Lock()
+	if s.ReadyState() == Closed {
+		s.mu.Unlock()
+		return
+	}
+	s.state.Store(int32(Closed))
+	handlers := s.onEnd
+	s.onEnd = nil
+	s.pending = nil
+	s.mu.Unlock()
+
+	s.cancel()
+	s.server.remove(s)
+	for _, fn := range handlers {
+		fn()
+	}
+	s.server.disconnected(s)
+}
+
+// emitError hands err to the spark's error handlers, or logs it.
+func (s *Spark) emitError(err error) {
+	s.mu.Lock()
+	handlers := s.onError
+	s.mu.Unlock()
+	if len(handlers) == 0 {
+		s.server.opts.Logger.Warn("spark error", "spark", s.id, "err", err)
+		return
+	}
+	for _, fn := range handlers {
+		fn(err)
+	}
+}
+
+// OnMessage implements wsengine.Handler: decode, protocol, transforms, deliver.
+func (s *Spark) OnMessage(binary bool, payload []byte) {
+	if s.ReadyState() == Closed {
+		return
+	}
+	srv := s.server
+	srv.stats.messagesIn.Add(1)
+	srv.stats.bytesIn.Add(uint64(len(payload)))
+	data, err := srv.opts.Parser.Decode(payload, binary)
+	if err != nil {
+		srv.stats.parseErrors.Add(1)
+		s.emitError(err)
+		return
+	}
+	switch kind, _ := protocol.Parse(data); kind {
+	case protocol.Pong:
+		s.alive.Store(true)
+		return
+	case protocol.ID:
+		_ = s.writeControl(protocol.IDMessage(s.id))
+		return
+	}
+	p := Packet{Data: data, Raw: payload, Binary: binary}
+	if len(srv.transforms[Incoming].load()) > 0 {
+		keep, err := srv.runTransforms(Incoming, s, &p)
+		if err != nil {
+			s.emitError(err)
+			return
+		}
+		if !keep {
+			return
+		}
+	}
+	s.deliver(p)
+}
+
+// deliver hands a packet to the data handlers, or queues it while the
+// OnConnection hooks still run.
+func (s *Spark) deliver(p Packet) {
+	s.mu.Lock()
+	if !s.hooksDone {
+		p.Raw = append([]byte(nil), p.Raw...)
+		s.pending = append(s.pending, p)
+		s.mu.Unlock()
+		return
+	}
+	handlers := s.onData
+	s.mu.Unlock()
+	for _, fn := range handlers {
+		fn(p.Data)
+	}
+}
+
+// flushPending delivers queued data in order and then switches to direct
+// delivery. Holding hooksDone false until the queue is empty keeps order: the
+// read goroutine appends while this drains.
+func (s *Spark) flushPending() {
+	for {
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		if len(batch) == 0 {
+			s.hooksDone = true
+			s.mu.Unlock()
+			return
+		}
+		handlers := s.onData
+		s.mu.Unlock()
+		for _, p := range batch {
+			if s.ReadyState() == Closed {
+				return
+			}
+			for _, fn := range handlers {
+				fn(p.Data)
+			}
+		}
+	}
+}
+
+// OnPing implements wsengine.Handler: a client ping frame counts as a pong.
+func (s *Spark) OnPing() { s.alive.Store(true) }
+
+// OnClose implements wsengine.Handler: the connection is gone.
+func (s *Spark) OnClose(err error) {
+	if errors.Is(err, wsengine.ErrTooLarge) {
+		s.emitError(ErrTooLarge)
+	}
+	s.ending.Store(true)
+	s.queue.drop()
+	s.finish()
+	s.mu.Lock()
+	s.readEnded = true
+	s.mu.Unlock()
+	s.maybeRelease()
+}
+
+// maybeRelease frees the spark's slot in the server's tracker once neither the read loop
+// nor a writer is running, so Shutdown can wait for every goroutine.
+func (s *Spark) maybeRelease() {
+	s.mu.Lock()
+	done := s.readEnded && s.writers == 0 && !s.released
+	if done {
+		s.released = true
+	}
+	s.mu.Unlock()
+	if done {
+		s.server.live.Delete(s)
+		s.server.active.done()
+	}
+}
