@@ -18,10 +18,10 @@ type frame struct {
 type pushResult uint8
 
 const (
-	pushed       pushResult = iota
-	pushedDrop              // queued after dropping the oldest frame
-	pushFull                // not queued: full under SlowConsumerClose
-	pushClosed              // not queued: queue closed
+	pushed     pushResult = iota
+	pushedDrop            // queued after dropping the oldest frame
+	pushFull              // not queued: full under SlowConsumerClose
+	pushClosed            // not queued: queue closed
 )
 
 // sendQueue is a spark's bounded outbound queue with a lazily started writer:
