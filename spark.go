@@ -47,6 +47,9 @@ type Spark struct {
 	released  bool // the server's WaitGroup slot has been released
 }
 
+// Server is the server the spark belongs to.
+func (s *Spark) Server() *Server { return s.server }
+
 // ID is the spark's unique id.
 func (s *Spark) ID() string { return s.id }
 
