@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/json"
+	"sync"
 )
 
 // JSON is the default parser, wire-identical to Primus's JSON parser.
@@ -21,12 +23,30 @@ func (JSON) Encode(v any) ([]byte, bool, error) {
 			return b, false, nil
 		}
 	}
-	out, err := json.Marshal(v)
-	if err != nil {
+	e := encoders.Get().(*jsonEncoder)
+	defer encoders.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
 		return nil, false, &Error{Op: "encode", Parser: "json", Err: err}
 	}
-	return out, false, nil
+	b := e.buf.Bytes()
+	return append([]byte(nil), b[:len(b)-1]...), false, nil // drop Encode's newline
 }
+
+// jsonEncoder is a reusable encoder that, like JSON.stringify, leaves <, >
+// and & unescaped (json.Marshal would escape them for HTML), while still
+// escaping U+2028 and U+2029.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
 
 // Decode implements Parser. A binary frame is returned as a copied Binary.
 func (JSON) Decode(payload []byte, binary bool) (any, error) {
