@@ -25,7 +25,9 @@ func (MsgPack) Encode(v any) ([]byte, bool, error) {
 }
 
 // Decode implements Parser. Maps decode to map[string]any, bin to []byte.
-// Trailing bytes after the first value are an error.
+// Trailing bytes after the first value, declared lengths beyond the payload
+// and nesting deeper than 100 are errors (checked before decoding, so a
+// hostile length cannot make the decoder allocate).
 func (m MsgPack) Decode(payload []byte, _ bool) (any, error) {
 	var v any
 	if err := m.Unmarshal(payload, true, &v); err != nil {
@@ -36,6 +38,9 @@ func (m MsgPack) Decode(payload []byte, _ bool) (any, error) {
 
 // Unmarshal implements Parser.
 func (MsgPack) Unmarshal(payload []byte, _ bool, dst any) error {
+	if err := checkMsgPack(payload); err != nil {
+		return &Error{Op: "decode", Parser: "msgpack", Err: err}
+	}
 	r := bytes.NewReader(payload)
 	dec := msgpack.NewDecoder(r)
 	if err := dec.Decode(dst); err != nil {

@@ -214,18 +214,32 @@ func idle() {
 
 	// Check the connections are still open: none of them should be readable
 	// (the servers never send anything unprompted), nor closed.
-	alive := 0
-	for _, cn := range conns {
-		if cn == nil {
-			continue
-		}
-		_ = cn.SetReadDeadline(time.Now().Add(time.Millisecond))
-		var b [1]byte
-		_, err := cn.Read(b[:])
-		if ne, okT := err.(net.Error); okT && ne.Timeout() {
-			alive++
-		}
+	var aliveN atomic.Int64
+	idx.Store(0)
+	for w := 0; w < *par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [1]byte
+			for {
+				i := int(idx.Add(1)) - 1
+				if i >= *n {
+					return
+				}
+				cn := conns[i]
+				if cn == nil {
+					continue
+				}
+				_ = cn.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+				_, err := cn.Read(b[:])
+				if ne, okT := err.(net.Error); okT && ne.Timeout() {
+					aliveN.Add(1)
+				}
+			}
+		}()
 	}
+	wg.Wait()
+	alive := aliveN.Load()
 
 	okf := float64(max(ok, 1))
 	fmt.Printf("engine=%s mode=idle n=%d ok=%d alive=%d connect_s=%.2f connect_per_s=%.0f rss_before_kb=%d rss_after_kb=%d rss_kb_per_conn=%.2f heap_kb_per_conn=%.2f stack_kb_per_conn=%.2f goroutines=%d goroutines_per_conn=%.2f rss_after_gc_kb=%d",
@@ -282,9 +296,8 @@ func echo() {
 	t0 := time.Now()
 	mStart := t0.Add(*warm)
 	mEnd := mStart.Add(*dur)
-	var cpu0 int64
-	var rss0 int64
-	cpuTimer := time.AfterFunc(*warm, func() { cpu0 = cpuTicks(); rss0 = procStatus("VmRSS") })
+	var cpu0, rss0 atomic.Int64
+	cpuTimer := time.AfterFunc(*warm, func() { cpu0.Store(cpuTicks()); rss0.Store(procStatus("VmRSS")) })
 
 	lat := make([][]time.Duration, *c)
 	counts := make([]int64, *c)
@@ -357,10 +370,10 @@ func echo() {
 		k := int(p * float64(len(all)-1))
 		return float64(all[k].Microseconds())
 	}
-	cpuMs := float64(cpu1-cpu0) * 10
+	cpuMs := float64(cpu1-cpu0.Load()) * 10
 	fmt.Printf("engine=%s mode=echo c=%d size=%d dur_s=%.0f msgs=%d msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f server_cpu_ms=%.0f server_cpu_us_per_msg=%.2f server_cpu_cores=%.2f rss_kb=%d rss_start_kb=%d vmhwm_kb=%d errors=%d",
 		*label, *c, *size, dur.Seconds(), total, float64(total)/dur.Seconds(), pct(0.50), pct(0.99),
-		cpuMs, cpuMs*1000/float64(max(total, 1)), cpuMs/1000/dur.Seconds(), rss1, rss0, hwm, errs.Load())
+		cpuMs, cpuMs*1000/float64(max(total, 1)), cpuMs/1000/dur.Seconds(), rss1, rss0.Load(), hwm, errs.Load())
 	if errs.Load() > 0 {
 		fmt.Printf(" first_err=%q", firstErr.Load())
 	}

@@ -62,6 +62,7 @@ func main() {
 	mux.HandleFunc("/stats", statsHandler)
 
 	var stop func()
+	var nbUp *nbws.Upgrader
 	switch *engine {
 	case "gws":
 		mux.Handle("/primus", gwsHandler())
@@ -76,7 +77,9 @@ func main() {
 	case "nbio-native":
 		// nbio cannot serve from net/http's listener here: its native engine owns
 		// the listener and parses HTTP itself; the handler is still an http.Handler.
-		mux.Handle("/primus", nbioHandler(nil))
+		h, up := nbioHandler()
+		mux.Handle("/primus", h)
+		nbUp = up
 	default:
 		log.Fatalf("unknown engine %q", *engine)
 	}
@@ -88,6 +91,7 @@ func main() {
 			Handler:                 mux,
 			ReleaseWebsocketPayload: true,
 		})
+		nbUp.Engine = e // the upgrader needs the engine (allocator) even on its own listener
 		if err := e.Start(); err != nil {
 			log.Fatal(err)
 		}
@@ -212,9 +216,8 @@ func coderHandler() http.Handler {
 
 // ---------------------------------------------------------------- nbio
 
-func nbioHandler(e *nbhttp.Engine) http.Handler {
+func nbioHandler() (http.Handler, *nbws.Upgrader) {
 	up := nbws.NewUpgrader()
-	up.Engine = e
 	up.EnableCompression(*deflate)
 	if *rbuf > 0 {
 		up.BlockingModReadBufferSize = *rbuf
@@ -224,7 +227,7 @@ func nbioHandler(e *nbhttp.Engine) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = up.Upgrade(w, r, nil)
-	})
+	}), up
 }
 
 // nbioStdHandler mounts nbio's upgrader on net/http. nbio needs an
