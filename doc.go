@@ -39,7 +39,8 @@
 //     status 1009 and ErrTooLarge is reported to OnError.
 //   - Text frame that is not UTF-8: closed with 1007 by the engine.
 //   - Transform error: a *TransformError to OnError; message dropped.
-//   - Writing a "primus::" string: ErrReserved; nothing is sent.
+//   - Writing a control string ("primus::ping::…", "primus::server::…", …):
+//     ErrReserved; nothing is sent. Other "primus::" strings are data.
 //   - Full send queue: see SlowConsumerPolicy; memory per spark stays bounded.
 //   - Peer that stops answering pings: ended with reconnect after one missed
 //     interval. Peer that stops reading: cut after WriteTimeout.

@@ -16,8 +16,9 @@ var (
 	// ErrTooLarge: an encoded message exceeds Options.MaxLength, or the peer
 	// sent one (then the connection is closed with status 1009).
 	ErrTooLarge = errors.New("allspark: message exceeds MaxLength")
-	// ErrReserved: the data is a string starting with "primus::", which a
-	// Primus client would read as a control message.
+	// ErrReserved: the data is a string a Primus client would read as a
+	// control message ("primus::ping::…", "primus::pong::…",
+	// "primus::id::…", "primus::server::…").
 	ErrReserved = errors.New("allspark: primus:: prefix is reserved for the protocol")
 	// ErrServerClosed: Shutdown has started; new connections are refused.
 	ErrServerClosed = errors.New("allspark: server closed")

@@ -54,4 +54,3 @@ func TestParseTrustedProxiesRejectsGarbage(t *testing.T) {
 		t.Error("New accepted an invalid trusted proxy")
 	}
 }
-

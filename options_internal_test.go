@@ -22,4 +22,3 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Fatalf("randomID: %q %q", a, b)
 	}
 }
-

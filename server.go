@@ -168,6 +168,9 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 // attach creates and registers the spark for a fresh connection. It runs
 // before the engine reads the first frame.
 func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
+	if r.Header.Get("Host") == "" && r.Host != "" {
+		r.Header.Set("Host", r.Host)
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	sp := &Spark{
 		server: s,

@@ -56,7 +56,8 @@ func (s *Spark) ID() string { return s.id }
 // Query is the parsed query string of the connection request.
 func (s *Spark) Query() url.Values { return s.query }
 
-// Headers are the request headers of the connection request.
+// Headers are the request headers of the connection request, including
+// "Host" (which net/http moves to Request.Host; Primus keeps it).
 func (s *Spark) Headers() http.Header { return s.req.Header }
 
 // Request is the HTTP request that opened the connection, as middleware left

@@ -53,8 +53,13 @@ func Parse(v any) (Kind, string) {
 }
 
 // IsReserved reports whether s would be read as a control message by a
-// Primus peer; applications must not write such strings.
-func IsReserved(s string) bool { return strings.HasPrefix(s, Prefix) }
+// Primus peer (ping, pong, id or server); applications must not write such
+// strings. Other "primus::" strings are ordinary data to Primus, so they are
+// allowed.
+func IsReserved(s string) bool {
+	k, _ := Parse(s)
+	return k != None
+}
 
 // PingMessage returns "primus::ping::<ms>".
 func PingMessage(ms int64) string { return Prefix + "ping::" + strconv.FormatInt(ms, 10) }
