@@ -1,0 +1,83 @@
+package client
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// Sentinel errors. Test with errors.Is; several arrive wrapped with a cause.
+var (
+	// ErrClosed: the client was ended (End, or an end it reached on its own);
+	// Write and ID refuse until Open is called again.
+	ErrClosed = errors.New("client: closed")
+	// ErrDestroyed: Destroy was called; the client cannot be used again.
+	ErrDestroyed = errors.New("client: destroyed")
+	// ErrServerClosed: the server ended the connection with
+	// "primus::server::close"; the client does not reconnect.
+	ErrServerClosed = errors.New("client: closed by the server")
+	// ErrReconnectFailed: every reconnection attempt failed (Primus's
+	// "Unable to recover"). It wraps the last attempt's error.
+	ErrReconnectFailed = errors.New("client: unable to recover")
+	// ErrReconnectTimeout: one reconnection attempt did not open within
+	// ReconnectOptions.Timeout.
+	ErrReconnectTimeout = errors.New("client: failed to reconnect in a timely manner")
+	// ErrConnectTimeout: the first connection did not open within
+	// Options.Timeout.
+	ErrConnectTimeout = errors.New("client: connection timed out")
+	// ErrPingTimeout: no ping arrived within the watchdog's PingTimeout; the
+	// connection was cut.
+	ErrPingTimeout = errors.New("client: no ping from the server within PingTimeout")
+	// ErrQueueFull: a write held while not open was dropped to make room
+	// (reported by EventDrop).
+	ErrQueueFull = errors.New("client: offline queue full, oldest message dropped")
+	// ErrReserved: the data is a string starting with "primus::", which the
+	// server would read as a control message; nothing was written.
+	ErrReserved = errors.New("client: primus:: prefix is reserved for the protocol")
+	// ErrParserMismatch: the server's <pathname>/spec names another parser
+	// than Options.Parser.
+	ErrParserMismatch = errors.New("client: server uses a different parser")
+)
+
+// AuthError is returned (and emitted) when the server refuses the upgrade with
+// 401 Unauthorized or 403 Forbidden. The client does not reconnect after it.
+type AuthError struct {
+	Status       int    // 401 or 403
+	Message      string // the server's {"error": ...}, else the body or status text
+	Authenticate string // the WWW-Authenticate header, if any
+}
+
+func (e *AuthError) Error() string {
+	return "client: authorization failed: " + strconv.Itoa(e.Status) + " " + e.Message
+}
+
+// StatusError is a refused upgrade with any status other than 101, 401 and
+// 403 (for example 503 while the server shuts down). Such failures are
+// retried like network errors.
+type StatusError struct {
+	Status  int
+	Message string // the server's {"error": ...}, else the body or status text
+}
+
+func (e *StatusError) Error() string {
+	return "client: upgrade refused: " + strconv.Itoa(e.Status) + " " + e.Message
+}
+
+// CloseError is the reason carried by EventClose when the server closed the
+// WebSocket with a close frame.
+type CloseError struct {
+	Code   uint16
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	s := "client: connection closed with status " + strconv.Itoa(int(e.Code))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+func isAuthStatus(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
