@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -122,15 +121,6 @@ func (c *wsClient) sendText(s string) {
 	if err := c.conn.WriteString(s); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
-}
-
-func (c *wsClient) send(v any) {
-	c.t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.sendText(string(b))
 }
 
 // next returns the next data frame, skipping pings.

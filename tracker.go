@@ -30,12 +30,6 @@ func (t *tracker) done() {
 	t.mu.Unlock()
 }
 
-func (t *tracker) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.n
-}
-
 // wait blocks until the count is zero or ctx ends.
 func (t *tracker) wait(ctx context.Context) error {
 	t.mu.Lock()

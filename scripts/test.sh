@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of the project: lint, Go unit/integration tests with the
+# race detector (fuzz seed corpora included), short fuzzing, and the Node
+# conformance suite that drives the server with the stock Primus client.
+# README.md names this script as the test command, and .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "npm ci (primus, ws, playwright-core for the Node-side tests)"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+go tool staticcheck ./...
+
+step "go test -race (unit, integration, leak, fuzz seeds)"
+go test -race -count=1 -timeout 15m ./...
+
+step "fuzzing, 5 s per target"
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/protocol"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$1\$" -fuzztime 5s "$2"
+done
+
+step "conformance: stock Primus client (node --test)"
+node --test --test-reporter=spec test/conformance/
