@@ -75,8 +75,9 @@ func (s *Server) Plugins() []Plugin {
 	return append([]Plugin(nil), s.plugins.order...)
 }
 
-// ClientPlugins returns the client parts, name → JavaScript, in order.
-func (s *Server) clientPlugins() []ClientPlugin {
+// ClientPlugins returns the registered plugins that have a browser part, in
+// registration order; the served client library includes their code.
+func (s *Server) ClientPlugins() []ClientPlugin {
 	var out []ClientPlugin
 	for _, p := range s.Plugins() {
 		if cp, ok := p.(ClientPlugin); ok {

@@ -124,6 +124,9 @@ func TestPlugins(t *testing.T) {
 	if err := srv.Plugin(&countingPlugin{name: "broken", fail: boom}); !errors.Is(err, boom) {
 		t.Fatalf("failing plugin: %v", err)
 	}
+	if cps := srv.ClientPlugins(); len(cps) != 1 || cps[0].Client() != "/* client part */" {
+		t.Fatalf("ClientPlugins = %v", cps)
+	}
 	if n := len(srv.Plugins()); n != 1 {
 		t.Fatalf("%d plugins registered, want 1", n)
 	}

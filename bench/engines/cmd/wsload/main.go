@@ -33,11 +33,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 )
 
 var (
-	mode     = flag.String("mode", "idle", "idle|echo")
+	mode     = flag.String("mode", "idle", "idle|echo|check")
 	target   = flag.String("addr", "127.0.0.1:9000", "server address (must be 127.0.0.1)")
 	pid      = flag.Int("pid", 0, "server process id (for /proc figures)")
 	label    = flag.String("label", "", "engine label printed in the result line")
@@ -79,6 +80,8 @@ func main() {
 		idle()
 	case "echo":
 		echo()
+	case "check":
+		check()
 	default:
 		log.Fatalf("unknown mode %q", *mode)
 	}
@@ -99,7 +102,7 @@ func dialer() ws.Dialer {
 		},
 	}
 	if *deflate {
-		d.Header = ws.HandshakeHeaderString("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+		d.Extensions = []httphead.Option{httphead.NewOption("permessage-deflate", map[string]string{"client_max_window_bits": ""})}
 	}
 	return d
 }
@@ -168,12 +171,13 @@ func getStats(gc bool) stats {
 // ---------------------------------------------------------------- idle
 
 func idle() {
-	before := getStats(true)
+	before := getStats(true) // GC + return free pages to the OS
+	rss0GC := procStatus("VmRSS")
 	time.Sleep(500 * time.Millisecond)
 	rss0 := procStatus("VmRSS")
 
 	conns := make([]net.Conn, *n)
-	var fails atomic.Int64
+	var fails, negotiated atomic.Int64
 	var firstErr atomic.Value
 	var idx atomic.Int64
 	d := dialer()
@@ -189,7 +193,7 @@ func idle() {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				conn, br, _, err := d.Dial(ctx, url())
+				conn, br, hs, err := d.Dial(ctx, url())
 				cancel()
 				if err != nil {
 					fails.Add(1)
@@ -200,6 +204,9 @@ func idle() {
 					ws.PutReader(br)
 				}
 				conns[i] = conn
+				if len(hs.Extensions) > 0 {
+					negotiated.Add(1)
+				}
 			}
 		}()
 	}
@@ -242,12 +249,12 @@ func idle() {
 	alive := aliveN.Load()
 
 	okf := float64(max(ok, 1))
-	fmt.Printf("engine=%s mode=idle n=%d ok=%d alive=%d connect_s=%.2f connect_per_s=%.0f rss_before_kb=%d rss_after_kb=%d rss_kb_per_conn=%.2f heap_kb_per_conn=%.2f stack_kb_per_conn=%.2f goroutines=%d goroutines_per_conn=%.2f rss_after_gc_kb=%d",
+	fmt.Printf("engine=%s mode=idle n=%d ok=%d alive=%d connect_s=%.2f connect_per_s=%.0f rss_before_kb=%d rss_after_kb=%d rss_kb_per_conn=%.2f heap_kb_per_conn=%.2f stack_kb_per_conn=%.2f goroutines=%d goroutines_per_conn=%.2f rss_gc_kb_per_conn=%.2f deflate_negotiated=%d",
 		*label, *n, ok, alive, connectDur.Seconds(), float64(ok)/connectDur.Seconds(),
 		rss0, rss1, float64(rss1-rss0)/okf,
 		float64(after.HeapAlloc-before.HeapAlloc)/1024/okf,
 		float64(after.StackInuse-before.StackInuse)/1024/okf,
-		after.Goroutines, float64(after.Goroutines-before.Goroutines)/okf, rssGC)
+		after.Goroutines, float64(after.Goroutines-before.Goroutines)/okf, float64(rssGC-rss0GC)/okf, negotiated.Load())
 	if fails.Load() > 0 {
 		fmt.Printf(" first_err=%q", firstErr.Load())
 	}
@@ -378,4 +385,62 @@ func echo() {
 		fmt.Printf(" first_err=%q", firstErr.Load())
 	}
 	fmt.Println()
+}
+
+// ---------------------------------------------------------------- check
+
+// check probes behaviour rather than speed: text echo, pong for a client
+// ping, and what the server does with a text frame that is not UTF-8.
+func check() {
+	d := dialer()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, br, _, err := d.Dial(ctx, url())
+	if err != nil {
+		log.Fatalf("dial: %v", err)
+	}
+	defer nc.Close()
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	send := func(f ws.Frame) {
+		f = ws.MaskFrameInPlace(f)
+		if err := ws.WriteFrame(nc, f); err != nil {
+			log.Printf("write: %v", err)
+		}
+	}
+	next := func() (ws.Header, []byte, error) {
+		_ = nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		h, err := ws.ReadHeader(br)
+		if err != nil {
+			return h, nil, err
+		}
+		b := make([]byte, h.Length)
+		_, err = io.ReadFull(br, b)
+		return h, b, err
+	}
+	result := func(h ws.Header, b []byte, err error) string {
+		switch {
+		case err != nil:
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return "timeout"
+			}
+			return "conn_closed"
+		case h.OpCode == ws.OpClose:
+			code, _ := ws.ParseCloseFrameData(b)
+			return fmt.Sprintf("close%d", code)
+		case h.OpCode == ws.OpPong:
+			return "pong:" + string(b)
+		case h.OpCode == ws.OpText:
+			return "text:" + strconv.Quote(string(b))
+		}
+		return fmt.Sprintf("op%d", h.OpCode)
+	}
+	send(ws.NewTextFrame([]byte("hello")))
+	echoRes := result(next())
+	send(ws.NewPingFrame([]byte("p1")))
+	pongRes := result(next())
+	send(ws.NewTextFrame([]byte{'a', 0xff, 0xfe, 'b'}))
+	badRes := result(next())
+	fmt.Printf("engine=%s mode=check echo=%s ping=%s invalid_utf8=%s\n", *label, echoRes, pongRes, badRes)
 }

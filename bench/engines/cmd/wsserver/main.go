@@ -1,7 +1,8 @@
 // Command wsserver is a WebSocket echo server used to compare Go WebSocket
 // engines. Every engine echoes each text message back as text (binary as
 // binary) at path /primus. /stats reports runtime figures as JSON (with
-// ?gc=1 it runs a GC first so heap figures are live bytes).
+// ?gc=1 it runs a GC and returns free pages to the OS first, so heap
+// figures are live bytes and VmRSS right after is the steady-state footprint).
 //
 // Engines (-engine):
 //
@@ -32,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -50,7 +52,8 @@ var (
 	engine  = flag.String("engine", "gws", "gws|coder|nbio-std|nbio-std-poller|nbio-native|gobwas")
 	addr    = flag.String("addr", "127.0.0.1:9000", "listen address (loopback only)")
 	rbuf    = flag.Int("rbuf", 0, "per-connection read buffer size in bytes (0 = engine default; gws, nbio-std, gobwas)")
-	deflate = flag.Bool("deflate", false, "enable permessage-deflate negotiation")
+	deflate = flag.String("deflate", "off", "permessage-deflate: off | nocontext (no context takeover) | context (context takeover where supported)")
+	npoller = flag.Int("npoller", 0, "nbio engines: poller goroutines (0 = nbio default, NumCPU/4 min 1)")
 	maxlife = flag.Duration("maxlife", 2*time.Minute, "exit after this long")
 )
 
@@ -89,6 +92,7 @@ func main() {
 			Network:                 "tcp",
 			Addrs:                   []string{*addr},
 			Handler:                 mux,
+			NPoller:                 *npoller,
 			ReleaseWebsocketPayload: true,
 		})
 		nbUp.Engine = e // the upgrader needs the engine (allocator) even on its own listener
@@ -118,7 +122,7 @@ func main() {
 }
 
 func ready() {
-	fmt.Printf("ready pid=%d engine=%s addr=%s rbuf=%d deflate=%v\n", os.Getpid(), *engine, *addr, *rbuf, *deflate)
+	fmt.Printf("ready pid=%d engine=%s addr=%s rbuf=%d npoller=%d deflate=%s\n", os.Getpid(), *engine, *addr, *rbuf, *npoller, *deflate)
 }
 
 func waitExit() {
@@ -134,7 +138,7 @@ func waitExit() {
 func statsHandler(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("gc") == "1" {
 		runtime.GC()
-		runtime.GC()
+		debug.FreeOSMemory() // GC again and return freed pages to the OS
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -164,8 +168,11 @@ func gwsHandler() http.Handler {
 		CheckUtf8Enabled: true,
 		ReadBufferSize:   *rbuf, // 0 -> 4096 default
 	}
-	if *deflate {
+	switch *deflate {
+	case "nocontext":
 		opt.PermessageDeflate = gws.PermessageDeflate{Enabled: true}
+	case "context":
+		opt.PermessageDeflate = gws.PermessageDeflate{Enabled: true, ServerContextTakeover: true, ClientContextTakeover: true}
 	}
 	up := gws.NewUpgrader(gwsEcho{}, opt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,8 +188,11 @@ func gwsHandler() http.Handler {
 
 func coderHandler() http.Handler {
 	mode := coder.CompressionDisabled
-	if *deflate {
+	switch *deflate {
+	case "nocontext":
 		mode = coder.CompressionNoContextTakeover
+	case "context":
+		mode = coder.CompressionContextTakeover
 	}
 	opts := &coder.AcceptOptions{CompressionMode: mode}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +228,7 @@ func coderHandler() http.Handler {
 
 func nbioHandler() (http.Handler, *nbws.Upgrader) {
 	up := nbws.NewUpgrader()
-	up.EnableCompression(*deflate)
+	up.EnableCompression(*deflate != "off") // nbio negotiates no_context_takeover only
 	if *rbuf > 0 {
 		up.BlockingModReadBufferSize = *rbuf
 	}
@@ -234,13 +244,13 @@ func nbioHandler() (http.Handler, *nbws.Upgrader) {
 // nbhttp.Engine even then (UTF-8 checker, allocator, timers, and the poller
 // when conns are transferred), started without listeners.
 func nbioStdHandler(poller bool) (http.Handler, func()) {
-	e := nbhttp.NewEngine(nbhttp.Config{ReleaseWebsocketPayload: true})
+	e := nbhttp.NewEngine(nbhttp.Config{ReleaseWebsocketPayload: true, NPoller: *npoller})
 	if err := e.Start(); err != nil {
 		log.Fatal(err)
 	}
 	up := nbws.NewUpgrader()
 	up.Engine = e
-	up.EnableCompression(*deflate)
+	up.EnableCompression(*deflate != "off") // nbio negotiates no_context_takeover only
 	if *rbuf > 0 {
 		up.BlockingModReadBufferSize = *rbuf
 	}
@@ -264,7 +274,7 @@ func gobwasHandler() http.Handler {
 		size = 1024
 	}
 	up := ws.HTTPUpgrader{}
-	if *deflate {
+	if *deflate != "off" {
 		log.Printf("gobwas: -deflate not wired in this bench (wsflate needs extra glue)")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
