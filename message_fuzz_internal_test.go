@@ -33,6 +33,11 @@ func (c *fakeConn) Abort() error                     { return c.Close(0, "") }
 func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
 func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 
+// nullConn is a wsengine.Conn that discards writes without recording them.
+type nullConn struct{ fakeConn }
+
+func (c *nullConn) WriteMessage(bool, []byte) error { return nil }
+
 func newFakeSpark(tb testing.TB, opts Options) (*Server, *Spark, *fakeConn) {
 	tb.Helper()
 	srv, err := New(opts)

@@ -99,9 +99,17 @@ func (q *sendQueue) len() int {
 	return len(q.frames)
 }
 
+// writerHost is what the write loop reports to. Passing the spark as an
+// interface (not method values) keeps starting a writer allocation-free apart
+// from the goroutine itself.
+type writerHost interface {
+	written(msgs, bytes int)
+	writerFinished(err error)
+}
+
 // writeLoop drains the queue onto conn. It runs while there is work and exits
-// when the queue is empty; finished is called exactly once on exit.
-func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, onWritten func(msgs, bytes int), finished func(err error)) {
+// when the queue is empty; host.writerFinished is called exactly once on exit.
+func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host writerHost) {
 	var err error
 	for {
 		q.mu.Lock()
@@ -110,7 +118,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, onWritt
 			q.running = false
 			q.abort = true
 			q.mu.Unlock()
-			finished(err)
+			host.writerFinished(err)
 			return
 		}
 		if len(q.frames) == 0 {
@@ -124,7 +132,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, onWritt
 				_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 				_ = conn.Close(code, "")
 			}
-			finished(nil)
+			host.writerFinished(nil)
 			return
 		}
 		batch := q.frames
@@ -140,7 +148,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, onWritt
 			msgs++
 			n += len(batch[i].payload)
 		}
-		onWritten(msgs, n)
+		host.written(msgs, n)
 		clear(batch)
 		q.mu.Lock()
 		q.spare = batch[:0]

@@ -193,8 +193,13 @@ func (s *Spark) startWriter() {
 	s.mu.Lock()
 	s.writers++
 	s.mu.Unlock()
-	go s.queue.writeLoop(s.conn, s.server.opts.WriteTimeout, s.server.countOut, s.writerFinished)
+	go s.runWriter()
 }
+
+func (s *Spark) runWriter() { s.queue.writeLoop(s.conn, s.server.opts.WriteTimeout, s) }
+
+// written counts what the writer put on the socket.
+func (s *Spark) written(msgs, bytes int) { s.server.countOut(msgs, bytes) }
 
 func (s *Spark) writerFinished(err error) {
 	if err != nil {
