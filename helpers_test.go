@@ -149,6 +149,24 @@ func (c *wsClient) expect(want string) {
 	}
 }
 
+// survivePings waits for n server pings and fails if the connection closes
+// first.
+func (c *wsClient) survivePings(n int) {
+	c.t.Helper()
+	for pings := 0; pings < n; {
+		select {
+		case m := <-c.msgs:
+			if strings.HasPrefix(m.text, `"primus::ping::`) {
+				pings++
+			}
+		case err := <-c.closed:
+			c.t.Fatalf("closed after %d pings: %v", pings, err)
+		case <-time.After(waitLong):
+			c.t.Fatal("no pings")
+		}
+	}
+}
+
 // waitClose waits for the connection to close and returns every message
 // that arrived before, including pings.
 func (c *wsClient) waitClose() (msgs []string, err error) {

@@ -141,19 +141,7 @@ func TestMissingPongDisconnectsWithoutServerClose(t *testing.T) {
 func TestAnsweredPingsKeepConnection(t *testing.T) {
 	srv, url := startServer(t, allspark.Options{PingInterval: 15 * time.Millisecond}, nil)
 	c := dial(t, url, "/primus", nil) // autoPong on
-	pings := 0
-	for pings < 6 {
-		select {
-		case m := <-c.msgs:
-			if strings.HasPrefix(m.text, `"primus::ping::`) {
-				pings++
-			}
-		case err := <-c.closed:
-			t.Fatalf("closed after %d pings: %v", pings, err)
-		case <-time.After(waitLong):
-			t.Fatal("no pings")
-		}
-	}
+	c.survivePings(6)
 	if srv.Len() != 1 {
 		t.Fatalf("Len = %d", srv.Len())
 	}
@@ -178,19 +166,7 @@ func TestWebSocketPingFrameCountsAsPong(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	pings := 0
-	for pings < 6 {
-		select {
-		case m := <-c.msgs:
-			if strings.HasPrefix(m.text, `"primus::ping::`) {
-				pings++
-			}
-		case err := <-c.closed:
-			t.Fatalf("closed after %d pings despite ws pings: %v", pings, err)
-		case <-time.After(waitLong):
-			t.Fatal("no pings")
-		}
-	}
+	c.survivePings(6)
 }
 
 func TestEndWithoutReconnectSendsServerClose(t *testing.T) {
