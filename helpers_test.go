@@ -98,6 +98,15 @@ func dial(t testing.TB, base, path string, header http.Header) *wsClient {
 }
 
 func tryDial(t testing.TB, base, path string, header http.Header) (*wsClient, error) {
+	return tryDialWith(t, base, path, header, false)
+}
+
+// tryDialDeflate dials /primus offering permessage-deflate.
+func tryDialDeflate(t testing.TB, base string) (*wsClient, error) {
+	return tryDialWith(t, base, "/primus", nil, true)
+}
+
+func tryDialWith(t testing.TB, base, path string, header http.Header, deflate bool) (*wsClient, error) {
 	c := &wsClient{t: t, msgs: make(chan frameMsg, 4096), closed: make(chan error, 1)}
 	c.autoPong.Store(true)
 	conn, resp, err := gws.NewClient(clientEvents{c}, &gws.ClientOption{
@@ -105,6 +114,7 @@ func tryDial(t testing.TB, base, path string, header http.Header) (*wsClient, er
 		RequestHeader:      header,
 		CheckUtf8Enabled:   true,
 		ReadMaxPayloadSize: 64 << 20,
+		PermessageDeflate:  gws.PermessageDeflate{Enabled: deflate},
 	})
 	c.resp = resp
 	if err != nil {

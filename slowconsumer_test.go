@@ -100,3 +100,24 @@ func TestBroadcastToSlowConsumerDoesNotBlockOthers(t *testing.T) {
 	}
 	waitFor(t, "slow spark cut", func() bool { return srv.Len() == 1 })
 }
+
+func TestWriteTimeoutCutsPeerThatStopsReading(t *testing.T) {
+	ended := make(chan struct{})
+	srv, url := startServer(t, allspark.Options{WriteTimeout: 50 * time.Millisecond}, func(s *allspark.Server) {
+		s.OnConnection(func(ctx context.Context, sp *allspark.Spark) error {
+			sp.OnEnd(func() { close(ended) })
+			big := strings.Repeat("w", 1<<20)
+			for range 32 { // more than loopback socket buffers hold
+				_ = sp.Write(big)
+			}
+			return nil
+		})
+	})
+	rawUpgrade(t, url, "/primus")
+	select {
+	case <-ended:
+	case <-time.After(waitLong):
+		t.Fatal("a peer that accepts no bytes was not cut after WriteTimeout")
+	}
+	waitFor(t, "removal", func() bool { return srv.Len() == 0 })
+}

@@ -382,3 +382,20 @@ func TestMsgPackParserRoundTrip(t *testing.T) {
 		t.Fatalf("id answer %v %v", v, err)
 	}
 }
+
+func TestCompressionIsNegotiatedWhenEnabled(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		_, url := startServer(t, allspark.Options{Compression: on}, echo)
+		c, err := tryDialDeflate(t, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := c.resp.Header.Get("Sec-WebSocket-Extensions")
+		if strings.Contains(ext, "permessage-deflate") != on {
+			t.Fatalf("Compression=%v: extensions %q", on, ext)
+		}
+		big := `"` + strings.Repeat("squeeze me ", 2000) + `"`
+		c.sendText(big)
+		c.expect(big)
+	}
+}
