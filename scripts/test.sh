@@ -33,4 +33,4 @@ for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDeco
 done
 
 step "conformance: stock Primus client (node --test)"
-node --test --test-reporter=spec test/conformance/
+node --test --test-reporter=tap test/conformance/
