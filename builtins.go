@@ -11,6 +11,7 @@ func (s *Server) installBuiltins() {
 	_ = s.Use(MiddlewareCORS, s.cors, nil)
 	_ = s.Use(MiddlewareNoCache, noCache, &MiddlewareOptions{SkipUpgrade: true})
 	_ = s.Use(MiddlewareSpec, s.serveSpec, &MiddlewareOptions{SkipUpgrade: true})
+	_ = s.Use(MiddlewareLibrary, s.serveLibrary, &MiddlewareOptions{SkipUpgrade: true})
 	_ = s.Use(MiddlewareAuthorization, s.authorization, nil)
 }
 

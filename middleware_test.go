@@ -41,7 +41,7 @@ func TestMiddlewareOrderAndManagement(t *testing.T) {
 		_ = s.Use("http-only", mark("http-only"), &allspark.MiddlewareOptions{SkipUpgrade: true})
 		_ = s.Use("upgrade-only", mark("upgrade-only"), &allspark.MiddlewareOptions{SkipHTTP: true})
 	})
-	want := []string{"a", "cors", "no-cache", "spec", "authorization", "b", "http-only", "upgrade-only"}
+	want := []string{"a", "cors", "no-cache", "spec", "primus.js", "authorization", "b", "http-only", "upgrade-only"}
 	if got := srv.Middleware(); !slices.Equal(got, want) {
 		t.Fatalf("Middleware() = %v, want %v", got, want)
 	}
@@ -209,5 +209,32 @@ func TestCORS(t *testing.T) {
 	if pre.StatusCode != 200 || pre.Header.Get("Access-Control-Allow-Methods") == "" ||
 		pre.Header.Get("Access-Control-Allow-Headers") != "X-Token" || pre.Header.Get("Access-Control-Max-Age") != "2592000" {
 		t.Fatalf("preflight %d %v", pre.StatusCode, pre.Header)
+	}
+}
+
+func TestClientLibraryServedWithSettingsAndETag(t *testing.T) {
+	srv, url := startServer(t, allspark.Options{Pathname: "/rt", PingInterval: 20 * 1e9}, func(s *allspark.Server) {
+		s.Authorize(func(*http.Request) error { return errors.New("the library needs no auth") })
+	})
+	resp, body := get(t, url+"/rt/primus.js", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+	}
+	if !strings.Contains(body, `Primus.defaults.pathname="/rt"`) || !strings.Contains(body, "Primus.defaults.pingTimeout=30000") {
+		t.Fatal("settings not baked in")
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Cache-Control") != "public, no-cache" || resp.Header.Get("Pragma") != "" {
+		t.Fatalf("caching headers %v", resp.Header)
+	}
+	if again, _ := get(t, url+"/rt/primus.js", http.Header{"If-None-Match": {etag}}); again.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation: %d", again.StatusCode)
+	}
+	if err := srv.Plugin(&countingPlugin{name: "tag"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = get(t, url+"/rt/primus.js", http.Header{"If-None-Match": {etag}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "/* client part */") || resp.Header.Get("ETag") == etag {
+		t.Fatalf("plugin client part not served: %d", resp.StatusCode)
 	}
 }

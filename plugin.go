@@ -45,6 +45,7 @@ func (s *Server) Plugin(p Plugin) error {
 		return err
 	}
 	ps.order = append(ps.order, p)
+	s.library.reset()
 	return nil
 }
 
@@ -63,6 +64,7 @@ func (s *Server) Plugout(name string) error {
 			}
 		}
 		ps.order = append(ps.order[:i:i], ps.order[i+1:]...)
+		s.library.reset()
 		return nil
 	}
 	return ErrNotFound

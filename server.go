@@ -46,6 +46,7 @@ type Server struct {
 	discHooks   cowList[func(*Spark)]
 	authorizer  atomic.Pointer[func(*http.Request) error]
 	plugins     pluginSet
+	library     libraryCache
 	active      tracker
 	live        sync.Map // *Spark → struct{}: every connection until its goroutines end
 	heartbeat   heartbeat

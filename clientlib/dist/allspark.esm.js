@@ -1,0 +1,419 @@
+var __defProp = Object.defineProperty;
+var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
+var __publicField = (obj, key, value) => __defNormalProp(obj, typeof key !== "symbol" ? key + "" : key, value);
+
+// ../js/src/emitter.ts
+var Emitter = class {
+  constructor() {
+    __publicField(this, "listeners", {});
+  }
+  on(event, fn) {
+    var _a;
+    ((_a = this.listeners)[event] || (_a[event] = [])).push(fn);
+    return this;
+  }
+  once(event, fn) {
+    const wrapped = (...args) => {
+      this.off(event, wrapped);
+      fn(...args);
+    };
+    return this.on(event, wrapped);
+  }
+  off(event, fn) {
+    const list = this.listeners[event];
+    if (!list) return this;
+    this.listeners[event] = fn ? list.filter((l) => l !== fn) : [];
+    return this;
+  }
+  emit(event, ...args) {
+    const list = this.listeners[event];
+    if (!list || list.length === 0) return false;
+    for (const fn of list.slice()) fn(...args);
+    return true;
+  }
+  removeAllListeners() {
+    this.listeners = {};
+    return this;
+  }
+  listenerCount(event) {
+    return this.listeners[event]?.length ?? 0;
+  }
+};
+
+// ../js/src/backoff.ts
+var defaultReconnect = {
+  min: 500,
+  max: Infinity,
+  retries: 10,
+  factor: 2,
+  "reconnect timeout": 3e4
+};
+function backoffDelay(attempt, o, rand = Math.random) {
+  if (attempt <= 1) return o.min;
+  return Math.min(Math.round((rand() + 1) * o.min * Math.pow(o.factor, attempt - 1)), o.max);
+}
+
+// ../js/src/protocol.ts
+var PREFIX = "primus::";
+function parseControl(data) {
+  if (typeof data !== "string" || !data.startsWith(PREFIX)) return null;
+  const rest = data.slice(PREFIX.length);
+  const sep = rest.indexOf("::");
+  if (sep < 0) return null;
+  const kind = rest.slice(0, sep);
+  const value = rest.slice(sep + 2);
+  if (kind === "ping" || kind === "id" || kind === "server") return { kind, value };
+  return null;
+}
+function encode(data) {
+  return JSON.stringify(data).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+// ../js/src/client.ts
+var OPENING = 1;
+var CLOSED = 2;
+var OPEN = 3;
+var AuthorizationError = class extends Error {
+  constructor(status, message) {
+    super(message);
+    __publicField(this, "status", status);
+    this.name = "AuthorizationError";
+  }
+};
+var defaults = { pathname: "/primus", pingTimeout: 45e3 };
+var Primus = class extends Emitter {
+  constructor(url, options = {}) {
+    super();
+    __publicField(this, "readyState", CLOSED);
+    __publicField(this, "online", true);
+    __publicField(this, "url");
+    __publicField(this, "opts");
+    __publicField(this, "WS");
+    __publicField(this, "socket", null);
+    __publicField(this, "buffer", []);
+    __publicField(this, "attempt", null);
+    __publicField(this, "timers", {});
+    __publicField(this, "serverClosed", false);
+    __publicField(this, "ended", false);
+    __publicField(this, "idWaiters", []);
+    __publicField(this, "cacheBuster", 0);
+    __publicField(this, "removeNetworkListeners", null);
+    const base = url ?? (typeof location !== "undefined" ? location.href : "http://localhost");
+    this.url = new URL(base);
+    const d = this.constructor.defaults;
+    let strategy;
+    if (options.strategy === false) strategy = [];
+    else if (options.strategy === void 0) strategy = ["disconnect", "online", "timeout"];
+    else strategy = (Array.isArray(options.strategy) ? options.strategy : options.strategy.split(/[, ]+/)).map((s) => s.toLowerCase()).filter(Boolean);
+    this.opts = {
+      pathname: options.pathname ?? d.pathname,
+      reconnect: { ...defaultReconnect, ...options.reconnect },
+      strategy,
+      timeout: options.timeout ?? 1e4,
+      pingTimeout: options.pingTimeout ?? d.pingTimeout,
+      manual: options.manual ?? false,
+      queueSize: options.queueSize ?? Infinity
+    };
+    this.WS = options.WebSocket ?? globalThis.WebSocket;
+    this.listenToNetwork();
+    if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+  /** Opens the connection (after manual: true, or again after end()). */
+  open() {
+    if (this.readyState === OPENING || this.readyState === OPEN) return this;
+    this.ended = false;
+    this.serverClosed = false;
+    this.connect();
+    return this;
+  }
+  /** Sends data now, or queues it until the connection opens. */
+  write(data) {
+    if (this.ended && this.readyState === CLOSED && !this.attempt) return false;
+    if (this.readyState === OPEN && this.socket) {
+      this.send(data);
+      return true;
+    }
+    this.buffer.push(data);
+    while (this.buffer.length > this.opts.queueSize) this.emit("drop", this.buffer.shift());
+    return true;
+  }
+  /** Asks the server for this connection's spark id. */
+  id(fn) {
+    return new Promise((resolve) => {
+      this.idWaiters.push((id) => {
+        fn?.(id);
+        resolve(id);
+      });
+      this.write("primus::id::");
+    });
+  }
+  /** Closes for good (no reconnect), after writing data if given. */
+  end(data) {
+    if (this.ended) return this;
+    if (data !== void 0 && this.readyState === OPEN) this.send(data);
+    this.finish();
+    return this;
+  }
+  /** end() and forget every listener. */
+  destroy() {
+    this.end();
+    this.removeNetworkListeners?.();
+    this.removeNetworkListeners = null;
+    this.removeAllListeners();
+  }
+  send(data) {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket.send(data);
+    else this.socket.send(encode(data));
+  }
+  wsURL() {
+    const u = new URL(this.url.href);
+    u.protocol = u.protocol === "https:" || u.protocol === "wss:" ? "wss:" : "ws:";
+    u.pathname = this.opts.pathname;
+    u.searchParams.set("_primuscb", `${Date.now()}-${this.cacheBuster++}`);
+    return u.href;
+  }
+  httpURL() {
+    const u = new URL(this.url.href);
+    u.protocol = u.protocol === "wss:" || u.protocol === "https:" ? "https:" : "http:";
+    u.pathname = this.opts.pathname;
+    return u.href;
+  }
+  setState(state) {
+    if (this.readyState === state) return;
+    this.readyState = state;
+    this.emit("readyStateChange", state === OPEN ? "open" : state === OPENING ? "opening" : "end");
+  }
+  connect() {
+    if (!this.WS) {
+      this.emit("error", new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
+      this.finish();
+      return;
+    }
+    this.setState(OPENING);
+    const ws = new this.WS(this.wsURL());
+    ws.binaryType = "arraybuffer";
+    this.socket = ws;
+    let opened = false;
+    if (this.opts.timeout) {
+      this.timers.connect = setTimeout(() => {
+        if (this.socket !== ws) return;
+        this.detach(ws);
+        this.emit("timeout");
+        this.afterFailedConnect(new Error("Connection timed out"), true);
+      }, this.opts.timeout);
+    }
+    ws.onopen = () => {
+      if (this.socket !== ws) return;
+      opened = true;
+      this.clear("connect");
+      this.clear("attemptTimeout");
+      this.online = true;
+      const attempt = this.attempt;
+      this.attempt = null;
+      this.setState(OPEN);
+      this.heartbeat();
+      const queued = this.buffer;
+      this.buffer = [];
+      for (const d of queued) this.send(d);
+      if (attempt) this.emit("reconnected", attempt);
+      this.emit("open");
+    };
+    ws.onmessage = (ev) => {
+      if (this.socket !== ws) return;
+      this.incoming(ev.data);
+    };
+    ws.onerror = () => {
+    };
+    ws.onclose = () => {
+      if (this.socket !== ws) return;
+      this.detach(ws);
+      if (this.serverClosed) {
+        this.finish();
+        return;
+      }
+      if (!opened) {
+        this.afterFailedConnect(new Error("Connection failed"), false);
+        return;
+      }
+      this.setState(CLOSED);
+      this.emit("close");
+      if (this.has("disconnect")) this.scheduleReconnect(new Error("Connection closed"));
+      else this.finish(false);
+    };
+  }
+  /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
+  afterFailedConnect(err, timedOut) {
+    const retry = () => {
+      if (this.attempt || this.has("timeout") || this.has("disconnect") && !timedOut) this.scheduleReconnect(err);
+      else {
+        this.emit("error", err);
+        this.finish();
+      }
+    };
+    if (timedOut || typeof fetch !== "function") return retry();
+    fetch(this.httpURL(), { cache: "no-store" }).then(async (res) => {
+      if (res.status === 401 || res.status === 403) {
+        let message = res.statusText;
+        try {
+          message = (await res.json()).error ?? message;
+        } catch {
+        }
+        this.emit("error", new AuthorizationError(res.status, message));
+        this.attempt = null;
+        this.finish();
+        return;
+      }
+      retry();
+    }).catch(() => retry());
+  }
+  incoming(raw) {
+    let data = raw;
+    if (typeof raw === "string") {
+      try {
+        data = JSON.parse(raw);
+      } catch (e) {
+        if (this.listenerCount("error")) this.emit("error", e);
+        return;
+      }
+    }
+    const ctl = parseControl(data);
+    if (ctl) {
+      switch (ctl.kind) {
+        case "ping":
+          this.online = true;
+          this.heartbeat();
+          this.send("primus::pong::" + ctl.value);
+          return;
+        case "server":
+          if (ctl.value === "close") this.serverClosed = true;
+          return;
+        case "id": {
+          const waiters = this.idWaiters;
+          this.idWaiters = [];
+          for (const w of waiters) w(ctl.value);
+          return;
+        }
+      }
+    }
+    this.emit("data", data);
+  }
+  heartbeat() {
+    this.clear("heartbeat");
+    if (!this.opts.pingTimeout) return;
+    this.timers.heartbeat = setTimeout(() => {
+      const ws = this.socket;
+      if (!ws) return;
+      ws.close();
+      ws.onclose?.({ code: 1006 });
+    }, this.opts.pingTimeout);
+  }
+  scheduleReconnect(err) {
+    const o = this.opts.reconnect;
+    const n = (this.attempt?.attempt ?? 0) + 1;
+    if (n > o.retries) {
+      const last = this.attempt ?? { attempt: n - 1, retries: o.retries, scheduled: 0 };
+      this.attempt = null;
+      this.finish();
+      this.emit("reconnect failed", err, last);
+      return;
+    }
+    const attempt = { attempt: n, retries: o.retries, scheduled: backoffDelay(n, o) };
+    this.attempt = attempt;
+    this.setState(CLOSED);
+    this.emit("reconnect scheduled", attempt);
+    this.timers.reconnect = setTimeout(() => {
+      this.emit("reconnect", attempt);
+      this.timers.attemptTimeout = setTimeout(() => {
+        const ws = this.socket;
+        if (ws) this.detach(ws);
+        this.emit("reconnect timeout", new Error("Reconnect attempt timed out"), attempt);
+        this.scheduleReconnect(new Error("Reconnect attempt timed out"));
+      }, o["reconnect timeout"]);
+      this.connect();
+    }, attempt.scheduled);
+  }
+  /** Stops listening to a socket and closes it. */
+  detach(ws) {
+    ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+    try {
+      ws.close();
+    } catch {
+    }
+    if (this.socket === ws) this.socket = null;
+    this.clear("connect");
+    this.clear("heartbeat");
+  }
+  finish(emitClose = true) {
+    if (this.ended) return;
+    this.ended = true;
+    const wasOpen = this.readyState === OPEN;
+    for (const k of Object.keys(this.timers)) this.clear(k);
+    if (this.socket) this.detach(this.socket);
+    this.attempt = null;
+    this.setState(CLOSED);
+    if (wasOpen && emitClose) this.emit("close");
+    this.emit("end");
+  }
+  clear(name) {
+    const t = this.timers[name];
+    if (t !== void 0) clearTimeout(t);
+    delete this.timers[name];
+  }
+  has(strategy) {
+    return this.opts.strategy.includes(strategy);
+  }
+  /** Browser online/offline events drive the 'online' strategy. */
+  listenToNetwork() {
+    const w = globalThis;
+    if (typeof w.addEventListener !== "function" || typeof w.removeEventListener !== "function") return;
+    const offline = () => {
+      if (!this.online) return;
+      this.online = false;
+      this.emit("offline");
+      if (this.ended) return;
+      this.clear("reconnect");
+      this.clear("attemptTimeout");
+      if (this.socket) this.detach(this.socket);
+      if (this.readyState === OPEN) this.emit("close");
+      this.setState(CLOSED);
+    };
+    const online = () => {
+      if (this.online) return;
+      this.online = true;
+      this.emit("online");
+      if (this.ended || !this.has("online")) return;
+      this.attempt = null;
+      this.clear("reconnect");
+      this.scheduleReconnectNow();
+    };
+    w.addEventListener("offline", offline);
+    w.addEventListener("online", online);
+    this.removeNetworkListeners = () => {
+      w.removeEventListener("offline", offline);
+      w.removeEventListener("online", online);
+    };
+  }
+  scheduleReconnectNow() {
+    const attempt = { attempt: 1, retries: this.opts.reconnect.retries, scheduled: 0 };
+    this.attempt = attempt;
+    this.emit("reconnect scheduled", attempt);
+    this.emit("reconnect", attempt);
+    this.connect();
+  }
+};
+__publicField(Primus, "OPENING", OPENING);
+__publicField(Primus, "CLOSED", CLOSED);
+__publicField(Primus, "OPEN", OPEN);
+__publicField(Primus, "defaults", defaults);
+export {
+  Primus as Allspark,
+  AuthorizationError,
+  CLOSED,
+  Emitter,
+  OPEN,
+  OPENING,
+  Primus,
+  backoffDelay,
+  defaultReconnect,
+  defaults
+};

@@ -1,0 +1,449 @@
+import { Emitter } from './emitter';
+import { backoffDelay, defaultReconnect, type ReconnectOptions } from './backoff';
+import { encode, parseControl } from './protocol';
+
+/** readyState values, numbered as Primus numbers them. */
+export const OPENING = 1;
+export const CLOSED = 2;
+export const OPEN = 3;
+
+export type Strategy = 'disconnect' | 'online' | 'timeout';
+
+export interface Attempt {
+  attempt: number;
+  retries: number;
+  /** the delay chosen for this attempt, ms */
+  scheduled: number;
+}
+
+/** An error the server answered the upgrade with (authorization). */
+export class AuthorizationError extends Error {
+  constructor(public status: number, message: string) {
+    super(message);
+    this.name = 'AuthorizationError';
+  }
+}
+
+export interface Events {
+  open: [];
+  data: [data: unknown];
+  error: [err: Error];
+  'reconnect scheduled': [attempt: Attempt];
+  reconnect: [attempt: Attempt];
+  reconnected: [attempt: Attempt];
+  'reconnect timeout': [err: Error, attempt: Attempt];
+  'reconnect failed': [err: Error, attempt: Attempt];
+  timeout: [];
+  end: [];
+  close: [];
+  online: [];
+  offline: [];
+  readyStateChange: [state: 'opening' | 'open' | 'end'];
+  drop: [data: unknown];
+}
+
+interface WebSocketLike {
+  readyState: number;
+  binaryType: string;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface Options {
+  /** Path the server owns; default baked in by the server, else "/primus". */
+  pathname?: string;
+  reconnect?: Partial<ReconnectOptions>;
+  /** Reconnect strategies; false (or []) disables reconnection. */
+  strategy?: Strategy | Strategy[] | string | false;
+  /** Connect timeout in ms; false disables it. Default 10000. */
+  timeout?: number | false;
+  /** Watchdog: max ms between server pings; false/0 disables. Default baked in (1.5 × pingInterval). */
+  pingTimeout?: number | false;
+  /** Do not open on construction; call open(). */
+  manual?: boolean;
+  /** Writes held while not open; the oldest is dropped when full. Default Infinity. */
+  queueSize?: number;
+  /** WebSocket implementation for runtimes without a global one (Node 20: npm `ws`). */
+  WebSocket?: WebSocketConstructor;
+}
+
+/** Settings the server bakes into the library it serves. */
+export interface Defaults {
+  pathname: string;
+  pingTimeout: number | false;
+}
+
+export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000 };
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * Primus-compatible client: same option names, defaults, events and
+ * wire protocol as the stock Primus client with the websockets transformer.
+ */
+export class Primus extends Emitter<Events> {
+  static OPENING = OPENING;
+  static CLOSED = CLOSED;
+  static OPEN = OPEN;
+  static defaults = defaults;
+
+  readyState = CLOSED;
+  online = true;
+  readonly url: URL;
+  private readonly opts: Required<Omit<Options, 'reconnect' | 'WebSocket' | 'strategy'>> & {
+    reconnect: ReconnectOptions;
+    strategy: string[];
+  };
+  private readonly WS: WebSocketConstructor | undefined;
+  private socket: WebSocketLike | null = null;
+  private buffer: unknown[] = [];
+  private attempt: Attempt | null = null;
+  private timers: { connect?: Timer; reconnect?: Timer; attemptTimeout?: Timer; heartbeat?: Timer } = {};
+  private serverClosed = false;
+  private ended = false;
+  private idWaiters: ((id: string) => void)[] = [];
+  private cacheBuster = 0;
+  private removeNetworkListeners: (() => void) | null = null;
+
+  constructor(url?: string, options: Options = {}) {
+    super();
+    const base = url ?? (typeof location !== 'undefined' ? location.href : 'http://localhost');
+    this.url = new URL(base);
+    const d = (this.constructor as typeof Primus).defaults;
+    let strategy: string[];
+    if (options.strategy === false) strategy = [];
+    else if (options.strategy === undefined) strategy = ['disconnect', 'online', 'timeout'];
+    else strategy = (Array.isArray(options.strategy) ? options.strategy : options.strategy.split(/[, ]+/)).map((s) => s.toLowerCase()).filter(Boolean);
+    this.opts = {
+      pathname: options.pathname ?? d.pathname,
+      reconnect: { ...defaultReconnect, ...options.reconnect },
+      strategy,
+      timeout: options.timeout ?? 10000,
+      pingTimeout: options.pingTimeout ?? d.pingTimeout,
+      manual: options.manual ?? false,
+      queueSize: options.queueSize ?? Infinity,
+    };
+    this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    this.listenToNetwork();
+    if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+
+  /** Opens the connection (after manual: true, or again after end()). */
+  open(): this {
+    if (this.readyState === OPENING || this.readyState === OPEN) return this;
+    this.ended = false;
+    this.serverClosed = false;
+    this.connect();
+    return this;
+  }
+
+  /** Sends data now, or queues it until the connection opens. */
+  write(data: unknown): boolean {
+    if (this.ended && this.readyState === CLOSED && !this.attempt) return false;
+    if (this.readyState === OPEN && this.socket) {
+      this.send(data);
+      return true;
+    }
+    this.buffer.push(data);
+    while (this.buffer.length > this.opts.queueSize) this.emit('drop', this.buffer.shift());
+    return true;
+  }
+
+  /** Asks the server for this connection's spark id. */
+  id(fn?: (id: string) => void): Promise<string> {
+    return new Promise((resolve) => {
+      this.idWaiters.push((id) => {
+        fn?.(id);
+        resolve(id);
+      });
+      this.write('primus::id::');
+    });
+  }
+
+  /** Closes for good (no reconnect), after writing data if given. */
+  end(data?: unknown): this {
+    if (this.ended) return this;
+    if (data !== undefined && this.readyState === OPEN) this.send(data);
+    this.finish();
+    return this;
+  }
+
+  /** end() and forget every listener. */
+  destroy(): void {
+    this.end();
+    this.removeNetworkListeners?.();
+    this.removeNetworkListeners = null;
+    this.removeAllListeners();
+  }
+
+  private send(data: unknown): void {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket!.send(data as ArrayBufferView);
+    else this.socket!.send(encode(data));
+  }
+
+  private wsURL(): string {
+    const u = new URL(this.url.href);
+    u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
+    u.pathname = this.opts.pathname;
+    u.searchParams.set('_primuscb', `${Date.now()}-${this.cacheBuster++}`);
+    return u.href;
+  }
+
+  private httpURL(): string {
+    const u = new URL(this.url.href);
+    u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+    u.pathname = this.opts.pathname;
+    return u.href;
+  }
+
+  private setState(state: number): void {
+    if (this.readyState === state) return;
+    this.readyState = state;
+    this.emit('readyStateChange', state === OPEN ? 'open' : state === OPENING ? 'opening' : 'end');
+  }
+
+  private connect(): void {
+    if (!this.WS) {
+      this.emit('error', new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
+      this.finish();
+      return;
+    }
+    this.setState(OPENING);
+    const ws = new this.WS(this.wsURL());
+    ws.binaryType = 'arraybuffer';
+    this.socket = ws;
+    let opened = false;
+    if (this.opts.timeout) {
+      this.timers.connect = setTimeout(() => {
+        if (this.socket !== ws) return;
+        this.detach(ws);
+        this.emit('timeout');
+        this.afterFailedConnect(new Error('Connection timed out'), true);
+      }, this.opts.timeout);
+    }
+    ws.onopen = () => {
+      if (this.socket !== ws) return;
+      opened = true;
+      this.clear('connect');
+      this.clear('attemptTimeout');
+      this.online = true;
+      const attempt = this.attempt;
+      this.attempt = null;
+      this.setState(OPEN);
+      this.heartbeat();
+      const queued = this.buffer;
+      this.buffer = [];
+      for (const d of queued) this.send(d);
+      if (attempt) this.emit('reconnected', attempt);
+      this.emit('open');
+    };
+    ws.onmessage = (ev) => {
+      if (this.socket !== ws) return;
+      this.incoming(ev.data);
+    };
+    ws.onerror = () => {
+      /* the close event follows; errors are reported there */
+    };
+    ws.onclose = () => {
+      if (this.socket !== ws) return;
+      this.detach(ws);
+      if (this.serverClosed) {
+        this.finish();
+        return;
+      }
+      if (!opened) {
+        this.afterFailedConnect(new Error('Connection failed'), false);
+        return;
+      }
+      this.setState(CLOSED);
+      this.emit('close');
+      if (this.has('disconnect')) this.scheduleReconnect(new Error('Connection closed'));
+      else this.finish(false);
+    };
+  }
+
+  /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
+  private afterFailedConnect(err: Error, timedOut: boolean): void {
+    const retry = () => {
+      if (this.attempt || this.has('timeout') || (this.has('disconnect') && !timedOut)) this.scheduleReconnect(err);
+      else {
+        this.emit('error', err);
+        this.finish();
+      }
+    };
+    if (timedOut || typeof fetch !== 'function') return retry();
+    // A browser cannot read the status of a refused upgrade; a plain request
+    // runs the same authorization and tells us (401/403 + {"error": ...}).
+    fetch(this.httpURL(), { cache: 'no-store' })
+      .then(async (res) => {
+        if (res.status === 401 || res.status === 403) {
+          let message = res.statusText;
+          try {
+            message = ((await res.json()) as { error?: string }).error ?? message;
+          } catch {
+            /* not JSON */
+          }
+          this.emit('error', new AuthorizationError(res.status, message));
+          this.attempt = null;
+          this.finish();
+          return;
+        }
+        retry();
+      })
+      .catch(() => retry());
+  }
+
+  private incoming(raw: unknown): void {
+    let data: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        data = JSON.parse(raw);
+      } catch (e) {
+        if (this.listenerCount('error')) this.emit('error', e as Error);
+        return;
+      }
+    }
+    const ctl = parseControl(data);
+    if (ctl) {
+      switch (ctl.kind) {
+        case 'ping':
+          this.online = true;
+          this.heartbeat();
+          this.send('primus::pong::' + ctl.value);
+          return;
+        case 'server':
+          if (ctl.value === 'close') this.serverClosed = true;
+          return;
+        case 'id': {
+          const waiters = this.idWaiters;
+          this.idWaiters = [];
+          for (const w of waiters) w(ctl.value);
+          return;
+        }
+      }
+    }
+    this.emit('data', data);
+  }
+
+  private heartbeat(): void {
+    this.clear('heartbeat');
+    if (!this.opts.pingTimeout) return;
+    this.timers.heartbeat = setTimeout(() => {
+      const ws = this.socket;
+      if (!ws) return;
+      ws.close();
+      // Treat like a drop: onclose may come late for a dead peer.
+      ws.onclose?.({ code: 1006 });
+    }, this.opts.pingTimeout);
+  }
+
+  private scheduleReconnect(err: Error): void {
+    const o = this.opts.reconnect;
+    const n = (this.attempt?.attempt ?? 0) + 1;
+    if (n > o.retries) {
+      const last = this.attempt ?? { attempt: n - 1, retries: o.retries, scheduled: 0 };
+      this.attempt = null;
+      this.finish();
+      this.emit('reconnect failed', err, last);
+      return;
+    }
+    const attempt: Attempt = { attempt: n, retries: o.retries, scheduled: backoffDelay(n, o) };
+    this.attempt = attempt;
+    this.setState(CLOSED);
+    this.emit('reconnect scheduled', attempt);
+    this.timers.reconnect = setTimeout(() => {
+      this.emit('reconnect', attempt);
+      this.timers.attemptTimeout = setTimeout(() => {
+        const ws = this.socket;
+        if (ws) this.detach(ws);
+        this.emit('reconnect timeout', new Error('Reconnect attempt timed out'), attempt);
+        this.scheduleReconnect(new Error('Reconnect attempt timed out'));
+      }, o['reconnect timeout']);
+      this.connect();
+    }, attempt.scheduled);
+  }
+
+  /** Stops listening to a socket and closes it. */
+  private detach(ws: WebSocketLike): void {
+    ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    if (this.socket === ws) this.socket = null;
+    this.clear('connect');
+    this.clear('heartbeat');
+  }
+
+  private finish(emitClose = true): void {
+    if (this.ended) return;
+    this.ended = true;
+    const wasOpen = this.readyState === OPEN;
+    for (const k of Object.keys(this.timers) as (keyof typeof this.timers)[]) this.clear(k);
+    if (this.socket) this.detach(this.socket);
+    this.attempt = null;
+    this.setState(CLOSED);
+    if (wasOpen && emitClose) this.emit('close');
+    this.emit('end');
+  }
+
+  private clear(name: keyof Primus['timers']): void {
+    const t = this.timers[name];
+    if (t !== undefined) clearTimeout(t);
+    delete this.timers[name];
+  }
+
+  private has(strategy: string): boolean {
+    return this.opts.strategy.includes(strategy);
+  }
+
+  /** Browser online/offline events drive the 'online' strategy. */
+  private listenToNetwork(): void {
+    const w = globalThis as unknown as {
+      addEventListener?: (t: string, f: () => void) => void;
+      removeEventListener?: (t: string, f: () => void) => void;
+    };
+    if (typeof w.addEventListener !== 'function' || typeof w.removeEventListener !== 'function') return;
+    const offline = () => {
+      if (!this.online) return;
+      this.online = false;
+      this.emit('offline');
+      if (this.ended) return;
+      this.clear('reconnect');
+      this.clear('attemptTimeout');
+      if (this.socket) this.detach(this.socket);
+      if (this.readyState === OPEN) this.emit('close');
+      this.setState(CLOSED);
+    };
+    const online = () => {
+      if (this.online) return;
+      this.online = true;
+      this.emit('online');
+      if (this.ended || !this.has('online')) return;
+      this.attempt = null;
+      this.clear('reconnect');
+      this.scheduleReconnectNow();
+    };
+    w.addEventListener('offline', offline);
+    w.addEventListener('online', online);
+    this.removeNetworkListeners = () => {
+      w.removeEventListener!('offline', offline);
+      w.removeEventListener!('online', online);
+    };
+  }
+
+  private scheduleReconnectNow(): void {
+    const attempt: Attempt = { attempt: 1, retries: this.opts.reconnect.retries, scheduled: 0 };
+    this.attempt = attempt;
+    this.emit('reconnect scheduled', attempt);
+    this.emit('reconnect', attempt);
+    this.connect();
+  }
+}
