@@ -14,7 +14,9 @@ const MiddlewareLibrary = "primus.js"
 
 // libraryCache holds the rendered client library; Plugin and Plugout clear it
 // because the library includes plugins' client parts.
-type libraryCache struct{ p atomic.Pointer[clientlib.Library] }
+type libraryCache struct {
+	p atomic.Pointer[clientlib.Library]
+}
 
 func (c *libraryCache) reset() { c.p.Store(nil) }
 
