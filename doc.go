@@ -6,7 +6,8 @@
 //
 // A Server is an http.Handler that owns every request under its pathname
 // (default "/primus"). WebSocket upgrades become Sparks; plain requests get
-// <pathname>/spec, or 426 Upgrade Required.
+// <pathname>/spec, the client library at <pathname>/primus.js, or 426
+// Upgrade Required.
 //
 //	srv, _ := allspark.New(allspark.Options{})
 //	srv.OnConnection(func(ctx context.Context, s *allspark.Spark) error {
@@ -18,8 +19,8 @@
 // # Request path
 //
 // Every request runs the named middleware chain (Use, UseAt, Remove, Enable,
-// Disable). The built-ins, in order, are "cors", "no-cache", "spec" and
-// "authorization"; they are ordinary layers. After the chain, an upgrade is
+// Disable). The built-ins, in order, are "cors", "no-cache", "spec",
+// "primus.js" and "authorization"; they are ordinary layers. After the chain, an upgrade is
 // handed to the WebSocket engine and a Spark is created.
 //
 // # Messages

@@ -9,4 +9,4 @@
 package clientlib
 
 //go:generate go tool esbuild ../js/src/global.ts --bundle --minify --format=iife --target=es2020 --legal-comments=none --outfile=dist/primus.min.js
-//go:generate go tool esbuild ../js/src/index.ts --bundle --format=esm --target=es2020 --legal-comments=none --outfile=dist/allspark.esm.js
+//go:generate go tool esbuild ../js/src/index.ts --bundle --format=esm --target=es2020 --legal-comments=none --outfile=dist/allspark.esm.mjs

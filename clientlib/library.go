@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-//go:embed dist/primus.min.js dist/allspark.esm.js
+//go:embed dist/primus.min.js dist/allspark.esm.mjs
 var dist embed.FS
 
 // Settings are the server facts baked into the served library.
@@ -36,7 +36,7 @@ type Library struct {
 func Global() []byte { return mustRead("dist/primus.min.js") }
 
 // ESM returns the ES module bundle.
-func ESM() []byte { return mustRead("dist/allspark.esm.js") }
+func ESM() []byte { return mustRead("dist/allspark.esm.mjs") }
 
 func mustRead(name string) []byte {
 	b, err := dist.ReadFile(name)

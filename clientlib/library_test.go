@@ -15,7 +15,7 @@ func TestCommittedBundlesMatchSource(t *testing.T) {
 	tmp := t.TempDir()
 	builds := map[string][]string{
 		"primus.min.js":   {"../js/src/global.ts", "--bundle", "--minify", "--format=iife", "--target=es2020", "--legal-comments=none"},
-		"allspark.esm.js": {"../js/src/index.ts", "--bundle", "--format=esm", "--target=es2020", "--legal-comments=none"},
+		"allspark.esm.mjs": {"../js/src/index.ts", "--bundle", "--format=esm", "--target=es2020", "--legal-comments=none"},
 	}
 	for name, args := range builds {
 		out := filepath.Join(tmp, name)

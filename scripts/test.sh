@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: lint, Go unit/integration tests with the
-# race detector (fuzz seed corpora included), short fuzzing, and the Node
-# conformance suite that drives the server with the stock Primus client.
+# race detector (fuzz seed corpora included), short fuzzing, the Node
+# conformance suite that drives the server with the stock Primus client, and
+# the typed JS client's tests.
 # README.md names this script as the test command, and .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,5 @@ for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDeco
   go test -run '^$' -fuzz "^$1\$" -fuzztime 5s "$2"
 done
 
-step "conformance: stock Primus client (node --test)"
-node --test --test-reporter=tap test/conformance/
+step "Node: conformance with the stock Primus client, and the typed JS client (node --test)"
+node --test --test-reporter=tap test/conformance/ js/test/

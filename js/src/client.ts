@@ -271,6 +271,7 @@ export class Primus extends Emitter<Events> {
   /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
   private afterFailedConnect(err: Error, timedOut: boolean): void {
     const retry = () => {
+      if (this.ended) return; // end() or destroy() while we were asking
       if (this.attempt || this.has('timeout') || (this.has('disconnect') && !timedOut)) this.scheduleReconnect(err);
       else {
         this.emit('error', err);
@@ -282,6 +283,7 @@ export class Primus extends Emitter<Events> {
     // runs the same authorization and tells us (401/403 + {"error": ...}).
     fetch(this.httpURL(), { cache: 'no-store' })
       .then(async (res) => {
+        if (this.ended) return;
         if (res.status === 401 || res.status === 403) {
           let message = res.statusText;
           try {
@@ -344,6 +346,7 @@ export class Primus extends Emitter<Events> {
   }
 
   private scheduleReconnect(err: Error): void {
+    if (this.ended) return;
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {
@@ -371,7 +374,8 @@ export class Primus extends Emitter<Events> {
 
   /** Stops listening to a socket and closes it. */
   private detach(ws: WebSocketLike): void {
-    ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+    ws.onopen = ws.onclose = ws.onmessage = null;
+    ws.onerror = () => {}; // npm ws throws on an unhandled error when closing while connecting
     try {
       ws.close();
     } catch {

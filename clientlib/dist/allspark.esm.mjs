@@ -244,6 +244,7 @@ var Primus = class extends Emitter {
   /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
   afterFailedConnect(err, timedOut) {
     const retry = () => {
+      if (this.ended) return;
       if (this.attempt || this.has("timeout") || this.has("disconnect") && !timedOut) this.scheduleReconnect(err);
       else {
         this.emit("error", err);
@@ -252,6 +253,7 @@ var Primus = class extends Emitter {
     };
     if (timedOut || typeof fetch !== "function") return retry();
     fetch(this.httpURL(), { cache: "no-store" }).then(async (res) => {
+      if (this.ended) return;
       if (res.status === 401 || res.status === 403) {
         let message = res.statusText;
         try {
@@ -308,6 +310,7 @@ var Primus = class extends Emitter {
     }, this.opts.pingTimeout);
   }
   scheduleReconnect(err) {
+    if (this.ended) return;
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {
@@ -334,7 +337,9 @@ var Primus = class extends Emitter {
   }
   /** Stops listening to a socket and closes it. */
   detach(ws) {
-    ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+    ws.onopen = ws.onclose = ws.onmessage = null;
+    ws.onerror = () => {
+    };
     try {
       ws.close();
     } catch {
