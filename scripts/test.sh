@@ -2,7 +2,7 @@
 # Runs every test of the project: lint, Go unit/integration tests with the
 # race detector (fuzz seed corpora included), short fuzzing, the Node
 # conformance suite that drives the server with the stock Primus client, and
-# the typed JS client's tests.
+# the typed JS client's tests (Node, and headless Chromium).
 # README.md names this script as the test command, and .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,15 @@ step() { printf '\n=== %s\n' "$*"; }
 step "npm ci (primus, ws, playwright-core for the Node-side tests)"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+
+step "chromium (Debian package) for the browser end-to-end tests"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1
+  fi
 fi
 
 step "gofmt"
