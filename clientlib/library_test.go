@@ -14,7 +14,7 @@ import (
 func TestCommittedBundlesMatchSource(t *testing.T) {
 	tmp := t.TempDir()
 	builds := map[string][]string{
-		"primus.min.js":   {"../js/src/global.ts", "--bundle", "--minify", "--format=iife", "--target=es2020", "--legal-comments=none"},
+		"primus.min.js":    {"../js/src/global.ts", "--bundle", "--minify", "--format=iife", "--target=es2020", "--legal-comments=none"},
 		"allspark.esm.mjs": {"../js/src/index.ts", "--bundle", "--format=esm", "--target=es2020", "--legal-comments=none"},
 	}
 	for name, args := range builds {
