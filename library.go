@@ -28,7 +28,7 @@ func (s *Server) Library() clientlib.Library {
 	if lib := s.library.p.Load(); lib != nil {
 		return *lib
 	}
-	settings := clientlib.Settings{Pathname: s.opts.Pathname}
+	settings := clientlib.Settings{Pathname: s.opts.Pathname, Parser: s.opts.Parser.Name()}
 	if s.opts.PingInterval > 0 {
 		settings.PingTimeoutMS = s.opts.PingInterval.Milliseconds() * 3 / 2
 	}

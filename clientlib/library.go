@@ -16,6 +16,7 @@ var dist embed.FS
 type Settings struct {
 	Pathname      string // e.g. "/primus"
 	PingTimeoutMS int64  // client watchdog; 0 turns it off
+	Parser        string // the server's parser name; empty means "json"
 	Plugins       []Plugin
 }
 
@@ -56,7 +57,13 @@ func Render(s Settings) Library {
 	if s.PingTimeoutMS > 0 {
 		ping = strconv.FormatInt(s.PingTimeoutMS, 10)
 	}
-	b.WriteString("Primus.defaults.pathname=" + string(pathname) + ";Primus.defaults.pingTimeout=" + ping + ";\n")
+	parser := s.Parser
+	if parser == "" {
+		parser = "json"
+	}
+	parserJSON, _ := json.Marshal(parser)
+	b.WriteString("Primus.defaults.pathname=" + string(pathname) + ";Primus.defaults.pingTimeout=" + ping +
+		";Primus.defaults.parser=" + string(parserJSON) + ";\n")
 	for _, p := range s.Plugins {
 		name, _ := json.Marshal(p.Name)
 		b.WriteString("/* plugin " + strings.ReplaceAll(string(name), "*/", "* /") + " */\n(function(Primus){\n")

@@ -32,9 +32,9 @@ func TestCommittedBundlesMatchSource(t *testing.T) {
 }
 
 func TestRenderBakesSettingsAndPlugins(t *testing.T) {
-	lib := Render(Settings{Pathname: "/rt", PingTimeoutMS: 45000, Plugins: []Plugin{{Name: "greet", Source: "Primus.prototype.greet = function(){ return 'hi'; };"}}})
+	lib := Render(Settings{Pathname: "/rt", PingTimeoutMS: 45000, Parser: "msgpack", Plugins: []Plugin{{Name: "greet", Source: "Primus.prototype.greet = function(){ return 'hi'; };"}}})
 	body := string(lib.Body)
-	for _, want := range []string{`Primus.defaults.pathname="/rt"`, "Primus.defaults.pingTimeout=45000", "/* plugin \"greet\" */", "Primus.prototype.greet"} {
+	for _, want := range []string{`Primus.defaults.pathname="/rt"`, "Primus.defaults.pingTimeout=45000", `Primus.defaults.parser="msgpack"`, "/* plugin \"greet\" */", "Primus.prototype.greet"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("library lacks %q", want)
 		}

@@ -23,6 +23,9 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+step "TypeScript type check of the JS client (tsc --noEmit, strict)"
+npx --no-install tsc -p js/tsconfig.json
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi

@@ -1,11 +1,7 @@
-var __defProp = Object.defineProperty;
-var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
-var __publicField = (obj, key, value) => __defNormalProp(obj, typeof key !== "symbol" ? key + "" : key, value);
-
 // ../js/src/emitter.ts
 var Emitter = class {
   constructor() {
-    __publicField(this, "listeners", {});
+    this.listeners = {};
   }
   on(event, fn) {
     var _a;
@@ -76,28 +72,25 @@ var OPEN = 3;
 var AuthorizationError = class extends Error {
   constructor(status, message) {
     super(message);
-    __publicField(this, "status", status);
+    this.status = status;
     this.name = "AuthorizationError";
   }
 };
-var defaults = { pathname: "/primus", pingTimeout: 45e3 };
+var defaults = { pathname: "/primus", pingTimeout: 45e3, parser: "json" };
 var Primus = class extends Emitter {
   constructor(url, options = {}) {
     super();
-    __publicField(this, "readyState", CLOSED);
-    __publicField(this, "online", true);
-    __publicField(this, "url");
-    __publicField(this, "opts");
-    __publicField(this, "WS");
-    __publicField(this, "socket", null);
-    __publicField(this, "buffer", []);
-    __publicField(this, "attempt", null);
-    __publicField(this, "timers", {});
-    __publicField(this, "serverClosed", false);
-    __publicField(this, "ended", false);
-    __publicField(this, "idWaiters", []);
-    __publicField(this, "cacheBuster", 0);
-    __publicField(this, "removeNetworkListeners", null);
+    this.readyState = CLOSED;
+    this.online = true;
+    this.socket = null;
+    this.buffer = [];
+    this.attempt = null;
+    this.timers = {};
+    this.serverClosed = false;
+    this.ended = false;
+    this.idWaiters = [];
+    this.cacheBuster = 0;
+    this.removeNetworkListeners = null;
     const base = url ?? (typeof location !== "undefined" ? location.href : "http://localhost");
     this.url = new URL(base);
     const d = this.constructor.defaults;
@@ -184,6 +177,12 @@ var Primus = class extends Emitter {
     this.emit("readyStateChange", state === OPEN ? "open" : state === OPENING ? "opening" : "end");
   }
   connect() {
+    const parser = this.constructor.defaults.parser;
+    if (parser !== "json") {
+      this.emit("error", new Error(`the server uses the "${parser}" parser; this client speaks JSON only`));
+      this.finish();
+      return;
+    }
     if (!this.WS) {
       this.emit("error", new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
       this.finish();
@@ -406,10 +405,10 @@ var Primus = class extends Emitter {
     this.connect();
   }
 };
-__publicField(Primus, "OPENING", OPENING);
-__publicField(Primus, "CLOSED", CLOSED);
-__publicField(Primus, "OPEN", OPEN);
-__publicField(Primus, "defaults", defaults);
+Primus.OPENING = OPENING;
+Primus.CLOSED = CLOSED;
+Primus.OPEN = OPEN;
+Primus.defaults = defaults;
 export {
   Primus as Allspark,
   AuthorizationError,

@@ -77,9 +77,11 @@ export interface Options {
 export interface Defaults {
   pathname: string;
   pingTimeout: number | false;
+  /** The server's parser; this client speaks "json" only. */
+  parser: string;
 }
 
-export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000 };
+export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000, parser: 'json' };
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -209,6 +211,12 @@ export class Primus extends Emitter<Events> {
   }
 
   private connect(): void {
+    const parser = (this.constructor as typeof Primus).defaults.parser;
+    if (parser !== 'json') {
+      this.emit('error', new Error(`the server uses the "${parser}" parser; this client speaks JSON only`));
+      this.finish();
+      return;
+    }
     if (!this.WS) {
       this.emit('error', new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
       this.finish();

@@ -162,3 +162,16 @@ test('server-side End without reconnect: close, end and no reconnect', async () 
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(ev.names().filter((n) => n !== 'data'), ['open', 'close', 'end']);
 });
+
+test('a library baked for a non-JSON server parser refuses to connect with a clear error', async () => {
+  class MsgpackServerClient extends Primus {
+    static defaults = { ...Primus.defaults, parser: 'msgpack' };
+  }
+  const c = new MsgpackServerClient(echo.base, { WebSocket });
+  clients.push(c);
+  const ev = record(c);
+  const [err] = await ev.wait('error');
+  await ev.wait('end');
+  assert.match(err.message, /"msgpack" parser; this client speaks JSON only/);
+  assert.ok(!ev.names().includes('open'));
+});
