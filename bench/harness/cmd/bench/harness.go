@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allspark/allspark/bench/harness/internal/hist"
+	"github.com/allspark/allspark/bench/harness/internal/load"
+	"github.com/allspark/allspark/bench/harness/internal/procfs"
+	"github.com/allspark/allspark/bench/harness/internal/result"
+)
+
+type harness struct {
+	o     options
+	bins  binaries
+	out   io.Writer
+	file  *os.File
+	lines []result.Line
+	self  string
+}
+
+func newHarness(ctx context.Context, o options, stdout io.Writer) (*harness, error) {
+	root, err := locateRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "allspark-bench-")
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{o: o, out: stdout, self: self, bins: binaries{root: root, harness: filepath.Join(root, "bench", "harness"), dir: dir}}
+	if o.out != "" {
+		if h.file, err = os.OpenFile(o.out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	h.logf("building servers into %s", dir)
+	if err := h.bins.build(ctx); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *harness) cleanup() {
+	os.RemoveAll(h.bins.dir)
+	if h.file != nil {
+		h.file.Close()
+	}
+}
+
+func (h *harness) logf(format string, args ...any) {
+	if h.o.verbose {
+		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	}
+}
+
+func (h *harness) emit(s string) {
+	fmt.Fprintln(h.out, s)
+	if h.file != nil {
+		fmt.Fprintln(h.file, s)
+	}
+}
+
+// ratioMetrics are the figures compared between Allspark and each peer.
+var ratioMetrics = map[string][]result.Metric{
+	load.Idle:   {{Key: "kb_per_conn"}, {Key: "connects_per_s", HigherBetter: true}},
+	load.Echo:   {{Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "cpu_pct"}},
+	load.Fanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Storm:  {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+}
+
+// runPlan measures every step and prints the ratios; it returns the number
+// of failed steps.
+func (h *harness) runPlan(ctx context.Context, plan []step) int {
+	failures := 0
+	for _, st := range plan {
+		if ctx.Err() != nil {
+			failures++
+			break
+		}
+		l, err := h.measure(ctx, st)
+		if err != nil {
+			failures++
+			l.Str("error", err.Error())
+		}
+		h.lines = append(h.lines, l)
+		h.emit(l.String())
+	}
+	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
+		h.emit(r)
+	}
+	return failures
+}
+
+// workerReport is a CONNECTED or DONE line from a worker.
+type workerProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+}
+
+func (h *harness) startWorker(cfg load.Config, limit time.Duration) (*workerProc, error) {
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(h.self, "worker", "-config", string(js), "-deadline", limit.String())
+	cmd.Stderr = &prefixWriter{prefix: "[worker] ", w: os.Stderr}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	w := &workerProc{cmd: cmd, stdin: in, lines: make(chan string, 4)}
+	go func() {
+		defer close(w.lines)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<16), 16<<20)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+	}()
+	return w, nil
+}
+
+// expect waits for a line tagged tag and decodes its JSON into v.
+func (w *workerProc) expect(ctx context.Context, tag string, v any, limit time.Duration) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		select {
+		case l, ok := <-w.lines:
+			if !ok {
+				return fmt.Errorf("worker exited before %s", tag)
+			}
+			rest, found := strings.CutPrefix(l, tag+" ")
+			if !found {
+				continue
+			}
+			return json.Unmarshal([]byte(rest), v)
+		case <-t.C:
+			return fmt.Errorf("no %s from worker within %v", tag, limit)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *workerProc) finish() {
+	_ = w.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// sources gives worker k its own pair of loopback source addresses, so no
+// (source, destination) pair needs more than ~10k ephemeral ports.
+func sources(k int) []string {
+	return []string{fmt.Sprintf("127.0.0.%d", 2+2*k), fmt.Sprintf("127.0.0.%d", 3+2*k)}
+}
+
+func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
+	var l result.Line
+	l.Str("scenario", st.scenario).Str("server", st.server).Int("n", int64(st.n))
+	procs := (st.n + h.o.perServer - 1) / h.o.perServer
+	if st.server == "allspark-cli" {
+		procs = 1
+	}
+	l.Int("procs", int64(procs))
+	pprof := ""
+	if h.o.profile != "" && st.server == "allspark" && procs == 1 {
+		if p, err := freePort(); err == nil {
+			pprof = fmt.Sprintf("127.0.0.1:%d", p)
+		}
+	}
+	h.logf("%s n=%d: starting %s (%d process(es))", st.scenario, st.n, st.server, procs)
+	srv, err := h.bins.start(ctx, st.server, procs, pprof)
+	if err != nil {
+		return l, err
+	}
+	defer srv.stop()
+	time.Sleep(time.Second)
+	pids := procfs.Tree(srv.pids()...)
+	base := procfs.Measure(pids)
+
+	nworkers := (st.n + h.o.perWorker - 1) / h.o.perWorker
+	readyLimit := 90 * time.Second
+	runLimit := readyLimit + st.cfg.Warmup + st.cfg.Duration + time.Minute
+	var workers []*workerProc
+	defer func() {
+		for _, w := range workers {
+			w.finish()
+		}
+	}()
+	for k := range nworkers {
+		cfg := st.cfg
+		cfg.Server, cfg.Addr = st.server, srv.addr
+		cfg.Offset = k * st.n / nworkers
+		cfg.N = (k+1)*st.n/nworkers - cfg.Offset
+		cfg.Sources = sources(k)
+		cfg.ReadyTimeout = readyLimit
+		w, err := h.startWorker(cfg, runLimit)
+		if err != nil {
+			return l, err
+		}
+		workers = append(workers, w)
+	}
+	conns := make([]load.Connected, len(workers))
+	if err := eachWorker(workers, func(i int, w *workerProc) error {
+		return w.expect(ctx, "CONNECTED", &conns[i], readyLimit+30*time.Second)
+	}); err != nil {
+		return l, err
+	}
+	var ok, ready int
+	var connectS float64
+	var firstErr string
+	for _, c := range conns {
+		ok += c.OK
+		ready += c.Ready
+		connectS = max(connectS, c.Seconds)
+		if firstErr == "" {
+			firstErr = c.FirstErr
+		}
+	}
+	l.Int("ok", int64(ok)).Int("ready", int64(ready))
+	if firstErr != "" {
+		l.Str("first_err", firstErr)
+	}
+	pids = procfs.Tree(srv.pids()...) // Node cluster workers, all present now
+
+	if st.scenario == load.Idle {
+		return l, h.finishIdle(ctx, st, srv, workers, &l, base, pids, ok, connectS)
+	}
+	return l, h.finishLoad(ctx, st, srv, workers, &l, pids)
+}
+
+func eachWorker(ws []*workerProc, fn func(int, *workerProc) error) error {
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() { errs[i] = fn(i, w) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func sendGo(ws []*workerProc) {
+	for _, w := range ws {
+		_, _ = io.WriteString(w.stdin, "go\n")
+	}
+}
+
+func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*workerProc, l *result.Line, base procfs.Sample, pids []int, ok int, connectS float64) error {
+	time.Sleep(h.o.settle)
+	after := procfs.Measure(pids)
+	if srv.pprof != "" {
+		h.fetchProfile(srv.pprof, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
+	}
+	sendGo(ws)
+	dones := make([]load.Done, len(ws))
+	if err := eachWorker(ws, func(i int, w *workerProc) error {
+		return w.expect(ctx, "DONE", &dones[i], time.Minute)
+	}); err != nil {
+		return err
+	}
+	alive := 0
+	for _, d := range dones {
+		alive += d.Alive
+	}
+	l.Int("alive", int64(alive))
+	l.Int("server_procs", int64(after.Procs))
+	l.Float("connect_s", connectS, 2).Float("connects_per_s", float64(ok)/connectS, 0)
+	l.Float("rss_base_mb", float64(base.RSSKB)/1024, 1).Float("rss_mb", float64(after.RSSKB)/1024, 1)
+	l.Float("kb_per_conn", float64(after.RSSKB-base.RSSKB)/float64(max(ok, 1)), 2)
+	if alive == 0 {
+		return errors.New("no connection stayed open")
+	}
+	return nil
+}
+
+func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*workerProc, l *result.Line, pids []int) error {
+	sendGo(ws)
+	start := time.Now()
+	time.Sleep(st.cfg.Warmup)
+	s0 := procfs.Measure(pids)
+	t0 := time.Now()
+	var prof sync.WaitGroup
+	if srv.pprof != "" {
+		secs := int(st.cfg.Duration.Seconds())
+		prof.Go(func() {
+			h.fetchProfile(srv.pprof, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("cpu-%s-%d.pb.gz", st.scenario, st.n))
+		})
+	}
+	time.Sleep(time.Until(start.Add(st.cfg.Warmup + st.cfg.Duration)))
+	s1 := procfs.Measure(pids)
+	t1 := time.Now()
+	prof.Wait()
+
+	dones := make([]load.Done, len(ws))
+	if err := eachWorker(ws, func(i int, w *workerProc) error {
+		return w.expect(ctx, "DONE", &dones[i], st.cfg.Duration+time.Minute)
+	}); err != nil {
+		return err
+	}
+	var lat hist.Histogram
+	var d load.Done
+	for _, x := range dones {
+		d.Alive += x.Alive
+		d.Sent += x.Sent
+		d.Deliveries += x.Deliveries
+		d.Stalls += x.Stalls
+		d.Errors += x.Errors
+		d.Seconds = max(d.Seconds, x.Seconds)
+		if d.FirstErr == "" {
+			d.FirstErr = x.FirstErr
+		}
+		lat.AddBuckets(x.Latency)
+	}
+	cpu := float64(s1.CPU-s0.CPU) / float64(t1.Sub(t0)) * 100
+	ms := func(q float64) float64 { return float64(lat.Quantile(q)) / 1e6 }
+	switch st.scenario {
+	case load.Echo:
+		l.Float("rate", st.cfg.Rate, 0).Int("sent", d.Sent).Int("received", d.Deliveries)
+		l.Float("msgs_per_s", float64(d.Deliveries)/d.Seconds, 0)
+	default:
+		if st.scenario == load.Storm {
+			l.Int("rooms", int64(st.cfg.Rooms)).Int("per_conn", int64(st.cfg.PerConn)).Int("publishers", int64(st.cfg.Publishers))
+		}
+		l.Int("published", d.Sent).Int("deliveries", d.Deliveries)
+		l.Float("deliveries_per_s", float64(d.Deliveries)/d.Seconds, 0).Int("stalls", d.Stalls)
+	}
+	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
+	l.Float("cpu_pct", cpu, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
+	if d.FirstErr != "" {
+		l.Str("first_send_err", d.FirstErr)
+	}
+	if d.Deliveries == 0 {
+		return errors.New("delivered nothing")
+	}
+	return nil
+}
+
+func (h *harness) fetchProfile(addr, path, name string) {
+	cl := &http.Client{Timeout: 2 * time.Minute}
+	resp, err := cl.Get("http://" + addr + path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(h.o.profile, name))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}

@@ -1,0 +1,116 @@
+// Command bench is the benchmark harness: it builds and starts each server
+// under test on loopback, drives it with load-generator worker processes (this
+// same binary, "bench worker"), measures the server from /proc, and prints
+// one RESULT line per measurement and RATIO lines comparing Allspark with each
+// peer. See docs/benchmarks.md for the scenarios, the results and how to read
+// them.
+//
+//	cd bench/harness && go run ./cmd/bench                 # full run (≈ 12 min)
+//	cd bench/harness && go run ./cmd/bench --short         # CI: small N, all servers
+//	go run ./cmd/bench --scenarios fanout --servers allspark,centrifuge --profile /tmp/prof
+//
+// Everything is bounded: every server and worker is started by the harness,
+// listens or connects on 127.0.0.0/8 only, has its own lifetime limit and is
+// stopped when its measurement ends. The exit status is non-zero when a server
+// could not be started or delivered nothing, never because of speed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/allspark/allspark/bench/harness/internal/load"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		if err := workerMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	code, err := harnessMain(os.Args[1:], os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+	os.Exit(code)
+}
+
+// workerMain runs one load-generator worker: its configuration is JSON in
+// -config, its control channel stdin, its reports stdout.
+func workerMain(args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	config := fs.String("config", "", "load.Config as JSON")
+	limit := fs.Duration("deadline", 5*time.Minute, "hard stop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var cfg load.Config
+	if err := json.Unmarshal([]byte(*config), &cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *limit)
+	defer cancel()
+	return load.Run(ctx, cfg, os.Stdin, os.Stdout)
+}
+
+func harnessMain(args []string, stdout io.Writer) (int, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&o.short, "short", false, "CI mode: small N and short durations, every server; fails only when a server cannot start or delivers nothing")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm", "scenarios to run")
+	fs.StringVar(&o.servers, "servers", strings.Join(allServers, ","), "servers to measure")
+	fs.StringVar(&o.idleN, "idle-n", "10000,50000", "idle: connection counts")
+	fs.IntVar(&o.echoN, "echo-n", 1000, "echo: connections")
+	fs.Float64Var(&o.echoRate, "echo-rate", 10, "echo: messages per second per connection")
+	fs.IntVar(&o.fanoutN, "fanout-n", 10000, "fanout: members of the room")
+	fs.IntVar(&o.stormN, "storm-n", 2000, "storm: member connections")
+	fs.IntVar(&o.stormRooms, "storm-rooms", 100, "storm: rooms")
+	fs.IntVar(&o.stormPer, "storm-per-conn", 10, "storm: rooms per connection")
+	fs.IntVar(&o.stormPubs, "storm-publishers", 20, "storm: publisher connections")
+	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")
+	fs.DurationVar(&o.warm, "warmup", 2*time.Second, "warm-up before measuring")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle: wait after the last connection before reading RSS")
+	fs.IntVar(&o.perWorker, "per-worker", 15000, "connections per load-generator process (≤ 19000: 20,000 open files per process)")
+	fs.IntVar(&o.perServer, "per-server", 17000, "connections per server process; more use several processes (SO_REUSEPORT / Node cluster)")
+	fs.StringVar(&o.out, "out", "", "also append the RESULT and RATIO lines to this file")
+	fs.StringVar(&o.profile, "profile", "", "write pprof profiles of the Allspark server here (CPU over each measured window, heap after idle)")
+	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, err
+	}
+	if o.short {
+		o.applyShort()
+	}
+	plan, err := o.plan()
+	if err != nil {
+		return 2, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h, err := newHarness(ctx, o, stdout)
+	if err != nil {
+		return 1, err
+	}
+	defer h.cleanup()
+	failures := h.runPlan(ctx, plan)
+	if failures > 0 {
+		return 1, fmt.Errorf("%d measurement(s) failed (server did not start or delivered nothing)", failures)
+	}
+	return 0, nil
+}

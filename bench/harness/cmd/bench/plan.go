@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/allspark/allspark/bench/harness/internal/load"
+)
+
+// allServers in the order they are measured; allspark-cli is cmd/allspark
+// --echo and takes part in echo only.
+var allServers = []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw"}
+
+type options struct {
+	short                           bool
+	scenarios, servers, idleN       string
+	echoN, fanoutN, stormN          int
+	echoRate                        float64
+	stormRooms, stormPer, stormPubs int
+	dur, warm, settle               time.Duration
+	perWorker, perServer            int
+	out, profile                    string
+	verbose                         bool
+}
+
+func (o *options) applyShort() {
+	o.idleN = "200"
+	o.echoN, o.fanoutN, o.stormN = 200, 200, 200
+	o.stormRooms, o.stormPer, o.stormPubs = 20, 4, 4
+	o.dur, o.warm, o.settle = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
+}
+
+// step is one measurement: a scenario at one size against one server.
+type step struct {
+	scenario string
+	server   string
+	n        int
+	cfg      load.Config // template; N, Offset, Sources, Addr set per worker
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (o *options) plan() ([]step, error) {
+	servers := splitList(o.servers)
+	for _, s := range servers {
+		if !slices.Contains(allServers, s) {
+			return nil, fmt.Errorf("unknown server %q (have %s)", s, strings.Join(allServers, ", "))
+		}
+	}
+	if o.perWorker < 1 || o.perWorker > 19000 || o.perServer < 1 || o.perServer > 19000 {
+		return nil, fmt.Errorf("per-worker and per-server must be within 1..19000")
+	}
+	base := load.Config{Warmup: o.warm, Duration: o.dur}
+	var plan []step
+	for _, sc := range splitList(o.scenarios) {
+		switch sc {
+		case load.Idle:
+			for _, f := range splitList(o.idleN) {
+				n, err := strconv.Atoi(f)
+				if err != nil || n <= 0 {
+					return nil, fmt.Errorf("idle-n: %q", f)
+				}
+				for _, s := range servers {
+					if s == "allspark-cli" {
+						continue
+					}
+					c := base
+					c.Scenario = load.Idle
+					plan = append(plan, step{sc, s, n, c})
+				}
+			}
+		case load.Echo:
+			for _, s := range servers {
+				c := base
+				c.Scenario, c.Rate = load.Echo, o.echoRate
+				plan = append(plan, step{sc, s, o.echoN, c})
+			}
+		case load.Fanout:
+			for _, s := range servers {
+				if s == "allspark-cli" {
+					continue
+				}
+				c := base
+				c.Scenario = load.Fanout
+				plan = append(plan, step{sc, s, o.fanoutN, c})
+			}
+		case load.Storm:
+			for _, s := range servers {
+				if s == "allspark-cli" {
+					continue
+				}
+				c := base
+				c.Scenario, c.Rooms, c.PerConn, c.Publishers = load.Storm, o.stormRooms, o.stormPer, o.stormPubs
+				plan = append(plan, step{sc, s, o.stormN, c})
+			}
+		default:
+			return nil, fmt.Errorf("unknown scenario %q", sc)
+		}
+	}
+	for _, st := range plan {
+		if st.scenario != load.Idle && st.n > o.perWorker {
+			return nil, fmt.Errorf("%s with %d connections needs one load process (≤ %d)", st.scenario, st.n, o.perWorker)
+		}
+	}
+	return plan, nil
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errNotReady reports a server that did not say READY (or accept TCP) in time.
+var errNotReady = errors.New("server did not become ready")
+
+// server is one running server under test: one or more processes.
+type server struct {
+	kind  string
+	addr  string
+	pprof string
+	cmds  []*exec.Cmd
+	stdin []io.WriteCloser
+}
+
+// binaries built once per harness run.
+type binaries struct {
+	root, harness, dir string
+}
+
+// locateRoot finds the repository root (the directory holding
+// bench/harness/go.mod) from the working directory upwards.
+func locateRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "bench", "harness", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the allspark repository (bench/harness/go.mod not found above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+func (b *binaries) build(ctx context.Context) error {
+	builds := []struct{ dir, pkg, out string }{
+		{b.harness, "./cmd/srv-allspark", "srv-allspark"},
+		{b.harness, "./cmd/srv-centrifuge", "srv-centrifuge"},
+		{b.harness, "./cmd/srv-raw", "srv-raw"},
+		{b.root, "./cmd/allspark", "allspark"},
+	}
+	for _, bd := range builds {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(b.dir, bd.out), bd.pkg)
+		cmd.Dir = bd.dir
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %s: %w", bd.pkg, err)
+		}
+	}
+	for _, mod := range []string{"primus", "ws", "socket.io"} {
+		if _, err := os.Stat(filepath.Join(b.root, "node_modules", mod, "package.json")); err != nil {
+			return fmt.Errorf("node_modules/%s missing: run npm ci at the repository root", mod)
+		}
+	}
+	return nil
+}
+
+// freePort asks the kernel for an unused loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// commands returns the processes that make up server kind on port.
+func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec.Cmd, error) {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	goServer := func(bin string) []*exec.Cmd {
+		var out []*exec.Cmd
+		for i := range procs {
+			args := []string{"-addr", addr}
+			if procs > 1 {
+				args = append(args, "-reuseport")
+			}
+			if pprof != "" && i == 0 && bin != "srv-raw" {
+				args = append(args, "-pprof", pprof)
+			}
+			out = append(out, exec.Command(filepath.Join(b.dir, bin), args...))
+		}
+		return out
+	}
+	switch kind {
+	case "allspark":
+		return goServer("srv-allspark"), nil
+	case "centrifuge":
+		return goServer("srv-centrifuge"), nil
+	case "raw":
+		return goServer("srv-raw"), nil
+	case "allspark-cli":
+		if procs > 1 {
+			return nil, errors.New("allspark-cli runs as one process")
+		}
+		return []*exec.Cmd{exec.Command(filepath.Join(b.dir, "allspark"), "--echo", "--addr", addr, "--log-level", "error")}, nil
+	case "primus", "socketio":
+		script := filepath.Join(b.harness, "node", map[string]string{"primus": "primus-server.js", "socketio": "socketio-server.js"}[kind])
+		cmd := exec.Command("node", script, strconv.Itoa(port), strconv.Itoa(procs))
+		cmd.Dir = b.root
+		return []*exec.Cmd{cmd}, nil
+	}
+	return nil, fmt.Errorf("unknown server %q", kind)
+}
+
+// start launches the server and waits until it is ready: a READY line on
+// stdout, or (cmd/allspark, which prints none) an accepted TCP connection.
+func (b *binaries) start(ctx context.Context, kind string, procs int, pprof string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := b.commands(kind, port, procs, pprof)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{kind: kind, addr: "127.0.0.1:" + strconv.Itoa(port), pprof: pprof}
+	ready := make(chan error, len(cmds))
+	for _, cmd := range cmds {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Stderr = &prefixWriter{prefix: "[" + kind + "] ", w: os.Stderr}
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("start %s: %w", kind, err)
+		}
+		s.cmds = append(s.cmds, cmd)
+		s.stdin = append(s.stdin, in)
+		go func() {
+			sc := bufio.NewScanner(out)
+			said := false
+			for sc.Scan() {
+				if !said && strings.TrimSpace(sc.Text()) == "READY" {
+					said = true
+					ready <- nil
+				}
+			}
+			if !said {
+				ready <- fmt.Errorf("%w: %s exited or closed stdout", errNotReady, kind)
+			}
+		}()
+	}
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	if kind == "allspark-cli" {
+		if err := waitTCP(ctx, s.addr, 30*time.Second); err != nil {
+			s.stop()
+			return nil, err
+		}
+		return s, nil
+	}
+	for range cmds {
+		select {
+		case err := <-ready:
+			if err != nil {
+				s.stop()
+				return nil, err
+			}
+		case <-timeout.C:
+			s.stop()
+			return nil, fmt.Errorf("%w: %s within 30 s", errNotReady, kind)
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		}
+	}
+	return s, nil
+}
+
+func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		c, err := net.DialTimeout("tcp4", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%w: nothing accepts on %s", errNotReady, addr)
+}
+
+func (s *server) pids() []int {
+	var out []int
+	for _, c := range s.cmds {
+		if c.Process != nil {
+			out = append(out, c.Process.Pid)
+		}
+	}
+	return out
+}
+
+// stop closes stdin (every server exits on that), then sends SIGTERM to each
+// process group the harness created, then SIGKILL after 5 s.
+func (s *server) stop() {
+	for _, in := range s.stdin {
+		_ = in.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, c := range s.cmds {
+			_ = c.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(2 * time.Second):
+	}
+	for _, c := range s.cmds {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		for _, c := range s.cmds {
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		}
+		<-done
+	}
+}
+
+// prefixWriter tags a child's stderr lines with its name.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}

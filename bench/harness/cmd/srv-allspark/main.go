@@ -1,0 +1,57 @@
+// Command srv-allspark is the benchmark's Allspark server: the allspark
+// library at its defaults, with rooms taken from the connection URL
+// (?rooms=a,b), {"publish":"<room>","data":x} writing x to the room, and any
+// other message written back to its sender (echo).
+//
+//	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
+//
+// -reuseport lets the harness run several processes on one port (one process
+// may hold at most 20,000 open files on the benchmark machine); -pprof serves
+// net/http/pprof on a separate loopback listener for profiling runs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/allspark/allspark"
+	"github.com/allspark/allspark/bench/harness/internal/serve"
+)
+
+func main() {
+	var f serve.Flags
+	f.Register(flag.CommandLine)
+	flag.Parse()
+	if err := run(f); err != nil {
+		fmt.Fprintln(os.Stderr, "srv-allspark:", err)
+		os.Exit(1)
+	}
+}
+
+func run(f serve.Flags) error {
+	srv, err := allspark.New(allspark.Options{})
+	if err != nil {
+		return err
+	}
+	rooms := newRooms(srv)
+	srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
+		if q := sp.Query().Get("rooms"); q != "" {
+			rooms.join(sp, strings.Split(q, ","))
+		}
+		sp.OnData(func(data any) {
+			if m, ok := data.(map[string]any); ok {
+				if room, ok := m["publish"].(string); ok {
+					rooms.publish(room, m["data"])
+					return
+				}
+			}
+			_ = sp.Write(data)
+		})
+		return nil
+	})
+	srv.OnDisconnection(rooms.leave)
+	return serve.Run(f, srv)
+}

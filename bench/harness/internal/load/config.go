@@ -1,0 +1,162 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/allspark/allspark/bench/harness/internal/proto"
+)
+
+// Scenarios.
+const (
+	Idle   = "idle"
+	Echo   = "echo"
+	Fanout = "fanout"
+	Storm  = "storm"
+)
+
+// ErrConfig reports a worker configuration that cannot run.
+var ErrConfig = errors.New("load: invalid configuration")
+
+// Config is one worker's job. Zero values get the defaults named on each field.
+type Config struct {
+	Server   string // server kind (proto.ByName)
+	Addr     string // 127.0.0.1:port
+	Scenario string
+	N        int      // connections this worker opens (members, echo senders or idle)
+	Offset   int      // global index of this worker's first connection (room assignment)
+	Sources  []string // loopback source addresses; default 127.0.0.2
+	Parallel int      // concurrent dialers; default 64
+
+	ReadyTimeout time.Duration // for all N to be open and ready; default 60 s
+	Warmup       time.Duration // before measuring; default 1 s
+	Duration     time.Duration // measured; default 10 s
+	Size         int           // payload bytes; default 100
+
+	Rate float64 // echo: messages per second per connection; default 10
+
+	Room       string // fanout: the room; default "bench"
+	Rooms      int    // storm: number of rooms; default 100
+	PerConn    int    // storm: rooms each connection joins; default 10
+	Publishers int    // fanout, storm: publisher connections; default 1 (fanout), 20 (storm)
+	Window     int    // messages in flight per publisher; default 4 (fanout), 2 (storm)
+	// Complete is the share of a room's members that must have a message
+	// before it stops counting against the window; default 0.99.
+	Complete float64
+	// StallAfter abandons a message that is not complete after this long
+	// (counted as a stall); default 2 s.
+	StallAfter time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defd := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if len(c.Sources) == 0 {
+		c.Sources = []string{"127.0.0.2"}
+	}
+	def(&c.Parallel, 64)
+	defd(&c.ReadyTimeout, 60*time.Second)
+	defd(&c.Warmup, time.Second)
+	defd(&c.Duration, 10*time.Second)
+	def(&c.Size, 100)
+	if c.Rate == 0 {
+		c.Rate = 10
+	}
+	if c.Room == "" {
+		c.Room = "bench"
+	}
+	def(&c.Rooms, 100)
+	def(&c.PerConn, 10)
+	if c.Scenario == Storm {
+		def(&c.Publishers, 20)
+		def(&c.Window, 2)
+	} else {
+		def(&c.Publishers, 1)
+		def(&c.Window, 4)
+	}
+	if c.Complete == 0 {
+		c.Complete = 0.99
+	}
+	defd(&c.StallAfter, 2*time.Second)
+}
+
+// validate checks the configuration after defaults and resolves addresses.
+func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
+	p, err := proto.ByName(c.Server)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil || host != "127.0.0.1" {
+		return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, c.Addr)
+	}
+	switch c.Scenario {
+	case Idle, Echo, Fanout, Storm:
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown scenario %q", ErrConfig, c.Scenario)
+	}
+	if c.N <= 0 || c.N > 19000 {
+		return nil, nil, fmt.Errorf("%w: N = %d (1..19000 per worker: 20,000 open files per process)", ErrConfig, c.N)
+	}
+	if c.Scenario == Storm && (c.PerConn > c.Rooms || c.Rooms <= 0) {
+		return nil, nil, fmt.Errorf("%w: %d rooms per connection out of %d", ErrConfig, c.PerConn, c.Rooms)
+	}
+	if !proto.ValidRoom(c.Room) {
+		return nil, nil, fmt.Errorf("%w: room %q", ErrConfig, c.Room)
+	}
+	var srcs []*net.TCPAddr
+	for _, s := range c.Sources {
+		ip := net.ParseIP(s)
+		if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			return nil, nil, fmt.Errorf("%w: source %q is not an IPv4 loopback address", ErrConfig, s)
+		}
+		srcs = append(srcs, &net.TCPAddr{IP: ip})
+	}
+	return srcs, p, nil
+}
+
+// memberRooms returns the rooms connection i (global index) joins.
+func (c *Config) memberRooms(i int) []string {
+	switch c.Scenario {
+	case Fanout:
+		return []string{c.Room}
+	case Storm:
+		return stormRooms(i, c.Rooms, c.PerConn)
+	}
+	return nil
+}
+
+// stormRooms spreads connections evenly: connection i joins rooms i, i+s,
+// i+2s, … (mod rooms) with stride s = rooms/perConn, so with N a multiple of
+// rooms every room has N·perConn/rooms members.
+func stormRooms(i, rooms, perConn int) []string {
+	stride := max(rooms/perConn, 1)
+	out := make([]string, 0, perConn)
+	seen := map[int]bool{}
+	for j := 0; len(out) < perConn; j++ {
+		r := (i + j*stride) % rooms
+		if seen[r] {
+			r = (r + j) % rooms
+			for seen[r] {
+				r = (r + 1) % rooms
+			}
+		}
+		seen[r] = true
+		out = append(out, RoomName(r))
+	}
+	return out
+}
+
+// RoomName is the name of storm room r.
+func RoomName(r int) string { return "r" + strconv.Itoa(r) }

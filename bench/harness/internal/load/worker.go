@@ -1,0 +1,409 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/allspark/allspark/bench/harness/internal/hist"
+	"github.com/allspark/allspark/bench/harness/internal/proto"
+)
+
+// Connected is the worker's first report.
+type Connected struct {
+	OK       int     `json:"ok"`
+	Failed   int     `json:"failed"`
+	Ready    int     `json:"ready"`
+	Seconds  float64 `json:"seconds"` // from the first dial to the last ready
+	FirstErr string  `json:"first_err,omitempty"`
+}
+
+// Done is the worker's final report.
+type Done struct {
+	Alive      int         `json:"alive"`      // connections still open at the end
+	Sent       int64       `json:"sent"`       // echo or publish messages sent while measuring
+	Deliveries int64       `json:"deliveries"` // payloads received while measuring
+	Seconds    float64     `json:"seconds"`    // measured duration
+	Stalls     int64       `json:"stalls"`     // published messages abandoned as incomplete
+	Errors     int64       `json:"errors"`     // send errors
+	FirstErr   string      `json:"first_err,omitempty"`
+	Latency    [][2]uint64 `json:"latency,omitempty"` // hist.Buckets
+}
+
+// Run executes cfg: connect, report Connected on out, wait for a "go" line on
+// ctl, run, report Done on out. It returns early when ctx ends or ctl closes
+// before "go".
+func Run(ctx context.Context, cfg Config, ctl io.Reader, out io.Writer) error {
+	cfg.setDefaults()
+	srcs, p, err := cfg.validate()
+	if err != nil {
+		return err
+	}
+	w := &worker{cfg: cfg, p: p, srcs: srcs}
+	defer w.closeAll()
+
+	conn := w.connect(ctx)
+	if err := report(out, "CONNECTED", conn); err != nil {
+		return err
+	}
+	if err := waitGo(ctx, ctl); err != nil {
+		return err
+	}
+	done := w.run(ctx)
+	return report(out, "DONE", done)
+}
+
+func report(out io.Writer, tag string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "%s %s\n", tag, b)
+	return err
+}
+
+// waitGo blocks until ctl yields a "go" line.
+func waitGo(ctx context.Context, ctl io.Reader) error {
+	got := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(ctl)
+		for sc.Scan() {
+			if sc.Text() == "go" {
+				got <- nil
+				return
+			}
+		}
+		got <- fmt.Errorf("load: control input closed before go")
+	}()
+	select {
+	case err := <-got:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type worker struct {
+	cfg  Config
+	p    proto.Protocol
+	srcs []*net.TCPAddr
+
+	members []*conn // connections counting deliveries (all of them for echo)
+	pubs    []*conn // publishers (fanout, storm)
+	wg      sync.WaitGroup
+
+	measuring  atomic.Bool
+	deliveries atomic.Int64
+	lat        hist.Histogram
+	ring       ring
+}
+
+func (w *worker) closeAll() {
+	for _, c := range w.members {
+		if c != nil {
+			c.close()
+		}
+	}
+	for _, c := range w.pubs {
+		if c != nil {
+			c.close()
+		}
+	}
+	w.wg.Wait()
+}
+
+// deliver is the member connections' message handler.
+func (w *worker) deliver(_ *conn, msg []byte) {
+	if !w.measuring.Load() {
+		// Still count toward publish windows so the publishers keep going.
+		proto.Scan(msg, func(seq uint64, _ int64) { w.ring.add(seq) })
+		return
+	}
+	now := time.Now().UnixNano()
+	n := proto.Scan(msg, func(seq uint64, sent int64) {
+		w.lat.Record(time.Duration(now - sent))
+		w.ring.add(seq)
+	})
+	w.deliveries.Add(int64(n))
+}
+
+func (w *worker) connect(ctx context.Context) Connected {
+	cfg := w.cfg
+	w.members = make([]*conn, cfg.N)
+	npub := 0
+	if cfg.Scenario == Fanout || cfg.Scenario == Storm {
+		npub = cfg.Publishers
+	}
+	w.pubs = make([]*conn, npub)
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
+	defer cancel()
+	start := time.Now()
+	var next atomic.Int64
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	total := cfg.N + npub
+	var dwg sync.WaitGroup
+	for range min(cfg.Parallel, total) {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total || ctx.Err() != nil {
+					return
+				}
+				var rooms []string
+				var fn onMessage
+				if i < cfg.N {
+					rooms = cfg.memberRooms(cfg.Offset + i)
+					fn = w.deliver
+				}
+				src := w.srcs[i%len(w.srcs)]
+				c, br, err := dial(ctx, cfg.Addr, src, w.p, rooms, uint32(cfg.Offset+i))
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				if i < cfg.N {
+					w.members[i] = c
+				} else {
+					w.pubs[i-cfg.N] = c
+				}
+				w.wg.Add(1)
+				go func() {
+					defer w.wg.Done()
+					c.read(br, fn)
+				}()
+			}
+		}()
+	}
+	dwg.Wait()
+	ready := 0
+	for _, set := range [][]*conn{w.members, w.pubs} {
+		for _, c := range set {
+			if c == nil {
+				continue
+			}
+			select {
+			case <-c.ready:
+				ready++
+			case <-ctx.Done():
+			}
+		}
+	}
+	res := Connected{OK: total - int(failed.Load()), Failed: int(failed.Load()), Ready: ready, Seconds: time.Since(start).Seconds()}
+	if e, ok := firstErr.Load().(string); ok {
+		res.FirstErr = e
+	} else if ready < res.OK {
+		res.FirstErr = errNotReady.Error()
+	}
+	return res
+}
+
+func (w *worker) alive() int {
+	n := 0
+	for _, set := range [][]*conn{w.members, w.pubs} {
+		for _, c := range set {
+			if c != nil && !c.closed.Load() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (w *worker) run(ctx context.Context) Done {
+	cfg := w.cfg
+	var d Done
+	if cfg.Scenario == Idle {
+		d.Alive = w.alive()
+		return d
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.StallAfter+5*time.Second)
+	defer cancel()
+	startMeasure := time.Now().Add(cfg.Warmup)
+	endMeasure := startMeasure.Add(cfg.Duration)
+	var sent, errs atomic.Int64
+	var firstErr atomic.Value
+	fail := func(err error) {
+		errs.Add(1)
+		firstErr.CompareAndSwap(nil, err.Error())
+	}
+	count := func(t time.Time) {
+		if t.After(startMeasure) && t.Before(endMeasure) {
+			sent.Add(1)
+		}
+	}
+	var sendersWG sync.WaitGroup
+	stalls := atomic.Int64{}
+	switch cfg.Scenario {
+	case Echo:
+		for i, c := range w.members {
+			if c == nil {
+				continue
+			}
+			sendersWG.Add(1)
+			go func() {
+				defer sendersWG.Done()
+				w.echoSender(ctx, c, i, endMeasure, count, fail)
+			}()
+		}
+	case Fanout, Storm:
+		need := w.roomNeeds()
+		for i, c := range w.pubs {
+			if c == nil {
+				continue
+			}
+			sendersWG.Add(1)
+			go func() {
+				defer sendersWG.Done()
+				stalls.Add(w.publisher(ctx, c, i, need, endMeasure, count, fail))
+			}()
+		}
+	}
+	timer := time.NewTimer(time.Until(startMeasure))
+	select {
+	case <-timer.C:
+		w.measuring.Store(true)
+	case <-ctx.Done():
+	}
+	timer.Reset(time.Until(endMeasure))
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	w.measuring.Store(false)
+	sendersWG.Wait()
+	d.Alive = w.alive()
+	d.Sent = sent.Load()
+	d.Deliveries = w.deliveries.Load()
+	d.Seconds = cfg.Duration.Seconds()
+	d.Stalls = stalls.Load()
+	d.Errors = errs.Load()
+	if e, ok := firstErr.Load().(string); ok {
+		d.FirstErr = e
+	}
+	d.Latency = w.lat.Buckets()
+	return d
+}
+
+// echoSender sends one echo message every 1/Rate seconds, starting at a
+// phase spread by connection index so the load is smooth.
+func (w *worker) echoSender(ctx context.Context, c *conn, i int, end time.Time, count func(time.Time), fail func(error)) {
+	interval := time.Duration(float64(time.Second) / w.cfg.Rate)
+	phase := time.Duration(int64(interval) * int64(i%1000) / 1000)
+	t := time.NewTimer(phase)
+	defer t.Stop()
+	var payload, msg []byte
+	seq := uint64(i) << 32
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if now.After(end) {
+			return
+		}
+		seq++
+		payload = proto.AppendPayload(payload[:0], seq, now.UnixNano(), w.cfg.Size)
+		msg = w.p.AppendEcho(msg[:0], payload)
+		if err := c.send(msg); err != nil {
+			fail(err)
+			return
+		}
+		count(now)
+		t.Reset(interval)
+	}
+}
+
+// roomNeeds returns, per room, how many deliveries make a message complete.
+func (w *worker) roomNeeds() map[string]int32 {
+	members := map[string]int{}
+	for i, c := range w.members {
+		if c == nil || c.closed.Load() {
+			continue
+		}
+		for _, r := range w.cfg.memberRooms(w.cfg.Offset + i) {
+			members[r]++
+		}
+	}
+	need := map[string]int32{}
+	for r, n := range members {
+		need[r] = int32(math.Ceil(float64(n) * w.cfg.Complete))
+	}
+	return need
+}
+
+// publisher publishes with at most Window messages in flight, a message
+// leaving the window when enough members have it or after StallAfter. It
+// returns the number of stalled messages.
+func (w *worker) publisher(ctx context.Context, c *conn, idx int, need map[string]int32, end time.Time, count func(time.Time), fail func(error)) int64 {
+	type flight struct {
+		seq  uint64
+		sent time.Time
+	}
+	var inflight []flight
+	var stalls int64
+	var payload, msg []byte
+	wake := w.ring.subscribe(idx)
+	defer w.ring.unsubscribe(idx)
+	m := 0
+	for ctx.Err() == nil {
+		// Retire complete or stalled messages.
+		for len(inflight) > 0 {
+			f := inflight[0]
+			if w.ring.complete(f.seq) {
+				inflight = inflight[1:]
+				continue
+			}
+			if time.Since(f.sent) > w.cfg.StallAfter {
+				stalls++
+				inflight = inflight[1:]
+				continue
+			}
+			break
+		}
+		if len(inflight) >= w.cfg.Window {
+			select {
+			case <-wake:
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		now := time.Now()
+		if now.After(end) {
+			return stalls
+		}
+		room := w.cfg.Room
+		if w.cfg.Scenario == Storm {
+			room = RoomName((idx*13 + m) % w.cfg.Rooms)
+		}
+		m++
+		n := need[room]
+		if n == 0 {
+			continue // a room without members: nothing to measure
+		}
+		seq := w.ring.start(idx, n)
+		payload = proto.AppendPayload(payload[:0], seq, now.UnixNano(), w.cfg.Size)
+		msg = w.p.AppendPublish(msg[:0], seq+1<<20, room, payload)
+		if err := c.send(msg); err != nil {
+			fail(err)
+			return stalls
+		}
+		count(now)
+		inflight = append(inflight, flight{seq, now})
+	}
+	return stalls
+}
