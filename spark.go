@@ -52,9 +52,9 @@ type Spark struct {
 	onError   []func(err error)
 	values    map[any]any
 	acks      map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
-	readEnded bool // the engine's read loop has returned
-	writers   int  // writer goroutines running (one at a time, but a new one may start before the old one has reported)
-	released  bool // the server's WaitGroup slot has been released
+	readEnded bool                      // the engine's read loop has returned
+	writers   int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+	released  bool                      // the server's WaitGroup slot has been released
 }
 
 // Server is the server the spark belongs to.
