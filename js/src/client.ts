@@ -100,8 +100,11 @@ export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000, par
 
 type Timer = ReturnType<typeof setTimeout>;
 
-/** Names an event map can use: every name but the local events. */
-export type EventNames<M> = Exclude<keyof M, keyof Events> & string;
+/** Reserved names (docs/events.md): they keep their local meaning and never travel as named events. */
+export type ReservedName = keyof Events | 'heartbeat' | `${'outgoing' | 'incoming' | 'primus' | 'allspark'}::${string}`;
+
+/** Names an event map can use: every name but the reserved ones. */
+export type EventNames<M> = Exclude<keyof M, ReservedName> & string;
 
 /** An event envelope we send, encoded when emitted so a bad argument throws at the caller. */
 class Frame {

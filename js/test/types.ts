@@ -12,6 +12,8 @@ interface ClientToServer {
   echo(...args: unknown[]): Args<unknown[]>;
   add(x: { A: number; B: number }): number;
   join(room: string): void;
+  heartbeat(): void;
+  'primus::x'(): void;
 }
 
 export async function typed(c: Primus<ServerToClient, ClientToServer>): Promise<void> {
@@ -36,6 +38,10 @@ export async function typed(c: Primus<ServerToClient, ClientToServer>): Promise<
   c.emit('join', 5);
   // @ts-expect-error not an event of ClientToServer
   c.emit('nope');
+  // @ts-expect-error reserved names never travel, even when a map lists them
+  c.emit('heartbeat');
+  // @ts-expect-error reserved prefix
+  await c.emitWithAck('primus::x');
 
   const [sum] = await c.emitWithAck('add', { A: 1, B: 2 });
   sum satisfies number;
