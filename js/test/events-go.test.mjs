@@ -1,9 +1,12 @@
 // Named events and acks between the typed client and our Go server: the
 // conformance fixture's /events scenario (test/conformance/fixture, see
 // namedEvents there), in Node with npm ws.
-import { test, before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Primus, WebSocket, build, startFixture, cleanup, record } from './helpers.mjs';
+
+// A hung request must fail its test, not stall the run.
+const test = (name, fn) => nodeTest(name, { timeout: 15000 }, fn);
 
 const { EventError } = Primus;
 let fixture;

@@ -1,9 +1,12 @@
 // Named events and acks (docs/events.md) in the typed client, against a
 // scripted npm ws server (helpers.mjs startPeer) that lets each test read
 // the client's envelopes and answer them by hand.
-import { test, before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Primus, WebSocket, startPeer, record } from './helpers.mjs';
+
+// A hung request must fail its test, not stall the run.
+const test = (name, fn) => nodeTest(name, { timeout: 15000 }, fn);
 
 const { EventError, Args } = Primus;
 let peer;
@@ -248,11 +251,15 @@ test('several handlers: all run in order, the first one answers, the others repo
   const order = [];
   c.on('multi', (x) => { order.push('a'); return x * 2; });
   c.on('multi', () => { order.push('b'); throw new Error('second failed'); });
+  c.on('multi', () => { order.push('c'); return 'ignored'; });
   conn.send({ allspark: 1, event: 'multi', args: [21], id: 5 });
   assert.deepEqual(await conn.next(), { allspark: 1, ack: 5, args: [42] });
   const [err] = await ev.wait('error');
-  assert.deepEqual(order, ['a', 'b']);
+  assert.deepEqual(order, ['a', 'b', 'c']);
   assert.equal(err.message, 'second failed');
+  await settled(conn, ev);
+  c.emit('next');
+  assert.deepEqual(await conn.next(), { allspark: 1, event: 'next', args: [] }, 'one reply only');
 });
 
 test('unknown event: ack error unknown_event with id; a local error event without', async () => {
