@@ -68,3 +68,29 @@ export async function untyped(c: Primus): Promise<void> {
     if (e instanceof EventError) void (e.code + e.message + e.event);
   }
 }
+
+// The typed example of js/README.md, kept compiling here.
+interface ReadmeServerToClient {
+  said(text: string, from: string): void;
+  confirm(question: string): boolean;
+}
+interface ReadmeClientToServer {
+  join(room: string): string[];
+  add(x: { A: number; B: number }): number;
+  say(x: { Room: string; Text: string }): number;
+}
+export async function readme(url: string, render: (text: string, from: string) => void): Promise<void> {
+  const c = new Primus<ReadmeServerToClient, ReadmeClientToServer>(url);
+  c.on('said', (text, from) => render(text, from));
+  c.on('confirm', async (q) => q.length > 0);
+  c.on('open', () => console.log('connected'));
+  c.emit('join', 'lobby');
+  const [sum] = await c.emitWithAck('add', { A: 1, B: 2 });
+  sum satisfies number;
+  try {
+    const [delivered] = await c.timeout(2000).emitWithAck('say', { Room: 'lobby', Text: 'hi' });
+    delivered satisfies number;
+  } catch (err) {
+    if (err instanceof EventError) console.log(err.code);
+  }
+}
