@@ -2,7 +2,8 @@
 # Runs every test of the project: lint, Go unit/integration tests with the
 # race detector (fuzz seed corpora included), short fuzzing, the Node
 # conformance suite that drives the server with the stock Primus client, and
-# the typed JS client's tests (Node, and headless Chromium).
+# the typed JS client's tests (Node, and headless Chromium), and the benchmark
+# harness (its tests and a short run against every server under test).
 # README.md names this script as the test command, and .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,9 @@ done
 
 step "Node: conformance with the stock Primus client, and the typed JS client (node --test)"
 node --test --test-reporter=tap test/conformance/ js/test/
+
+step "bench harness (its own module, bench/harness): vet, staticcheck, go test -race"
+(cd bench/harness && go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...)
+
+step "bench harness short run: every server under test, small N (fails only if a server cannot start or delivers nothing)"
+(cd bench/harness && go run ./cmd/bench --short)

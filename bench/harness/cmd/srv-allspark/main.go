@@ -1,6 +1,7 @@
 // Command srv-allspark is the benchmark's Allspark server: the allspark
 // library at its defaults, with rooms taken from the connection URL
-// (?rooms=a,b), {"publish":"<room>","data":x} writing x to the room, and any
+// (?rooms=a,b, joined with Spark.Join), {"publish":"<room>","data":x} writing x
+// to the room with Server.Room(room).Write (encoded once), and any
 // other message written back to its sender (echo).
 //
 //	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
@@ -36,15 +37,16 @@ func run(f serve.Flags) error {
 	if err != nil {
 		return err
 	}
-	rooms := newRooms(srv)
 	srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if q := sp.Query().Get("rooms"); q != "" {
-			rooms.join(sp, strings.Split(q, ","))
+			if err := sp.Join(strings.Split(q, ",")...); err != nil {
+				return err
+			}
 		}
 		sp.OnData(func(data any) {
 			if m, ok := data.(map[string]any); ok {
 				if room, ok := m["publish"].(string); ok {
-					rooms.publish(room, m["data"])
+					_, _ = srv.Room(room).Write(m["data"]) // encoded once for all members
 					return
 				}
 			}
@@ -52,6 +54,5 @@ func run(f serve.Flags) error {
 		})
 		return nil
 	})
-	srv.OnDisconnection(rooms.leave)
 	return serve.Run(f, srv)
 }
