@@ -95,17 +95,33 @@ var ratioMetrics = map[string][]result.Metric{
 func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	failures := 0
 	for _, st := range plan {
-		if ctx.Err() != nil {
-			failures++
-			break
+		rounds := 1
+		if st.scenario != load.Idle && h.o.rounds > 1 {
+			rounds = h.o.rounds
 		}
-		l, err := h.measure(ctx, st)
-		if err != nil {
-			failures++
-			l.Str("error", err.Error())
+		var got []result.Line
+		for r := range rounds {
+			if ctx.Err() != nil {
+				return failures + 1
+			}
+			l, err := h.measure(ctx, st)
+			if err != nil {
+				failures++
+				l.Str("error", err.Error())
+			}
+			if rounds > 1 {
+				l.Int("round", int64(r+1))
+			}
+			got = append(got, l)
+			h.emit(l.String())
 		}
-		h.lines = append(h.lines, l)
-		h.emit(l.String())
+		if rounds > 1 {
+			m := result.Median(got)
+			m.Str("round", "median")
+			got = []result.Line{m}
+			h.emit(m.String())
+		}
+		h.lines = append(h.lines, got[0])
 	}
 	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
 		h.emit(r)
@@ -287,6 +303,9 @@ func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*wo
 	after := procfs.Measure(pids)
 	if srv.pprof != "" {
 		h.fetchProfile(srv.pprof, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
+		// The text form ends with runtime.MemStats (stack vs heap vs GC slack).
+		h.fetchProfile(srv.pprof, "/debug/pprof/heap?debug=1", fmt.Sprintf("heap-idle-%d.txt", st.n))
+		h.fetchProfile(srv.pprof, "/debug/pprof/goroutine?debug=1", fmt.Sprintf("goroutine-idle-%d.txt", st.n))
 	}
 	sendGo(ws)
 	dones := make([]load.Done, len(ws))

@@ -8,6 +8,7 @@
 //	cd bench/harness && go run ./cmd/bench                 # full run (≈ 12 min)
 //	cd bench/harness && go run ./cmd/bench --short         # CI: small N, all servers
 //	go run ./cmd/bench --scenarios fanout --servers allspark,centrifuge --profile /tmp/prof
+//	go run ./cmd/bench --table results.txt                 # Markdown tables from -out
 //
 // Everything is bounded: every server and worker is started by the harness,
 // listens or connects on 127.0.0.0/8 only, has its own lifetime limit and is
@@ -80,6 +81,8 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.stormRooms, "storm-rooms", 100, "storm: rooms")
 	fs.IntVar(&o.stormPer, "storm-per-conn", 10, "storm: rooms per connection")
 	fs.IntVar(&o.stormPubs, "storm-publishers", 20, "storm: publisher connections")
+	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm: measure each this many times and report the median of every figure too")
+	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")
 	fs.DurationVar(&o.warm, "warmup", 2*time.Second, "warm-up before measuring")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle: wait after the last connection before reading RSS")
@@ -88,11 +91,18 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.StringVar(&o.out, "out", "", "also append the RESULT and RATIO lines to this file")
 	fs.StringVar(&o.profile, "profile", "", "write pprof profiles of the Allspark server here (CPU over each measured window, heap after idle)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	table := fs.String("table", "", "print the RESULT lines of this file (from -out) as Markdown tables and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
 		}
 		return 2, err
+	}
+	if *table != "" {
+		if err := printTables(*table, stdout); err != nil {
+			return 1, err
+		}
+		return 0, nil
 	}
 	if o.short {
 		o.applyShort()

@@ -15,15 +15,15 @@ import (
 var allServers = []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw"}
 
 type options struct {
-	short                           bool
-	scenarios, servers, idleN       string
-	echoN, fanoutN, stormN          int
-	echoRate                        float64
-	stormRooms, stormPer, stormPubs int
-	dur, warm, settle               time.Duration
-	perWorker, perServer            int
-	out, profile                    string
-	verbose                         bool
+	short                                bool
+	scenarios, servers, idleN            string
+	echoN, fanoutN, stormN               int
+	echoRate                             float64
+	stormRooms, stormPer, stormPubs      int
+	dur, warm, settle                    time.Duration
+	perWorker, perServer, window, rounds int
+	out, profile                         string
+	verbose                              bool
 }
 
 func (o *options) applyShort() {
@@ -92,7 +92,7 @@ func (o *options) plan() ([]step, error) {
 					continue
 				}
 				c := base
-				c.Scenario = load.Fanout
+				c.Scenario, c.Window = load.Fanout, o.window
 				plan = append(plan, step{sc, s, o.fanoutN, c})
 			}
 		case load.Storm:
@@ -101,7 +101,7 @@ func (o *options) plan() ([]step, error) {
 					continue
 				}
 				c := base
-				c.Scenario, c.Rooms, c.PerConn, c.Publishers = load.Storm, o.stormRooms, o.stormPer, o.stormPubs
+				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Window = load.Storm, o.stormRooms, o.stormPer, o.stormPubs, o.window
 				plan = append(plan, step{sc, s, o.stormN, c})
 			}
 		default:

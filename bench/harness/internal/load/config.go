@@ -42,7 +42,7 @@ type Config struct {
 	Rooms      int    // storm: number of rooms; default 100
 	PerConn    int    // storm: rooms each connection joins; default 10
 	Publishers int    // fanout, storm: publisher connections; default 1 (fanout), 20 (storm)
-	Window     int    // messages in flight per publisher; default 2
+	Window     int    // messages in flight per publisher; default 4 (fanout), 2 (storm)
 	// Complete is the share of a room's members that must have a message
 	// before it stops counting against the window; default 0.99.
 	Complete float64
@@ -83,7 +83,7 @@ func (c *Config) setDefaults() {
 		def(&c.Window, 2)
 	} else {
 		def(&c.Publishers, 1)
-		def(&c.Window, 2)
+		def(&c.Window, 4)
 	}
 	if c.Complete == 0 {
 		c.Complete = 0.99

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -106,4 +107,50 @@ func Parse(s string) (Line, error) {
 		l.Fields = append(l.Fields, Field{k, v})
 	}
 	return l, nil
+}
+
+// Median combines repeated measurements of one step: every numeric field
+// becomes the median over the lines that have it (the upper median for an
+// even count), other fields are taken from the first line. Fields only some
+// lines have are kept from the first line that has them.
+func Median(lines []Line) Line {
+	var out Line
+	if len(lines) == 0 {
+		return out
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		for _, f := range l.Fields {
+			if seen[f.Key] || f.Key == "round" {
+				continue
+			}
+			seen[f.Key] = true
+			var nums []float64
+			numeric := true
+			for _, o := range lines {
+				v, ok := o.Get(f.Key)
+				if !ok {
+					continue
+				}
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					numeric = false
+					break
+				}
+				nums = append(nums, x)
+			}
+			if !numeric {
+				out.Fields = append(out.Fields, f)
+				continue
+			}
+			slices.Sort(nums)
+			m := nums[len(nums)/2]
+			decimals := 0
+			if i := strings.IndexByte(f.Value, '.'); i >= 0 {
+				decimals = len(f.Value) - i - 1
+			}
+			out.Float(f.Key, m, decimals)
+		}
+	}
+	return out
 }

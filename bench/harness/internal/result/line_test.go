@@ -55,3 +55,26 @@ func TestRatios(t *testing.T) {
 		t.Fatalf("Ratios =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestMedian(t *testing.T) {
+	var lines []Line
+	for _, s := range []string{
+		"RESULT scenario=fanout server=allspark n=100 dps=300 p99_ms=2.500 round=1",
+		"RESULT scenario=fanout server=allspark n=100 dps=100 p99_ms=9.000 round=2 first_err=x",
+		"RESULT scenario=fanout server=allspark n=100 dps=200 p99_ms=1.000 round=3",
+	} {
+		l, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, l)
+	}
+	got := Median(lines).String()
+	want := "RESULT scenario=fanout server=allspark n=100 dps=200 p99_ms=2.500 first_err=x"
+	if got != want {
+		t.Fatalf("Median = %q, want %q", got, want)
+	}
+	if len(Median(nil).Fields) != 0 {
+		t.Fatal("Median(nil) should be empty")
+	}
+}
