@@ -94,34 +94,42 @@ var ratioMetrics = map[string][]result.Metric{
 // of failed steps.
 func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	failures := 0
-	for _, st := range plan {
+	// Steps of one scenario and size are measured round-robin, one round of
+	// every server before the next round, so anything else happening on the
+	// machine during the run spreads over all servers instead of hitting one.
+	for _, group := range groupSteps(plan) {
 		rounds := 1
-		if st.scenario != load.Idle && h.o.rounds > 1 {
+		if group[0].scenario != load.Idle && h.o.rounds > 1 {
 			rounds = h.o.rounds
 		}
-		var got []result.Line
+		got := make([][]result.Line, len(group))
 		for r := range rounds {
-			if ctx.Err() != nil {
-				return failures + 1
+			for i, st := range group {
+				if ctx.Err() != nil {
+					return failures + 1
+				}
+				l, err := h.measure(ctx, st)
+				if err != nil {
+					failures++
+					l.Str("error", err.Error())
+				}
+				if rounds > 1 {
+					l.Int("round", int64(r+1))
+				}
+				got[i] = append(got[i], l)
+				h.emit(l.String())
 			}
-			l, err := h.measure(ctx, st)
-			if err != nil {
-				failures++
-				l.Str("error", err.Error())
-			}
+		}
+		for i := range group {
 			if rounds > 1 {
-				l.Int("round", int64(r+1))
+				m := result.Median(got[i])
+				m.Str("round", "median")
+				h.emit(m.String())
+				h.lines = append(h.lines, m)
+			} else {
+				h.lines = append(h.lines, got[i][0])
 			}
-			got = append(got, l)
-			h.emit(l.String())
 		}
-		if rounds > 1 {
-			m := result.Median(got)
-			m.Str("round", "median")
-			got = []result.Line{m}
-			h.emit(m.String())
-		}
-		h.lines = append(h.lines, got[0])
 	}
 	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
 		h.emit(r)
@@ -129,7 +137,21 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	return failures
 }
 
-// workerReport is a CONNECTED or DONE line from a worker.
+// groupSteps splits the plan into runs of consecutive steps with the same
+// scenario and size, keeping the order.
+func groupSteps(plan []step) [][]step {
+	var out [][]step
+	for _, st := range plan {
+		if n := len(out); n > 0 && out[n-1][0].scenario == st.scenario && out[n-1][0].n == st.n {
+			out[n-1] = append(out[n-1], st)
+			continue
+		}
+		out = append(out, []step{st})
+	}
+	return out
+}
+
+// workerProc is a running load-generator worker.
 type workerProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser

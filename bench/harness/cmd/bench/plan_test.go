@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPlanShortCoversEveryServer(t *testing.T) {
+	o := options{scenarios: "idle,echo,fanout,storm", servers: strings.Join(allServers, ","), perWorker: 15000, perServer: 17000}
+	o.applyShort()
+	plan, err := o.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, st := range plan {
+		count[st.scenario+"/"+st.server]++
+		if st.n != 200 {
+			t.Fatalf("short step %+v has n=%d", st, st.n)
+		}
+	}
+	for _, s := range allServers {
+		for _, sc := range []string{"idle", "echo", "fanout", "storm"} {
+			want := 1
+			if s == "allspark-cli" && sc != "echo" {
+				want = 0 // cmd/allspark --echo has no rooms
+			}
+			if count[sc+"/"+s] != want {
+				t.Fatalf("%s/%s appears %d times, want %d", sc, s, count[sc+"/"+s], want)
+			}
+		}
+	}
+	groups := groupSteps(plan)
+	if len(groups) != 4 || len(groups[1]) != len(allServers) {
+		t.Fatalf("groups: %d, echo group %d", len(groups), len(groups[1]))
+	}
+}
+
+func TestPlanRejects(t *testing.T) {
+	for _, o := range []options{
+		{scenarios: "idle", servers: "nope", idleN: "10", perWorker: 10, perServer: 10},
+		{scenarios: "warp", servers: "raw", perWorker: 10, perServer: 10},
+		{scenarios: "idle", servers: "raw", idleN: "x", perWorker: 10, perServer: 10},
+		{scenarios: "fanout", servers: "raw", fanoutN: 50, perWorker: 10, perServer: 10},
+		{scenarios: "idle", servers: "raw", idleN: "10", perWorker: 20000, perServer: 10},
+	} {
+		if _, err := o.plan(); err == nil {
+			t.Fatalf("plan accepted %+v", o)
+		}
+	}
+}
+
+func TestPrintTablesUsesMedians(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.txt")
+	data := "RESULT scenario=fanout server=raw n=10 deliveries_per_s=5 round=1\n" +
+		"RESULT scenario=fanout server=raw n=10 deliveries_per_s=7 round=median\n" +
+		"RATIO scenario=fanout n=10 metric=x\n" +
+		"RESULT scenario=idle server=primus n=10 kb_per_conn=3.5 error=boom\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := printTables(path, &b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "| raw | 10 | 7 |") || strings.Contains(out, "| raw | 10 | 5 |") {
+		t.Fatalf("fanout table should show the median only:\n%s", out)
+	}
+	if !strings.Contains(out, "| primus (boom) | 10 |") || !strings.Contains(out, "| 3.5 |") {
+		t.Fatalf("idle table:\n%s", out)
+	}
+}
