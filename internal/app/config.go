@@ -85,14 +85,18 @@ var settings = []setting{
 	{name: "parser", usage: "message parser: json or msgpack (with msgpack the demo is off: its browser client speaks JSON)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Parser, n, c.Parser, u) }},
 	{name: "max-length", usage: "largest message in bytes, in and out", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.MaxLength, n, c.MaxLength, u) }},
 	{name: "compression", usage: "negotiate permessage-deflate", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Compression, n, c.Compression, u) }},
-	{name: "trusted-proxies", usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.TrustedProxies, n, c.TrustedProxies, u) }},
+	{name: "trusted-proxies", usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.StringVar(&c.TrustedProxies, n, c.TrustedProxies, u)
+	}},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
 	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},
 	{name: "api-max-body", usage: "largest /api request body in bytes (larger: 413)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.Int64Var(&c.APIMaxBody, n, c.APIMaxBody, u) }},
 	{name: "log-level", usage: "debug, info, warn or error", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogLevel, n, c.LogLevel, u) }},
 	{name: "log-format", usage: "text or json (log/slog handlers, on stderr)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogFormat, n, c.LogFormat, u) }},
-	{name: "shutdown-timeout", usage: "on SIGINT/SIGTERM, how long clients get to be told to reconnect before connections are cut", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.ShutdownTimeout, n, c.ShutdownTimeout, u) }},
+	{name: "shutdown-timeout", usage: "on SIGINT/SIGTERM, how long clients get to be told to reconnect before connections are cut", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.ShutdownTimeout, n, c.ShutdownTimeout, u)
+	}},
 }
 
 // configFlag names the optional config file; it is a flag and a variable

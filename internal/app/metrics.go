@@ -23,8 +23,8 @@ type statsCollector struct {
 	rooms func() int // nil until rooms exist; then the number of rooms with local members
 
 	connections, accepted, msgsIn, msgsOut, bytesIn, bytesOut *prometheus.Desc
-	dropped, slow, authFailures, parseErrors, missedPongs       *prometheus.Desc
-	roomsDesc                                                   *prometheus.Desc
+	dropped, slow, authFailures, parseErrors, missedPongs     *prometheus.Desc
+	roomsDesc                                                 *prometheus.Desc
 }
 
 func newStatsCollector(srv *allspark.Server, rooms func() int) *statsCollector {

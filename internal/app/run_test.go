@@ -181,4 +181,3 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("Serve = %v", err)
 	}
 }
-
