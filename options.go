@@ -99,6 +99,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Authorization, if set, is installed as by Server.Authorize.
 	Authorization func(*http.Request) error
+	// Broker links this server to the other nodes of a cluster for room
+	// writes and spark lookups. Default: a private MemoryBroker (one node).
+	// Every node of a cluster must use the same Parser.
+	Broker Broker
+	// NodeID names this server at the broker; default a random id.
+	NodeID string
 }
 
 // withDefaults returns a copy with every zero field set to its default.

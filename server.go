@@ -52,6 +52,13 @@ type Server struct {
 	heartbeat   heartbeat
 	stats       counters
 	specPayload []byte
+
+	broker     Broker
+	nodeID     string
+	rooms      roomRegistry
+	joinHooks  cowList[func(*Spark, string)]
+	leaveHooks cowList[func(*Spark, string)]
+	events     eventHandlers // server-wide named-event handlers
 }
 
 // New returns a Server configured by opts (the zero value works). It fails
@@ -70,6 +77,19 @@ func New(opts Options) (*Server, error) {
 			MaxPayload:  opts.MaxLength,
 			Compression: opts.Compression,
 		}),
+	}
+	s.rooms.rooms = make(map[string]map[*Spark]struct{})
+	s.rooms.subscribed = make(map[string]struct{})
+	s.broker = opts.Broker
+	if s.broker == nil {
+		s.broker = NewMemoryBroker()
+	}
+	s.nodeID = opts.NodeID
+	if s.nodeID == "" {
+		s.nodeID = opts.IDGenerator()
+	}
+	if err := s.broker.Register(context.Background(), s.nodeID, s); err != nil {
+		return nil, &BrokerError{Op: "register", Err: err}
 	}
 	s.specPayload = s.buildSpec()
 	s.installBuiltins()
@@ -182,6 +202,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 		cancel: cancel,
 		conn:   conn,
 	}
+	sp.writerFn = sp.runWriter
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
 	sp.hooksDone = len(s.connHooks.load()) == 0
@@ -321,41 +342,17 @@ func (s *Server) Broadcast(data any) (int, error) {
 // holding only the read lock; slow-consumer consequences are applied after
 // the lock is released.
 func (s *Server) fanout(f frame, filter func(*Spark) bool) int {
-	var overflow []*Spark
-	var drops []*Spark
-	n := 0
-	dropOldest := s.opts.SlowConsumer == SlowConsumerDropOldest
+	var fo fanout
+	fo.init(s, f)
 	s.mu.RLock()
 	for _, sp := range s.sparks {
 		if sp.ending.Load() || (filter != nil && !filter(sp)) {
 			continue
 		}
-		res, start := sp.queue.push(f, s.opts.QueueSize, dropOldest)
-		if start {
-			sp.startWriter()
-		}
-		switch res {
-		case pushed:
-			n++
-		case pushedDrop:
-			n++
-			drops = append(drops, sp)
-		case pushFull:
-			overflow = append(overflow, sp)
-		}
+		fo.push(sp)
 	}
 	s.mu.RUnlock()
-	for _, sp := range drops {
-		s.stats.dropped.Add(1)
-		s.reportSlow(sp, SlowConsumerEvent{Policy: SlowConsumerDropOldest, Dropped: 1})
-	}
-	for _, sp := range overflow {
-		s.stats.slowClosed.Add(1)
-		dropped := sp.queue.len()
-		sp.End(nil, true)
-		s.reportSlow(sp, SlowConsumerEvent{Policy: SlowConsumerClose, Dropped: dropped})
-	}
-	return n
+	return fo.finish()
 }
 
 // encode turns data into a frame with the server's parser and size limit.

@@ -56,6 +56,9 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 		_ = s.active.wait(context.Background())
 	}
 
+	if uerr := s.broker.Unregister(context.Background(), s.nodeID); uerr != nil {
+		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)
+	}
 	if hs != nil && !opts.KeepListener {
 		if cerr := hs.Close(); cerr != nil && err == nil {
 			err = cerr

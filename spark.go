@@ -34,6 +34,15 @@ type Spark struct {
 	state   atomic.Int32
 	ending  atomic.Bool // End has started; later Ends are no-ops
 	removed atomic.Bool
+	nextAck atomic.Uint64 // last request id used by EmitWithAck
+	// writerFn is runWriter bound once at connect, so starting a writer for
+	// a broadcast does not allocate a closure per receiver.
+	writerFn func()
+	events   eventHandlers // this spark's own named-event handlers
+	evq      eventQueue    // events waiting for their handlers
+
+	// rooms is guarded by the server's room registry lock, not mu.
+	rooms map[string]struct{}
 
 	mu        sync.Mutex // guards the fields below
 	hooksDone bool       // OnConnection hooks finished; data is delivered directly
@@ -42,9 +51,10 @@ type Spark struct {
 	onEnd     []func()
 	onError   []func(err error)
 	values    map[any]any
-	readEnded bool // the engine's read loop has returned
-	writers   int  // writer goroutines running (one at a time, but a new one may start before the old one has reported)
-	released  bool // the server's WaitGroup slot has been released
+	acks      map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
+	readEnded bool                      // the engine's read loop has returned
+	writers   int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+	released  bool                      // the server's WaitGroup slot has been released
 }
 
 // Server is the server the spark belongs to.
@@ -94,6 +104,7 @@ func (s *Spark) Get(key any) (any, bool) {
 }
 
 // OnData registers a handler for data messages (after incoming transforms).
+// Named-event envelopes (docs/events.md) go to event handlers, not here.
 func (s *Spark) OnData(fn func(data any)) {
 	s.mu.Lock()
 	s.onData = append(s.onData, fn)
@@ -193,7 +204,7 @@ func (s *Spark) startWriter() {
 	s.mu.Lock()
 	s.writers++
 	s.mu.Unlock()
-	go s.runWriter()
+	go s.writerFn()
 }
 
 func (s *Spark) runWriter() { s.queue.writeLoop(s.conn, s.server.opts.WriteTimeout, s) }
@@ -246,10 +257,12 @@ func (s *Spark) finish() {
 	handlers := s.onEnd
 	s.onEnd = nil
 	s.pending = nil
+	s.failAcksLocked()
 	s.mu.Unlock()
 
 	s.cancel()
 	s.server.remove(s)
+	s.LeaveAll()
 	for _, fn := range handlers {
 		fn()
 	}
@@ -318,8 +331,17 @@ func (s *Spark) deliver(p Packet) {
 	}
 	handlers := s.onData
 	s.mu.Unlock()
+	s.dispatch(p.Data, handlers)
+}
+
+// dispatch routes one received value: event envelopes to the event
+// machinery, anything else to the data handlers.
+func (s *Spark) dispatch(data any, handlers []func(any)) {
+	if s.handleEnvelope(data) {
+		return
+	}
 	for _, fn := range handlers {
-		fn(p.Data)
+		fn(data)
 	}
 }
 
@@ -342,9 +364,7 @@ func (s *Spark) flushPending() {
 			if s.ReadyState() == Closed {
 				return
 			}
-			for _, fn := range handlers {
-				fn(p.Data)
-			}
+			s.dispatch(p.Data, handlers)
 		}
 	}
 }

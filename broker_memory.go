@@ -1,0 +1,129 @@
+package allspark
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// MemoryBroker is the in-process Broker, and the default: a server without
+// Options.Broker gets a private one, which makes it a single-node cluster at
+// the cost of one map lookup per room write. Share one MemoryBroker between
+// several servers in a process and they behave as one cluster: room writes
+// and spark lookups cross between them exactly as they would over Redis or
+// NATS, which is how the room code is tested against the Broker contract.
+//
+// Delivery is synchronous: Publish returns after every other node has queued
+// the message, and reports their counts.
+type MemoryBroker struct {
+	mu    sync.RWMutex
+	nodes map[string]*memoryNode
+}
+
+type memoryNode struct {
+	h     BrokerHandler
+	rooms map[string]struct{}
+}
+
+// ErrNodeExists: a node registered under a name already in use.
+var ErrNodeExists = errors.New("allspark: broker node already registered")
+
+// NewMemoryBroker returns an empty MemoryBroker.
+func NewMemoryBroker() *MemoryBroker {
+	return &MemoryBroker{nodes: make(map[string]*memoryNode)}
+}
+
+// Register implements Broker.
+func (b *MemoryBroker) Register(_ context.Context, node string, h BrokerHandler) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.nodes[node]; dup {
+		return ErrNodeExists
+	}
+	b.nodes[node] = &memoryNode{h: h, rooms: make(map[string]struct{})}
+	return nil
+}
+
+// Unregister implements Broker.
+func (b *MemoryBroker) Unregister(_ context.Context, node string) error {
+	b.mu.Lock()
+	delete(b.nodes, node)
+	b.mu.Unlock()
+	return nil
+}
+
+// Subscribe implements Broker.
+func (b *MemoryBroker) Subscribe(_ context.Context, node, room string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, ok := b.nodes[node]
+	if !ok {
+		return ErrNotFound
+	}
+	n.rooms[room] = struct{}{}
+	return nil
+}
+
+// Unsubscribe implements Broker.
+func (b *MemoryBroker) Unsubscribe(_ context.Context, node, room string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n, ok := b.nodes[node]; ok {
+		delete(n.rooms, room)
+	}
+	return nil
+}
+
+// Publish implements Broker. Handlers run without the broker's lock held, so
+// a node may publish again from inside delivery.
+func (b *MemoryBroker) Publish(_ context.Context, p *Publication) (int, error) {
+	b.mu.RLock()
+	if len(b.nodes) <= 1 {
+		b.mu.RUnlock()
+		return 0, nil
+	}
+	var targets []BrokerHandler
+	for name, n := range b.nodes {
+		if name == p.Node {
+			continue
+		}
+		if len(p.Sparks) > 0 || n.subscribedAny(p.Rooms) {
+			targets = append(targets, n.h)
+		}
+	}
+	b.mu.RUnlock()
+	total := 0
+	for _, h := range targets {
+		total += h.HandlePublication(p)
+	}
+	return total, nil
+}
+
+func (n *memoryNode) subscribedAny(rooms []string) bool {
+	for _, r := range rooms {
+		if _, ok := n.rooms[r]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Locate implements Broker.
+func (b *MemoryBroker) Locate(_ context.Context, id string) (string, error) {
+	b.mu.RLock()
+	type cand struct {
+		name string
+		h    BrokerHandler
+	}
+	all := make([]cand, 0, len(b.nodes))
+	for name, n := range b.nodes {
+		all = append(all, cand{name, n.h})
+	}
+	b.mu.RUnlock()
+	for _, c := range all {
+		if c.h.HasSpark(id) {
+			return c.name, nil
+		}
+	}
+	return "", nil
+}

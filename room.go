@@ -1,0 +1,208 @@
+package allspark
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"unicode/utf8"
+)
+
+// MaxRoomNameLen is the longest room name, in bytes.
+const MaxRoomNameLen = 256
+
+// ErrInvalidRoom: a room name is empty, longer than MaxRoomNameLen or not
+// valid UTF-8.
+var ErrInvalidRoom = errors.New("allspark: invalid room name")
+
+// roomRegistry is this node's room membership: room → members and, on each
+// spark, spark → rooms. One lock guards both sides so they never disagree.
+//
+// Lock order: roomRegistry.mu is taken without Server.mu or Spark.mu held,
+// and sendQueue.mu may be taken under it (a room write pushes while holding
+// the read lock). subMu (broker subscriptions) is taken before mu.
+type roomRegistry struct {
+	mu    sync.RWMutex
+	rooms map[string]map[*Spark]struct{}
+
+	subMu      sync.Mutex          // serializes broker Subscribe/Unsubscribe
+	subscribed map[string]struct{} // rooms this node subscribed to at the broker
+}
+
+func validRoom(name string) bool {
+	return name != "" && len(name) <= MaxRoomNameLen && utf8.ValidString(name)
+}
+
+// Join adds the spark to rooms. Joining a room twice is a no-op. It returns
+// ErrClosed once the spark has ended, ErrInvalidRoom for a bad name (no room
+// is joined then), or the broker's error when the room could not be
+// subscribed across nodes (local membership stands; local writes reach it).
+// OnJoin hooks run for each room newly joined.
+func (s *Spark) Join(rooms ...string) error {
+	for _, r := range rooms {
+		if !validRoom(r) {
+			return ErrInvalidRoom
+		}
+	}
+	srv := s.server
+	reg := &srv.rooms
+	var joined []string
+	reg.mu.Lock()
+	if s.ReadyState() == Closed || s.ending.Load() {
+		reg.mu.Unlock()
+		return ErrClosed
+	}
+	for _, r := range rooms {
+		if _, in := s.rooms[r]; in {
+			continue
+		}
+		if s.rooms == nil {
+			s.rooms = make(map[string]struct{}, 1)
+		}
+		s.rooms[r] = struct{}{}
+		members := reg.rooms[r]
+		if members == nil {
+			members = make(map[*Spark]struct{})
+			reg.rooms[r] = members
+		}
+		members[s] = struct{}{}
+		joined = append(joined, r)
+	}
+	reg.mu.Unlock()
+	if len(joined) == 0 {
+		return nil
+	}
+	err := srv.syncSubscriptions(joined)
+	for _, r := range joined {
+		for _, fn := range srv.joinHooks.load() {
+			fn(s, r)
+		}
+	}
+	return err
+}
+
+// Leave removes the spark from rooms it is in; others are ignored. OnLeave
+// hooks run for each room left. The error is the broker's, when a room this
+// node no longer needs could not be unsubscribed.
+func (s *Spark) Leave(rooms ...string) error {
+	return s.leave(rooms, false)
+}
+
+// LeaveAll removes the spark from every room. It happens by itself when the
+// spark ends.
+func (s *Spark) LeaveAll() {
+	_ = s.leave(nil, true)
+}
+
+func (s *Spark) leave(rooms []string, all bool) error {
+	srv := s.server
+	reg := &srv.rooms
+	var left []string
+	reg.mu.Lock()
+	if all {
+		rooms = make([]string, 0, len(s.rooms))
+		for r := range s.rooms {
+			rooms = append(rooms, r)
+		}
+		slices.Sort(rooms)
+	}
+	for _, r := range rooms {
+		if _, in := s.rooms[r]; !in {
+			continue
+		}
+		delete(s.rooms, r)
+		members := reg.rooms[r]
+		delete(members, s)
+		if len(members) == 0 {
+			delete(reg.rooms, r)
+		}
+		left = append(left, r)
+	}
+	if len(s.rooms) == 0 {
+		s.rooms = nil
+	}
+	reg.mu.Unlock()
+	if len(left) == 0 {
+		return nil
+	}
+	err := srv.syncSubscriptions(left)
+	for _, r := range left {
+		for _, fn := range srv.leaveHooks.load() {
+			fn(s, r)
+		}
+	}
+	return err
+}
+
+// Rooms returns the rooms the spark is in, sorted.
+func (s *Spark) Rooms() []string {
+	reg := &s.server.rooms
+	reg.mu.RLock()
+	out := make([]string, 0, len(s.rooms))
+	for r := range s.rooms {
+		out = append(out, r)
+	}
+	reg.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
+// InRoom reports whether the spark is in room.
+func (s *Spark) InRoom(room string) bool {
+	reg := &s.server.rooms
+	reg.mu.RLock()
+	_, in := s.rooms[room]
+	reg.mu.RUnlock()
+	return in
+}
+
+// OnJoin adds a hook called after a spark joins a room.
+func (s *Server) OnJoin(fn func(sp *Spark, room string)) { s.joinHooks.add(fn) }
+
+// OnLeave adds a hook called after a spark leaves a room, including the
+// automatic leave when it disconnects (then the spark is already Closed).
+func (s *Server) OnLeave(fn func(sp *Spark, room string)) { s.leaveHooks.add(fn) }
+
+// RoomNames returns the rooms that have members on this node, sorted.
+func (s *Server) RoomNames() []string {
+	reg := &s.rooms
+	reg.mu.RLock()
+	out := make([]string, 0, len(reg.rooms))
+	for r := range reg.rooms {
+		out = append(out, r)
+	}
+	reg.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
+// syncSubscriptions brings the broker's subscriptions for rooms in line with
+// local membership. Serialized by subMu and reading membership afresh, so a
+// join racing a leave ends in the right state whatever order they run in.
+func (s *Server) syncSubscriptions(rooms []string) error {
+	reg := &s.rooms
+	reg.subMu.Lock()
+	defer reg.subMu.Unlock()
+	var errs []error
+	for _, r := range rooms {
+		reg.mu.RLock()
+		want := len(reg.rooms[r]) > 0
+		reg.mu.RUnlock()
+		_, have := reg.subscribed[r]
+		switch {
+		case want && !have:
+			if err := s.broker.Subscribe(context.Background(), s.nodeID, r); err != nil {
+				errs = append(errs, &BrokerError{Op: "subscribe", Room: r, Err: err})
+				continue
+			}
+			reg.subscribed[r] = struct{}{}
+		case !want && have:
+			if err := s.broker.Unsubscribe(context.Background(), s.nodeID, r); err != nil {
+				errs = append(errs, &BrokerError{Op: "unsubscribe", Room: r, Err: err})
+				continue
+			}
+			delete(reg.subscribed, r)
+		}
+	}
+	return errors.Join(errs...)
+}
