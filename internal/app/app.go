@@ -45,11 +45,13 @@ func New(c Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: c, log: logger, srv: srv, mux: http.NewServeMux()}
-	a.metrics = newMetrics(srv, nil)
+	a.metrics = newMetrics(srv, a.roomCount)
 	if c.Echo {
 		a.installEcho()
 	}
-	a.routes()
+	if err := a.routes(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -85,13 +87,22 @@ func (a *App) Server() *allspark.Server { return a.srv }
 // Handler returns every route of the app.
 func (a *App) Handler() http.Handler { return a.mux }
 
-func (a *App) routes() {
+func (a *App) routes() error {
 	p := a.srv.Pathname()
 	a.mux.Handle(p, a.srv)
 	a.mux.Handle(p+"/", a.srv)
 	a.mux.HandleFunc("/healthz", a.healthz)
 	a.mux.HandleFunc("/readyz", a.readyz)
 	a.mux.Handle("/metrics", a.metrics.handler())
+	a.apiRoutes()
+	switch {
+	case !a.cfg.Demo:
+	case a.cfg.Parser != "json":
+		a.log.Warn("demo off: its browser client speaks JSON only", "parser", a.cfg.Parser)
+	default:
+		return a.demoRoutes()
+	}
+	return nil
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully:
