@@ -10,8 +10,8 @@ import (
 // harness drive:
 //
 //   - every data message is written back to its sender;
-//   - a connection opened with ?room=NAME joins NAME (bad names: the
-//     connection is refused by the OnConnection error);
+//   - a connection opened with ?room=NAME joins NAME (an invalid name, empty
+//     or over 256 bytes, ends the connection with "primus::server::close");
 //   - a data message {"publish": NAME, "data": X} is written to every member
 //     of room NAME (the sender too, if a member) with srv.Room(NAME).Write(X),
 //     encoded once, instead of being echoed. An object with other keys, or
