@@ -107,8 +107,10 @@ function renderRooms(): void {
     link.addEventListener('click', (e) => { e.preventDefault(); show(name); });
     const leave = el('button', { type: 'button', title: `leave ${name}`, textContent: '×' });
     leave.addEventListener('click', () => void leaveRoom(name));
-    return el('li', { className: name === state.current ? 'current' : '', dataset: { room: name } } as Partial<HTMLLIElement>,
+    const li = el('li', { className: name === state.current ? 'current' : '' },
       link, el('span', { className: 'unread', textContent: r.unread ? String(r.unread) : '' }), leave);
+    li.dataset.room = name;
+    return li;
   }));
 }
 

@@ -191,13 +191,15 @@
       });
       const leave = el("button", { type: "button", title: `leave ${name}`, textContent: "\xD7" });
       leave.addEventListener("click", () => void leaveRoom(name));
-      return el(
+      const li = el(
         "li",
-        { className: name === state.current ? "current" : "", dataset: { room: name } },
+        { className: name === state.current ? "current" : "" },
         link,
         el("span", { className: "unread", textContent: r.unread ? String(r.unread) : "" }),
         leave
       );
+      li.dataset.room = name;
+      return li;
     }));
   }
   function renderMembers() {
