@@ -3,6 +3,7 @@ package allspark
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"testing"
 )
 
@@ -55,4 +56,98 @@ func BenchmarkIncomingMessage(b *testing.B) {
 	}
 	sp.OnClose(nil)
 	_ = srv.Shutdown(b.Context(), ShutdownOptions{})
+}
+
+// BenchmarkRoomWrite measures a write to one room of 10,000 members (with
+// 1,000 sparks in another room that must not be visited): encoded once, then
+// one queue push (and an idle writer's start) per member.
+//
+// "drained" lets every writer finish between writes (outside the timer), so
+// each write meets idle queues: the publisher's own cost, where allocations
+// per member are exactly 0. "sustained" writes back to back while the writers
+// run on the other core; queues then sometimes hold a few frames and grow
+// their slices, an amortized cost that shrinks as capacities settle.
+func BenchmarkRoomWrite(b *testing.B) {
+	for _, mode := range []string{"drained", "sustained"} {
+		b.Run(mode, func(b *testing.B) { benchRoomWrite(b, mode == "drained") })
+	}
+}
+
+func benchRoomWrite(b *testing.B, drain bool) {
+	const members, others = 10000, 1000
+	srv, err := New(Options{PingInterval: NoPing, QueueSize: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	var sparks []*Spark
+	for i := range members + others {
+		sp := srv.attach(&nullConn{}, r)
+		sparks = append(sparks, sp)
+		room := "lobby"
+		if i >= members {
+			room = "elsewhere"
+		}
+		if err := sp.Join(room); err != nil {
+			b.Fatal(err)
+		}
+	}
+	msg := map[string]any{"room": "lobby", "text": "hello everyone"}
+	target := srv.Room("lobby")
+	// Warm up queues and goroutine free lists so steady state is measured.
+	for range 20 {
+		if _, err := target.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitIdle(sparks)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var mallocs uint64
+	var before, after runtime.MemStats
+	for range b.N {
+		if drain {
+			b.StopTimer()
+			waitIdle(sparks)
+			runtime.ReadMemStats(&before)
+			b.StartTimer()
+		}
+		n, err := target.Write(msg)
+		if drain {
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			mallocs += after.Mallocs - before.Mallocs
+			b.StartTimer()
+		}
+		if err != nil || n != members {
+			b.Fatalf("n=%d err=%v", n, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/member")
+	if drain {
+		// Mallocs counts every goroutine's allocations, the writers' too.
+		b.ReportMetric(float64(mallocs)/float64(b.N), "allocs/write")
+		b.ReportMetric(float64(mallocs)/float64(b.N*members), "allocs/member")
+	}
+	for _, sp := range sparks {
+		sp.OnClose(nil)
+	}
+	_ = srv.Shutdown(b.Context(), ShutdownOptions{})
+}
+
+// waitIdle waits until no spark has a writer running.
+func waitIdle(sparks []*Spark) {
+	for _, sp := range sparks {
+		for {
+			sp.queue.mu.Lock()
+			busy := sp.queue.running
+			sp.queue.mu.Unlock()
+			if !busy {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
 }

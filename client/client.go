@@ -58,6 +58,14 @@ type Client struct {
 	events      []Event
 	dispatching bool
 
+	handlers map[string]NamedHandler // named-event handlers
+	acks     map[uint64]pendingAck   // EmitWithAck requests waiting for a reply
+	ackSeq   uint64                  // last request id
+	calls    []inboundCall           // named events waiting for their handlers
+	calling  bool                    // a handler goroutine runs
+	ctx      context.Context         // handlers' context, cancelled by Destroy
+	cancel   context.CancelFunc
+
 	goroutines int           // dispatcher and connection goroutines running
 	done       chan struct{} // closed when destroyed and goroutines == 0
 	post       []func()      // run by unlock after mu is released
@@ -80,6 +88,7 @@ func New(rawURL string, opts Options) (*Client, error) {
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !o.Manual {
 		c.mu.Lock()
 		c.openLocked()
@@ -177,6 +186,7 @@ func (c *Client) Destroy() {
 	}
 	c.endLocked(ErrDestroyed)
 	c.destroyed = true
+	c.cancel()
 	c.qmu.Lock()
 	c.queue.reset()
 	c.qmu.Unlock()
@@ -295,6 +305,7 @@ func (c *Client) stopLocked() {
 // outgoing::end): the attempt is cancelled; an open socket is closed after mu
 // is released, with a close frame when graceful, else cut.
 func (c *Client) detachLocked(graceful bool) {
+	c.failAcksLocked(c.gen)
 	c.gen++ // callbacks of the old connection become stale
 	if c.cancelAttempt != nil {
 		c.cancelAttempt()

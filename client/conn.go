@@ -174,7 +174,9 @@ func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 			c.serverClose = true
 		}
 	default: // data, including primus:: messages Primus does not know
-		c.emit(Event{Kind: EventData, Data: v})
+		if !c.envelopeLocked(v) {
+			c.emit(Event{Kind: EventData, Data: v})
+		}
 	}
 	c.unlock()
 }
