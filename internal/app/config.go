@@ -81,7 +81,7 @@ var settings = []setting{
 	{name: "addr", usage: "listen address (host:port)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Addr, n, c.Addr, u) }},
 	{name: "pathname", usage: "path prefix of the real-time endpoint (the client library is at <pathname>/primus.js)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Pathname, n, c.Pathname, u) }},
 	{name: "ping-interval", usage: "interval between server pings; 0 turns heartbeats off", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.PingInterval, n, c.PingInterval, u) }},
-	{name: "echo", usage: "echo/bench mode: write every data message back to its sender; a connection with ?room=NAME joins NAME, and {\"publish\":\"NAME\",\"data\":X} is written to room NAME instead of echoed", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Echo, n, c.Echo, u) }},
+	{name: "echo", usage: "echo/bench mode: write every data message back to its sender; a connection with ?room=NAME joins NAME, and {\"publish\":\"NAME\",\"data\":X} is written to room NAME instead of echoed; the demo is off unless --demo is given", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Echo, n, c.Echo, u) }},
 	{name: "parser", usage: "message parser: json or msgpack (with msgpack the demo is off: its browser client speaks JSON)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Parser, n, c.Parser, u) }},
 	{name: "max-length", usage: "largest message in bytes, in and out", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.MaxLength, n, c.MaxLength, u) }},
 	{name: "compression", usage: "negotiate permessage-deflate", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Compression, n, c.Compression, u) }},
@@ -89,7 +89,7 @@ var settings = []setting{
 		fs.StringVar(&c.TrustedProxies, n, c.TrustedProxies, u)
 	}},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
-	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
+	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
 	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},
 	{name: "api-max-body", usage: "largest /api request body in bytes (larger: 413)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.Int64Var(&c.APIMaxBody, n, c.APIMaxBody, u) }},
 	{name: "log-level", usage: "debug, info, warn or error", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogLevel, n, c.LogLevel, u) }},
@@ -171,6 +171,13 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 				return Config{}, fmt.Errorf("%w: --%s: %v", ErrConfig, s.name, err)
 			}
 		}
+	}
+	// --echo is a test and benchmark mode: the demo (its hooks and its
+	// page at /) stays off unless some source turned it on explicitly.
+	demoSet := false
+	apply.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
+	if c.Echo && !demoSet {
+		c.Demo = false
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -208,3 +208,22 @@ func TestNewLoggerFormats(t *testing.T) {
 		t.Fatalf("text logger wrote %q", got)
 	}
 }
+
+func TestEchoTurnsTheDemoOffUnlessAsked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{args: nil, want: true},
+		{args: []string{"--echo"}, want: false},
+		{args: []string{"--echo", "--demo"}, want: true},
+		{args: []string{"--echo"}, env: map[string]string{"ALLSPARK_DEMO": "true"}, want: true},
+		{env: map[string]string{"ALLSPARK_ECHO": "1"}, want: false},
+	} {
+		c, err := Load(tc.args, env(tc.env), io.Discard)
+		if err != nil || c.Demo != tc.want {
+			t.Errorf("%v %v: demo %v (err %v), want %v", tc.args, tc.env, c.Demo, err, tc.want)
+		}
+	}
+}
