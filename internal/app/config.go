@@ -129,13 +129,15 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	var flags Config = Default()
 	var path string
 	fs := newFlagSet(&flags, &path)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { writeUsage(stderr) }
+	// Errors are returned, not printed with the whole usage: one clear line.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(stderr)
 			return Config{}, err
 		}
-		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+		return Config{}, fmt.Errorf("%w: %v (see --help)", ErrConfig, err)
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0))
@@ -161,7 +163,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	for _, s := range settings {
 		if v, ok := lookupEnv(getenv, s.env()); ok {
 			if err := apply.Set(s.name, v); err != nil {
-				return Config{}, fmt.Errorf("%w: %s=%q: %v", ErrConfig, s.env(), v, err)
+				return Config{}, fmt.Errorf("%w: %s=%q: %v", ErrConfig, s.env(), v, explain(apply, s.name, err))
 			}
 		}
 	}
@@ -183,6 +185,22 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// explain adds the expected kind of value to a flag parse error.
+func explain(fs *flag.FlagSet, name string, err error) error {
+	f := fs.Lookup(name)
+	if f == nil {
+		return err
+	}
+	typ, _ := flag.UnquoteUsage(f)
+	switch typ {
+	case "":
+		typ = "boolean (true or false)"
+	case "duration":
+		typ = "duration such as 30s or 1m"
+	}
+	return fmt.Errorf("%w (want a %s)", err, typ)
 }
 
 // lookupEnv treats an empty variable as unset, as shells make unsetting
@@ -222,7 +240,7 @@ func applyFile(fs *flag.FlagSet, path string) error {
 			return fmt.Errorf("%w: file %s: key %q: %v", ErrConfig, path, k, err)
 		}
 		if err := fs.Set(k, v); err != nil {
-			return fmt.Errorf("%w: file %s: key %q: %v", ErrConfig, path, k, err)
+			return fmt.Errorf("%w: file %s: key %q: %v", ErrConfig, path, k, explain(fs, k, err))
 		}
 	}
 	return nil

@@ -227,3 +227,18 @@ func TestEchoTurnsTheDemoOffUnlessAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestBadFlagIsOneLineNotTheUsage(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--ping-interval", "soon"}, env(nil), &out)
+	if err == nil || out.Len() != 0 {
+		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+	if !strings.Contains(err.Error(), "see --help") {
+		t.Fatalf("err %v", err)
+	}
+	_, err = Load(nil, env(map[string]string{"ALLSPARK_PING_INTERVAL": "soon"}), &out)
+	if err == nil || !strings.Contains(err.Error(), "want a duration such as 30s") {
+		t.Fatalf("env error does not say what is expected: %v", err)
+	}
+}
