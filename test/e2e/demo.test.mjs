@@ -1,7 +1,8 @@
 // End-to-end test of the chat demo served by `cmd/allspark`, in headless
 // Chromium (Debian's /usr/bin/chromium driven by playwright-core): two pages
-// chat in a room, an HTTP publish reaches them, and a server restart shows
-// "reconnecting in N s" before the chat resumes. It saves docs/demo.png.
+// chat in a room, an HTTP publish reaches them, a server restart shows
+// "reconnecting in N s" before the chat resumes, and the browser going
+// offline shows "offline". It saves docs/demo.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -138,6 +139,13 @@ test('demo: two pages chat, an HTTP publish arrives, a restart reconnects', asyn
   await until(alice, () => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent === 'back again'));
   const rooms = await (await fetch(`${again.base}/api/rooms`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
   assert.deepEqual(rooms, { rooms: [{ name: 'lobby', members: 2 }] });
+
+  // The browser going offline shows as offline; back online, it reconnects at once.
+  await context.setOffline(true);
+  await until(alice, () => document.querySelector('#status').dataset.state === 'offline');
+  assert.equal(await alice.textContent('#status'), 'offline');
+  await context.setOffline(false);
+  await until(alice, () => document.querySelector('#status').dataset.state === 'open');
 
   await context.close();
   assert.equal(await again.stop('SIGTERM'), 0);
