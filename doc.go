@@ -32,6 +32,25 @@
 // queued on the spark's bounded send queue, drained by a writer goroutine
 // that exists only while there is something to write.
 //
+// # Rooms
+//
+// Sparks Join and Leave named rooms (LeaveAll happens by itself when a spark
+// ends; OnJoin/OnLeave hooks see both). Server.Room and Server.To build a
+// Target (rooms ∪ sparks by id, minus Except) whose Write and Emit encode the
+// message once and push the same bytes onto each member's queue: no
+// per-member allocation. Targets reach every node of a cluster through the
+// Broker (Options.Broker; default a private MemoryBroker). Package channels
+// adds Feathers-style channels and publishers on top.
+//
+// # Named events and acknowledgements
+//
+// Spark.Emit, Spark.EmitWithAck, Spark.On and Server.On (with Handle for
+// typed, validated arguments) carry named events as JSON envelopes inside
+// ordinary Primus data, so stock Primus clients still exchange plain data on
+// the same connection. The wire format, error codes and reserved names are in
+// docs/events.md. Event handlers of a spark run in order on a goroutine of
+// their own, so they may wait on EmitWithAck to the same client.
+//
 // # Bad input
 //
 //   - Undecodable message: a *parser.Error goes to the spark's OnError
@@ -45,6 +64,15 @@
 //   - Full send queue: see SlowConsumerPolicy; memory per spark stays bounded.
 //   - Peer that stops answering pings: ended with reconnect after one missed
 //     interval. Peer that stops reading: cut after WriteTimeout.
+//   - Malformed event envelope: answered with bad_envelope (ack error if the
+//     request id was readable, else an error report) and an *EventError to
+//     OnError. Unknown event: unknown_event, never dropped silently.
+//     Reserved event name: reserved_event. Arguments that do not fit a
+//     Handle type: invalid_argument naming the field. Handler error or
+//     panic: handler_error. A reply nobody waits for (late, duplicate): dropped.
+//   - Events arriving faster than handlers run: at 256 queued, the spark's
+//     reader stops reading until handlers catch up (TCP back-pressure).
+//   - Invalid room name: ErrInvalidRoom, nothing joined.
 //
 // # Shutdown
 //

@@ -30,8 +30,9 @@ const (
 //
 // Handlers of one spark run one at a time, in arrival order, on a goroutine
 // of their own (not the connection's reader), so a handler may wait on
-// EmitWithAck to the same spark. ctx is the spark's context: done when the
-// spark ends.
+// EmitWithAck to the same spark. Data that arrives while events are queued
+// waits behind them, so data and events are handled in the order the client
+// sent them. ctx is the spark's context: done when the spark ends.
 type EventHandler func(ctx context.Context, ev *Event) (any, error)
 
 // Args is a handler result (or Reply content) of several arguments.

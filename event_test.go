@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -406,5 +407,39 @@ func TestRoomEmit(t *testing.T) {
 	b.expectExactly("b", "sync")
 	if len(got) != 0 {
 		t.Fatalf("excepted spark got %s", <-got)
+	}
+}
+
+// Data sent after an event is handled after it, even when the event's
+// handler is slow and data handlers normally run on the reader.
+func TestEventsAndDataKeepOrder(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	record := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	_, base := startServer(t, allspark.Options{}, func(srv *allspark.Server) {
+		_ = srv.On("slow", func(context.Context, *allspark.Event) (any, error) {
+			time.Sleep(50 * time.Millisecond)
+			record("slow event")
+			return nil, nil
+		})
+		srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
+			sp.OnData(func(v any) { record(fmt.Sprint(v)) })
+			return nil
+		})
+	})
+	c := connectPeer(t, base, "", client.Options{}).c
+	_ = c.Write("first")
+	_ = c.Emit("slow")
+	_ = c.Write("second")
+	_ = c.Write("third")
+	waitFor(t, "all handled", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"first", "slow event", "second", "third"}; !slices.Equal(order, want) {
+		t.Fatalf("handled %q, want %q", order, want)
 	}
 }

@@ -8,9 +8,14 @@ import "sync"
 // instead of unbounded memory or dropped events.
 const maxQueuedEvents = 256
 
+// inboundEvent is a named event for its handler or, when data (non-nil
+// handlers in onData) arrived while events were still queued, a data message
+// kept in line behind them.
 type inboundEvent struct {
-	h  EventHandler
-	ev Event
+	h      EventHandler
+	ev     Event
+	data   any
+	onData []func(any)
 }
 
 // eventQueue runs a spark's event handlers one at a time, in order, on a
@@ -52,6 +57,19 @@ func (q *eventQueue) enqueue(s *Spark, in inboundEvent) {
 	}
 }
 
+// appendIfBusy queues a data message behind pending events, so data and
+// events are handled in the order they arrived. It reports false when no
+// event is pending: then the caller delivers the data at once.
+func (q *eventQueue) appendIfBusy(in inboundEvent) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.running {
+		return false
+	}
+	q.items = append(q.items, in)
+	return true
+}
+
 func (q *eventQueue) work(s *Spark) {
 	defer s.server.active.done()
 	for {
@@ -69,6 +87,12 @@ func (q *eventQueue) work(s *Spark) {
 			q.space = nil
 		}
 		q.mu.Unlock()
+		if in.onData != nil {
+			for _, fn := range in.onData {
+				fn(in.data)
+			}
+			continue
+		}
 		s.runHandler(&in)
 	}
 }

@@ -17,7 +17,9 @@ import (
 //
 // Data handlers of one spark run one at a time, in arrival order, on the
 // goroutine that reads the connection (or, for data that arrived while
-// OnConnection hooks were running, on the hook goroutine right after them);
+// OnConnection hooks were running, on the hook goroutine right after them;
+// or, for data that arrived while named events were queued, on the event
+// goroutine right after those events' handlers);
 // a blocking handler delays that spark's reads, no one else's. Write, End and
 // the accessors are safe from any goroutine.
 type Spark struct {
@@ -335,9 +337,14 @@ func (s *Spark) deliver(p Packet) {
 }
 
 // dispatch routes one received value: event envelopes to the event
-// machinery, anything else to the data handlers.
+// machinery, anything else to the data handlers — at once, or, while events
+// are still queued for their handlers, behind them, so a spark's data and
+// events are always handled in arrival order.
 func (s *Spark) dispatch(data any, handlers []func(any)) {
 	if s.handleEnvelope(data) {
+		return
+	}
+	if len(handlers) > 0 && s.evq.appendIfBusy(inboundEvent{data: data, onData: handlers}) {
 		return
 	}
 	for _, fn := range handlers {

@@ -1,38 +1,40 @@
 // ../js/src/emitter.ts
 var Emitter = class {
   constructor() {
-    this.listeners = {};
+    // A Map, not an object: names come from the network too ("constructor",
+    // "__proto__" must be ordinary names).
+    this.listeners = /* @__PURE__ */ new Map();
   }
   on(event, fn) {
-    var _a;
-    ((_a = this.listeners)[event] || (_a[event] = [])).push(fn);
+    const list = this.listeners.get(event);
+    if (list) list.push(fn);
+    else this.listeners.set(event, [fn]);
     return this;
   }
   once(event, fn) {
     const wrapped = (...args) => {
       this.off(event, wrapped);
-      fn(...args);
+      return fn(...args);
     };
     return this.on(event, wrapped);
   }
   off(event, fn) {
-    const list = this.listeners[event];
-    if (!list) return this;
-    this.listeners[event] = fn ? list.filter((l) => l !== fn) : [];
+    const list = this.listeners.get(event);
+    if (list) this.listeners.set(event, fn ? list.filter((l) => l !== fn) : []);
     return this;
   }
   emit(event, ...args) {
-    const list = this.listeners[event];
+    const list = this.listeners.get(event);
     if (!list || list.length === 0) return false;
     for (const fn of list.slice()) fn(...args);
     return true;
   }
   removeAllListeners() {
-    this.listeners = {};
+    this.listeners.clear();
     return this;
   }
   listenerCount(event) {
-    return this.listeners[event]?.length ?? 0;
+    return this.listeners.get(event)?.length ?? 0;
   }
 };
 
@@ -65,6 +67,99 @@ function encode(data) {
   return JSON.stringify(data).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
+// ../js/src/events.ts
+var EventError = class extends Error {
+  /**
+   * code: bad_envelope, unknown_event, reserved_event, invalid_argument,
+   * handler_error (or one a handler chose), or, local only, timeout and disconnected.
+   */
+  constructor(code, message, event) {
+    super(message);
+    this.code = code;
+    this.event = event;
+    this.name = "EventError";
+  }
+};
+var Args = class {
+  constructor(...values) {
+    this.values = values;
+  }
+};
+var RESERVED = /* @__PURE__ */ new Set([
+  "open",
+  "close",
+  "end",
+  "data",
+  "error",
+  "reconnect",
+  "reconnect scheduled",
+  "reconnected",
+  "reconnect timeout",
+  "reconnect failed",
+  "timeout",
+  "online",
+  "offline",
+  "readyStateChange",
+  "heartbeat",
+  "drop"
+]);
+function isReserved(name) {
+  return RESERVED.has(name) || /^(outgoing|incoming|primus|allspark)::/.test(name);
+}
+function validName(name) {
+  return typeof name === "string" && name !== "" && new TextEncoder().encode(name).length <= 256;
+}
+var isID = (v) => Number.isSafeInteger(v) && v > 0;
+var own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+function parseEnvelope(data) {
+  if (typeof data !== "object" || data === null || Array.isArray(data) || !own(data, "allspark")) return null;
+  const m = data;
+  let id;
+  let ack;
+  let event;
+  const args = m.args ?? [];
+  const bad = (reason) => ({
+    args: [],
+    id,
+    ack,
+    error: new EventError("bad_envelope", "malformed event envelope: " + reason, event)
+  });
+  if (m.allspark !== 1) return bad("unsupported version");
+  if (own(m, "event")) {
+    if (own(m, "ack")) return bad('both "event" and "ack"');
+    if (own(m, "id")) {
+      if (!isID(m.id)) return bad('"id" is not a positive integer below 2^53');
+      id = m.id;
+    }
+    if (!validName(m.event)) return bad('"event" must be a string of 1 to 256 bytes');
+    event = m.event;
+    if (!Array.isArray(args)) return bad('"args" is not an array');
+    return { event, args, id };
+  }
+  if (own(m, "ack")) {
+    if (!isID(m.ack)) return bad('"ack" is not a request id');
+    ack = m.ack;
+  } else if (!own(m, "error")) return bad('neither "event", "ack" nor "error"');
+  if (own(m, "error")) {
+    const e = m.error;
+    if (typeof e !== "object" || !e || typeof e.code !== "string" || !e.code) {
+      return bad('"error" must be an object with a string "code"');
+    }
+    const str = (v) => typeof v === "string" ? v : "";
+    return { args: [], ack, error: new EventError(e.code, str(e.message), str(e.event) || void 0) };
+  }
+  if (!Array.isArray(args)) return bad('"args" is not an array');
+  return { args, ack };
+}
+function handlerError(e, event) {
+  const code = e?.code;
+  return new EventError(
+    typeof code === "string" && code ? code : "handler_error",
+    e instanceof Error ? e.message : String(e),
+    event
+  );
+}
+
 // ../js/src/client.ts
 var OPENING = 1;
 var CLOSED = 2;
@@ -77,6 +172,12 @@ var AuthorizationError = class extends Error {
   }
 };
 var defaults = { pathname: "/primus", pingTimeout: 45e3, parser: "json" };
+var Frame = class {
+  constructor(env, text) {
+    this.env = env;
+    this.text = text;
+  }
+};
 var Primus = class extends Emitter {
   constructor(url, options = {}) {
     super();
@@ -91,6 +192,8 @@ var Primus = class extends Emitter {
     this.idWaiters = [];
     this.cacheBuster = 0;
     this.removeNetworkListeners = null;
+    this.acks = /* @__PURE__ */ new Map();
+    this.lastID = 0;
     const base = url ?? (typeof location !== "undefined" ? location.href : "http://localhost");
     this.url = new URL(base);
     const d = this.constructor.defaults;
@@ -107,6 +210,7 @@ var Primus = class extends Emitter {
       manual: options.manual ?? false,
       queueSize: options.queueSize ?? Infinity
     };
+    this.ackTimeout = options.ackTimeout ?? 0;
     this.WS = options.WebSocket ?? globalThis.WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
@@ -127,8 +231,108 @@ var Primus = class extends Emitter {
       return true;
     }
     this.buffer.push(data);
-    while (this.buffer.length > this.opts.queueSize) this.emit("drop", this.buffer.shift());
+    while (this.buffer.length > this.opts.queueSize) {
+      let old = this.buffer.shift();
+      if (old instanceof Frame) {
+        if (old.env.id) this.settle(old.env.id, new EventError("disconnected", "dropped from the offline queue (queueSize)"));
+        old = old.env;
+      }
+      this.emit("drop", old);
+    }
     return true;
+  }
+  on(event, fn) {
+    if (!isReserved(event) && !validName(event)) throw new TypeError(`invalid event name ${JSON.stringify(event)}`);
+    return super.on(event, fn);
+  }
+  emit(event, ...args) {
+    if (isReserved(event)) return super.emit(event, ...args);
+    return this.write(this.frame(event, args));
+  }
+  /**
+   * Sends a named event asking for an ack; resolves with the reply args.
+   * Rejects with an EventError: the server's code (unknown_event,
+   * invalid_argument, handler_error ...), timeout (options.ackTimeout, or
+   * timeout(ms)), or disconnected when the connection closes first. Throws
+   * a TypeError at once for a reserved or invalid name.
+   */
+  emitWithAck(event, ...args) {
+    return this.ask(this.ackTimeout, event, args);
+  }
+  /** Sets the time limit of one request: `client.timeout(500).emitWithAck('add', x)`. */
+  timeout(ms) {
+    return { emitWithAck: (event, ...args) => this.ask(ms, event, args) };
+  }
+  frame(event, args, id) {
+    if (!validName(event) || isReserved(event)) {
+      throw new TypeError(`cannot send event ${JSON.stringify(event)}: names are 1 to 256 bytes and not reserved`);
+    }
+    const env = { allspark: 1, event, args, id };
+    return new Frame(env, encode(env));
+  }
+  ask(ms, event, args) {
+    const id = ++this.lastID;
+    const frame = this.frame(event, args, id);
+    return new Promise((resolve, reject) => {
+      const p = { event, resolve, reject };
+      this.acks.set(id, p);
+      if (ms > 0) p.timer = setTimeout(() => this.settle(id, new EventError("timeout", `no reply within ${ms} ms`)), ms);
+      if (!this.write(frame)) this.settle(id, new EventError("disconnected", "the client has ended"));
+    });
+  }
+  /** Settles request id with the reply args or an error; a second answer finds nothing and is dropped. */
+  settle(id, result) {
+    const p = this.acks.get(id);
+    if (!p) return;
+    this.acks.delete(id);
+    clearTimeout(p.timer);
+    if (Array.isArray(result)) p.resolve(result);
+    else {
+      result.event ?? (result.event = p.event);
+      p.reject(result);
+    }
+  }
+  /**
+   * Fails the requests sent on the connection that just closed (all of them
+   * when the client ends): the server answers on the spark that got the
+   * request, and a reconnect is a new spark that never saw it.
+   */
+  failAcks(all) {
+    for (const [id, p] of this.acks) {
+      if (all || p.sent) this.settle(id, new EventError("disconnected", "the connection closed before the reply"));
+    }
+  }
+  /** Handles an envelope from the server (docs/events.md). */
+  dispatch({ event, args, id, ack, error }) {
+    if (ack) return this.settle(ack, error ?? args);
+    const ws = this.socket;
+    const reply = (body) => {
+      if (!id || !ws || ws !== this.socket) return;
+      let text;
+      try {
+        text = encode({ allspark: 1, ack: id, ...body });
+      } catch (e) {
+        text = encode({ allspark: 1, ack: id, error: { code: "handler_error", message: "unencodable reply: " + e.message } });
+      }
+      ws.send(text);
+    };
+    const fail = (err) => {
+      if (id) reply({ error: { code: err.code, message: err.message } });
+      else this.emit("error", err);
+    };
+    if (error) return fail(error);
+    const name = event;
+    const list = isReserved(name) ? null : this.listeners.get(name);
+    if (!list?.length) {
+      fail(list === null ? new EventError("reserved_event", `"${name}" is a reserved name`, name) : new EventError("unknown_event", `no handler for event "${name}"`, name));
+      return;
+    }
+    list.slice().forEach((fn, i) => {
+      new Promise((resolve) => resolve(fn(...args))).then(
+        (v) => i || reply({ args: v === void 0 ? [] : v instanceof Args ? v.values : [v] }),
+        (e) => i ? this.emit("error", handlerError(e, name)) : fail(handlerError(e, name))
+      );
+    });
   }
   /** Asks the server for this connection's spark id. */
   id(fn) {
@@ -155,7 +359,15 @@ var Primus = class extends Emitter {
     this.removeAllListeners();
   }
   send(data) {
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket.send(data);
+    if (data instanceof Frame) {
+      const id = data.env.id;
+      if (id) {
+        const p = this.acks.get(id);
+        if (!p) return;
+        p.sent = true;
+      }
+      this.socket.send(data.text);
+    } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket.send(data);
     else this.socket.send(encode(data));
   }
   wsURL() {
@@ -296,7 +508,9 @@ var Primus = class extends Emitter {
         }
       }
     }
-    this.emit("data", data);
+    const env = parseEnvelope(data);
+    if (env) this.dispatch(env);
+    else this.emit("data", data);
   }
   heartbeat() {
     this.clear("heartbeat");
@@ -346,6 +560,7 @@ var Primus = class extends Emitter {
     if (this.socket === ws) this.socket = null;
     this.clear("connect");
     this.clear("heartbeat");
+    this.failAcks(false);
   }
   finish(emitClose = true) {
     if (this.ended) return;
@@ -353,6 +568,7 @@ var Primus = class extends Emitter {
     const wasOpen = this.readyState === OPEN;
     for (const k of Object.keys(this.timers)) this.clear(k);
     if (this.socket) this.detach(this.socket);
+    this.failAcks(true);
     this.attempt = null;
     this.setState(CLOSED);
     if (wasOpen && emitClose) this.emit("close");
@@ -409,15 +625,21 @@ Primus.OPENING = OPENING;
 Primus.CLOSED = CLOSED;
 Primus.OPEN = OPEN;
 Primus.defaults = defaults;
+/** For the global build: `new Primus.Args(a, b)`, `err instanceof Primus.EventError`. */
+Primus.Args = Args;
+Primus.EventError = EventError;
 export {
   Primus as Allspark,
+  Args,
   AuthorizationError,
   CLOSED,
   Emitter,
+  EventError,
   OPEN,
   OPENING,
   Primus,
   backoffDelay,
   defaultReconnect,
-  defaults
+  defaults,
+  isReserved
 };

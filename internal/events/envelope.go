@@ -212,7 +212,7 @@ func integer(v any) (int64, bool) {
 var reservedNames = map[string]struct{}{
 	"open": {}, "close": {}, "end": {}, "data": {}, "error": {}, "reconnect": {},
 	"reconnect scheduled": {}, "reconnected": {}, "reconnect timeout": {}, "reconnect failed": {},
-	"timeout": {}, "online": {}, "offline": {}, "readyStateChange": {}, "heartbeat": {},
+	"timeout": {}, "online": {}, "offline": {}, "readyStateChange": {}, "heartbeat": {}, "drop": {},
 }
 
 // IsReserved reports whether name may not be used for a named event.

@@ -115,7 +115,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReserved(t *testing.T) {
-	for _, n := range []string{"open", "data", "reconnect scheduled", "incoming::data", "primus::x", "allspark::y", "readyStateChange"} {
+	for _, n := range []string{"open", "data", "reconnect scheduled", "incoming::data", "primus::x", "allspark::y", "readyStateChange", "drop"} {
 		if !IsReserved(n) || ValidName(n) {
 			t.Errorf("%q should be reserved", n)
 		}

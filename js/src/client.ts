@@ -1,6 +1,19 @@
-import { Emitter } from './emitter';
+import { Emitter, type AnyFn, type Listener } from './emitter';
 import { backoffDelay, defaultReconnect, type ReconnectOptions } from './backoff';
 import { encode, parseControl } from './protocol';
+import {
+  Args,
+  EventError,
+  handlerError,
+  isReserved,
+  parseEnvelope,
+  validName,
+  type DefaultEventsMap,
+  type Envelope,
+  type EventsMap,
+  type Handler,
+  type ReplyArgs,
+} from './events';
 
 /** readyState values, numbered as Primus numbers them. */
 export const OPENING = 1;
@@ -71,6 +84,8 @@ export interface Options {
   queueSize?: number;
   /** WebSocket implementation for runtimes without a global one (Node 20: npm `ws`). */
   WebSocket?: WebSocketConstructor;
+  /** Default time limit of emitWithAck, ms; 0 (default): none, the request waits until the connection ends. */
+  ackTimeout?: number;
 }
 
 /** Settings the server bakes into the library it serves. */
@@ -85,20 +100,51 @@ export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000, par
 
 type Timer = ReturnType<typeof setTimeout>;
 
+/** Reserved names (docs/events.md): they keep their local meaning and never travel as named events. */
+export type ReservedName = keyof Events | 'heartbeat' | `${'outgoing' | 'incoming' | 'primus' | 'allspark'}::${string}`;
+
+/** Names an event map can use: every name but the reserved ones. */
+export type EventNames<M> = Exclude<keyof M, ReservedName> & string;
+
+/** An event envelope we send, encoded when emitted so a bad argument throws at the caller. */
+class Frame {
+  constructor(readonly env: { allspark: 1; event: string; args: unknown[]; id?: number }, readonly text: string) {}
+}
+
+/** A request waiting for its ack. sent: written to the current connection. */
+interface Pending {
+  event: string;
+  resolve: (args: unknown[]) => void;
+  reject: (err: EventError) => void;
+  timer?: Timer;
+  sent?: boolean;
+}
+
+// Typed overloads of the inherited once/off (types only: no code in the bundle).
+export interface Primus<S, C> {
+  once<K extends keyof Events>(event: K, fn: Listener<Events[K]>): this;
+  once<K extends EventNames<S>>(event: K, fn: Handler<S[K]>): this;
+  off<K extends keyof Events>(event: K, fn?: Listener<Events[K]>): this;
+  off<K extends EventNames<S>>(event: K, fn?: Handler<S[K]>): this;
+}
+
 /**
  * Primus-compatible client: same option names, defaults, events and
  * wire protocol as the stock Primus client with the websockets transformer.
  */
-export class Primus extends Emitter<Events> {
+export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsMap<C> = DefaultEventsMap> extends Emitter<Events> {
   static OPENING = OPENING;
   static CLOSED = CLOSED;
   static OPEN = OPEN;
   static defaults = defaults;
+  /** For the global build: `new Primus.Args(a, b)`, `err instanceof Primus.EventError`. */
+  static Args = Args;
+  static EventError = EventError;
 
   readyState = CLOSED;
   online = true;
   readonly url: URL;
-  private readonly opts: Required<Omit<Options, 'reconnect' | 'WebSocket' | 'strategy'>> & {
+  private readonly opts: Required<Omit<Options, 'reconnect' | 'WebSocket' | 'strategy' | 'ackTimeout'>> & {
     reconnect: ReconnectOptions;
     strategy: string[];
   };
@@ -112,6 +158,9 @@ export class Primus extends Emitter<Events> {
   private idWaiters: ((id: string) => void)[] = [];
   private cacheBuster = 0;
   private removeNetworkListeners: (() => void) | null = null;
+  private acks = new Map<number, Pending>();
+  private lastID = 0;
+  private ackTimeout: number;
 
   constructor(url?: string, options: Options = {}) {
     super();
@@ -131,6 +180,7 @@ export class Primus extends Emitter<Events> {
       manual: options.manual ?? false,
       queueSize: options.queueSize ?? Infinity,
     };
+    this.ackTimeout = options.ackTimeout ?? 0;
     this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
@@ -153,8 +203,133 @@ export class Primus extends Emitter<Events> {
       return true;
     }
     this.buffer.push(data);
-    while (this.buffer.length > this.opts.queueSize) this.emit('drop', this.buffer.shift());
+    while (this.buffer.length > this.opts.queueSize) {
+      let old = this.buffer.shift();
+      if (old instanceof Frame) {
+        if (old.env.id) this.settle(old.env.id, new EventError('disconnected', 'dropped from the offline queue (queueSize)'));
+        old = old.env;
+      }
+      this.emit('drop', old);
+    }
     return true;
+  }
+
+  /** Adds a local listener (reserved names, see Events) or the handler of a server event. */
+  on<K extends keyof Events>(event: K, fn: Listener<Events[K]>): this;
+  on<K extends EventNames<S>>(event: K, fn: Handler<S[K]>): this;
+  on(event: string, fn: AnyFn): this {
+    if (!isReserved(event) && !validName(event)) throw new TypeError(`invalid event name ${JSON.stringify(event)}`);
+    return super.on(event as keyof Events, fn);
+  }
+
+  /**
+   * A reserved name emits the local event; any other name sends a named
+   * event to the server, queued like write() while not open. Throws a
+   * TypeError for a name the wire refuses, or args JSON cannot encode.
+   */
+  emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean;
+  emit<K extends EventNames<C>>(event: K, ...args: Parameters<C[K]>): boolean;
+  emit(event: string, ...args: unknown[]): boolean {
+    if (isReserved(event)) return super.emit(event as keyof Events, ...(args as Events[keyof Events]));
+    return this.write(this.frame(event, args));
+  }
+
+  /**
+   * Sends a named event asking for an ack; resolves with the reply args.
+   * Rejects with an EventError: the server's code (unknown_event,
+   * invalid_argument, handler_error ...), timeout (options.ackTimeout, or
+   * timeout(ms)), or disconnected when the connection closes first. Throws
+   * a TypeError at once for a reserved or invalid name.
+   */
+  emitWithAck<K extends EventNames<C>>(event: K, ...args: Parameters<C[K]>): Promise<ReplyArgs<ReturnType<C[K]>>> {
+    return this.ask(this.ackTimeout, event, args) as Promise<ReplyArgs<ReturnType<C[K]>>>;
+  }
+
+  /** Sets the time limit of one request: `client.timeout(500).emitWithAck('add', x)`. */
+  timeout(ms: number): Pick<this, 'emitWithAck'> {
+    return { emitWithAck: (event: string, ...args: unknown[]) => this.ask(ms, event, args) } as unknown as Pick<this, 'emitWithAck'>;
+  }
+
+  private frame(event: string, args: unknown[], id?: number): Frame {
+    if (!validName(event) || isReserved(event)) {
+      throw new TypeError(`cannot send event ${JSON.stringify(event)}: names are 1 to 256 bytes and not reserved`);
+    }
+    const env = { allspark: 1 as const, event, args, id };
+    return new Frame(env, encode(env));
+  }
+
+  private ask(ms: number, event: string, args: unknown[]): Promise<unknown[]> {
+    const id = ++this.lastID;
+    const frame = this.frame(event, args, id);
+    return new Promise((resolve, reject) => {
+      const p: Pending = { event, resolve, reject };
+      this.acks.set(id, p);
+      if (ms > 0) p.timer = setTimeout(() => this.settle(id, new EventError('timeout', `no reply within ${ms} ms`)), ms);
+      if (!this.write(frame)) this.settle(id, new EventError('disconnected', 'the client has ended'));
+    });
+  }
+
+  /** Settles request id with the reply args or an error; a second answer finds nothing and is dropped. */
+  private settle(id: number, result: unknown[] | EventError): void {
+    const p = this.acks.get(id);
+    if (!p) return;
+    this.acks.delete(id);
+    clearTimeout(p.timer);
+    if (Array.isArray(result)) p.resolve(result);
+    else {
+      result.event ??= p.event;
+      p.reject(result);
+    }
+  }
+
+  /**
+   * Fails the requests sent on the connection that just closed (all of them
+   * when the client ends): the server answers on the spark that got the
+   * request, and a reconnect is a new spark that never saw it.
+   */
+  private failAcks(all: boolean): void {
+    for (const [id, p] of this.acks) {
+      if (all || p.sent) this.settle(id, new EventError('disconnected', 'the connection closed before the reply'));
+    }
+  }
+
+  /** Handles an envelope from the server (docs/events.md). */
+  private dispatch({ event, args, id, ack, error }: Envelope): void {
+    if (ack) return this.settle(ack, error ?? args);
+    const ws = this.socket;
+    // Replies go to the connection the request came on, never to a later one.
+    const reply = (body: object) => {
+      if (!id || !ws || ws !== this.socket) return;
+      let text: string;
+      try {
+        text = encode({ allspark: 1, ack: id, ...body });
+      } catch (e) {
+        text = encode({ allspark: 1, ack: id, error: { code: 'handler_error', message: 'unencodable reply: ' + (e as Error).message } });
+      }
+      ws.send(text);
+    };
+    // Failures are answered when the server asked for an ack, else reported locally.
+    const fail = (err: EventError) => {
+      if (id) reply({ error: { code: err.code, message: err.message } });
+      else this.emit('error', err);
+    };
+    if (error) return fail(error);
+    const name = event!;
+    const list = isReserved(name) ? null : this.listeners.get(name);
+    if (!list?.length) {
+      fail(list === null
+        ? new EventError('reserved_event', `"${name}" is a reserved name`, name)
+        : new EventError('unknown_event', `no handler for event "${name}"`, name));
+      return;
+    }
+    // Every handler runs, in order; the first one's result is the reply,
+    // errors of the others go to the local error event.
+    list.slice().forEach((fn, i) => {
+      new Promise((resolve) => resolve(fn(...args))).then(
+        (v) => i || reply({ args: v === undefined ? [] : v instanceof Args ? v.values : [v] }),
+        (e) => (i ? this.emit('error', handlerError(e, name)) : fail(handlerError(e, name))),
+      );
+    });
   }
 
   /** Asks the server for this connection's spark id. */
@@ -185,7 +360,15 @@ export class Primus extends Emitter<Events> {
   }
 
   private send(data: unknown): void {
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket!.send(data as ArrayBufferView);
+    if (data instanceof Frame) {
+      const id = data.env.id;
+      if (id) {
+        const p = this.acks.get(id);
+        if (!p) return; // it timed out while queued
+        p.sent = true;
+      }
+      this.socket!.send(data.text);
+    } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) this.socket!.send(data as ArrayBufferView);
     else this.socket!.send(encode(data));
   }
 
@@ -338,7 +521,9 @@ export class Primus extends Emitter<Events> {
         }
       }
     }
-    this.emit('data', data);
+    const env = parseEnvelope(data);
+    if (env) this.dispatch(env);
+    else this.emit('data', data);
   }
 
   private heartbeat(): void {
@@ -392,6 +577,7 @@ export class Primus extends Emitter<Events> {
     if (this.socket === ws) this.socket = null;
     this.clear('connect');
     this.clear('heartbeat');
+    this.failAcks(false);
   }
 
   private finish(emitClose = true): void {
@@ -400,6 +586,7 @@ export class Primus extends Emitter<Events> {
     const wasOpen = this.readyState === OPEN;
     for (const k of Object.keys(this.timers) as (keyof typeof this.timers)[]) this.clear(k);
     if (this.socket) this.detach(this.socket);
+    this.failAcks(true);
     this.attempt = null;
     this.setState(CLOSED);
     if (wasOpen && emitClose) this.emit('close');

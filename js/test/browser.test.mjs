@@ -119,3 +119,26 @@ test('browser: authorization failure surfaces an error without a reconnect loop'
   assert.deepEqual(await page.evaluate(() => window.lastError), { name: 'AuthorizationError', status: 401, message: 'authentication required' });
   await context.close();
 });
+
+test('browser: named events and acks with the Go server, both directions', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.setContent('<!doctype html><title>events</title>');
+  await page.addScriptTag({ url: `${fixture.base}/events/primus.js` }); // pathname /events baked in
+  const result = await page.evaluate(async (base) => {
+    const c = new Primus(base);
+    c.on('double', (x) => x * 2);
+    const sum = await c.emitWithAck('add', { A: 2, B: 3 });
+    const asked = await c.emitWithAck('ask', 'double', 4);
+    let failure;
+    try {
+      await c.timeout(5000).emitWithAck('add', { A: 'x', B: 1 });
+    } catch (err) {
+      failure = { isEventError: err instanceof Primus.EventError, code: err.code, event: err.event };
+    }
+    c.end();
+    return { sum, asked, failure };
+  }, fixture.base);
+  assert.deepEqual(result, { sum: [5], asked: [8], failure: { isEventError: true, code: 'invalid_argument', event: 'add' } });
+  await context.close();
+});

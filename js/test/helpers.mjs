@@ -102,3 +102,69 @@ export function record(client) {
     },
   };
 }
+
+/**
+ * A scripted server speaking the Primus websockets wire format with npm ws:
+ * each connection records what the client sent (JSON-decoded) and the test
+ * answers by hand, so both sides of the envelope protocol can be driven
+ * exactly, including what a real server would never send.
+ */
+export async function startPeer() {
+  const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const conns = [];
+  const waiters = [];
+  wss.on('connection', (ws) => {
+    conns.push(new PeerConn(ws));
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    base: `http://127.0.0.1:${wss.address().port}`,
+    /** resolves with the n-th connection (1-based) */
+    async connection(n = 1, ms = 5000) {
+      const deadline = Date.now() + ms;
+      while (conns.length < n) {
+        if (Date.now() > deadline) throw new Error(`no connection #${n}`);
+        await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 50).unref(); });
+      }
+      return conns[n - 1];
+    },
+    count: () => conns.length,
+    close() {
+      for (const c of conns) c.ws.terminate();
+      return new Promise((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+class PeerConn {
+  constructor(ws) {
+    this.ws = ws;
+    this.received = [];
+    this.read = 0;
+    this.wake = null;
+    ws.on('message', (raw) => {
+      this.received.push(JSON.parse(raw.toString()));
+      this.wake?.();
+    });
+  }
+
+  /** Sends one value as a JSON text frame. */
+  send(value) { this.ws.send(JSON.stringify(value)); }
+
+  /** Sends raw text. */
+  sendText(text) { this.ws.send(text); }
+
+  /** Resolves with the next value the client sent. */
+  async next(ms = 5000) {
+    const deadline = Date.now() + ms;
+    while (this.read >= this.received.length) {
+      if (Date.now() > deadline) throw new Error(`peer: nothing received after ${JSON.stringify(this.received)}`);
+      await new Promise((resolve) => { this.wake = resolve; setTimeout(resolve, 50).unref(); });
+    }
+    return this.received[this.read++];
+  }
+
+  /** Cuts the TCP connection without a close handshake (a crash). */
+  drop() { this.ws.terminate(); }
+}
