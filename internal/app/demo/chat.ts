@@ -1,7 +1,8 @@
 // The chat demo's page logic. The client library comes from the server at
 // /primus/primus.js (window.Primus); types come from the client's source.
+// Named events and acks are the client's own (emit, emitWithAck, on), in the
+// wire format of docs/events.md; the server side is internal/app/demo.go.
 import type { Primus as PrimusClass, Attempt } from '../../../js/src/index';
-import { Rpc, RemoteError } from './rpc';
 
 declare const Primus: typeof PrimusClass;
 
@@ -9,6 +10,23 @@ interface Member { id: string; name: string }
 interface Message { room: string; from?: string; name: string; text: string; ts?: number }
 interface RoomState { room: string; members: Member[] }
 interface Typing { room: string; id: string; name: string; typing: boolean }
+
+/** Events the server sends. */
+interface ServerToClient {
+  message(m: Message): void;
+  presence(s: RoomState): void;
+  typing(t: Typing): void;
+}
+
+/** Events the page sends; the return type is the server's ack reply. */
+interface ClientToServer {
+  join(x: { room: string }): RoomState;
+  leave(x: { room: string }): void;
+  message(x: { room: string; text: string }): Message;
+  typing(x: { room: string; typing: boolean }): void;
+}
+
+type Client = PrimusClass<ServerToClient, ClientToServer>;
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...kids: (Node | string)[]) => {
@@ -25,8 +43,7 @@ const state = {
   current: '',
   rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
 };
-let client: PrimusClass;
-let rpc: Rpc;
+let client: Client;
 let countdown: ReturnType<typeof setInterval> | undefined;
 
 function setStatus(kind: string, text: string): void {
@@ -38,7 +55,7 @@ function setStatus(kind: string, text: string): void {
 }
 
 /** Connection status, driven only by the client's own events. */
-function watchConnection(c: PrimusClass): void {
+function watchConnection(c: Client): void {
   const stopCountdown = () => { if (countdown) clearInterval(countdown); countdown = undefined; };
   c.on('open', () => { stopCountdown(); state.open = true; setStatus('open', 'connected'); void rejoin(); });
   c.on('reconnect scheduled', (a: Attempt) => {
@@ -58,6 +75,10 @@ function watchConnection(c: PrimusClass): void {
   c.on('online', () => setStatus('connecting', 'back online, connecting…'));
   c.on('end', () => { stopCountdown(); state.open = false; setStatus('ended', 'disconnected: reload to rejoin'); });
   c.on('error', (err: Error) => console.warn('allspark client error', err));
+  // Plain (non-event) data, e.g. an HTTP publish without an event name.
+  c.on('data', (data: unknown) => {
+    if (state.current) notice(state.current, `📣 ${typeof data === 'string' ? data : JSON.stringify(data)}`);
+  });
 }
 
 function roomOf(name: string) {
@@ -142,7 +163,7 @@ function show(room: string): void {
 
 async function joinRoom(room: string): Promise<void> {
   try {
-    const [st] = (await rpc.ask('join', { room })) as [RoomState];
+    const [st] = await client.emitWithAck('join', { room });
     const known = state.rooms.has(room);
     roomOf(room).members = st.members;
     if (!known) notice(room, `you joined #${room}`);
@@ -154,9 +175,9 @@ async function joinRoom(room: string): Promise<void> {
 
 async function leaveRoom(room: string): Promise<void> {
   try {
-    await rpc.ask('leave', { room });
+    await client.emitWithAck('leave', { room });
   } catch (err) {
-    if (!(err instanceof RemoteError && err.code === 'disconnected')) console.warn(err);
+    if ((err as { code?: string }).code !== 'disconnected') console.warn(err);
   }
   state.rooms.delete(room);
   const next = [...state.rooms.keys()].sort()[0] ?? '';
@@ -170,7 +191,7 @@ async function rejoin(): Promise<void> {
   const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
   for (const room of rooms) {
     try {
-      const [st] = (await rpc.ask('join', { room })) as [RoomState];
+      const [st] = await client.emitWithAck('join', { room });
       const fresh = !state.rooms.has(room);
       roomOf(room).members = st.members;
       if (fresh) notice(room, `you joined #${room}`);
@@ -189,7 +210,7 @@ function typing(on: boolean): void {
   if (on) typingTimer = setTimeout(() => typing(false), 2500);
   if (on === typingSent) return;
   typingSent = on;
-  rpc.emit('typing', { room: state.current, typing: on });
+  client.emit('typing', { room: state.current, typing: on });
 }
 
 async function send(text: string): Promise<void> {
@@ -198,7 +219,7 @@ async function send(text: string): Promise<void> {
   const li = messageLine({ room, name: state.name, text }, ['mine', 'pending']);
   addLine(room, li);
   try {
-    const [m] = (await rpc.ask('message', { room, text })) as [Message];
+    const [m] = await client.emitWithAck('message', { room, text });
     li.classList.remove('pending');
     li.querySelector('.time')!.textContent = time(m.ts);
   } catch (err) {
@@ -220,18 +241,20 @@ function start(name: string): void {
   url.pathname = '/';
   url.hash = '';
   url.search = new URLSearchParams({ name }).toString();
-  client = new Primus(url.toString(), { reconnect: { min: 1000, max: 8000, retries: Infinity } });
-  rpc = new Rpc(client);
+  // A chat keeps trying: no retry limit, at most 8 s between attempts. A
+  // request gets 10 s for its ack.
+  client = new Primus<ServerToClient, ClientToServer>(url.toString(), {
+    reconnect: { min: 1000, max: 8000, retries: Infinity },
+    ackTimeout: 10000,
+  });
   watchConnection(client);
 
-  rpc.on('message', (m) => {
-    const msg = m as Message;
+  client.on('message', (msg) => {
     addLine(msg.room, messageLine(msg, msg.from ? [] : ['api']));
     const t = roomOf(msg.room).typing.get(msg.from ?? '');
     if (t) { clearTimeout(t.timer); roomOf(msg.room).typing.delete(msg.from ?? ''); renderTyping(); }
   });
-  rpc.on('presence', (s) => {
-    const st = s as RoomState;
+  client.on('presence', (st) => {
     if (!state.rooms.has(st.room)) return;
     const before = new Set(roomOf(st.room).members.map((m) => m.id));
     const after = new Set(st.members.map((m) => m.id));
@@ -240,8 +263,7 @@ function start(name: string): void {
     roomOf(st.room).members = st.members;
     if (st.room === state.current) renderMembers();
   });
-  rpc.on('typing', (t) => {
-    const ev = t as Typing;
+  client.on('typing', (ev) => {
     const r = roomOf(ev.room);
     const prev = r.typing.get(ev.id);
     if (prev) clearTimeout(prev.timer);
@@ -251,9 +273,6 @@ function start(name: string): void {
     } else r.typing.delete(ev.id);
     if (ev.room === state.current) renderTyping();
   });
-  rpc.onPlain = (data) => {
-    if (state.current) notice(state.current, `📣 ${typeof data === 'string' ? data : JSON.stringify(data)}`);
-  };
 }
 
 $<HTMLFormElement>('#login-form').addEventListener('submit', (e) => {

@@ -1,80 +1,5 @@
 "use strict";
 (() => {
-  // demo/rpc.ts
-  var RemoteError = class extends Error {
-    constructor(code, message) {
-      super(message);
-      this.code = code;
-      this.name = "RemoteError";
-    }
-  };
-  var Rpc = class {
-    constructor(client2, timeoutMs = 1e4) {
-      this.client = client2;
-      this.timeoutMs = timeoutMs;
-      this.nextId = 1;
-      this.pending = /* @__PURE__ */ new Map();
-      this.handlers = /* @__PURE__ */ new Map();
-      /** Plain (non-envelope) data, e.g. an HTTP publish without an event. */
-      this.onPlain = () => {
-      };
-      client2.on("data", (data) => this.receive(data));
-      client2.on("close", () => this.failAll(new RemoteError("disconnected", "connection closed before the reply")));
-    }
-    on(event, fn) {
-      this.handlers.set(event, fn);
-    }
-    emit(event, ...args) {
-      this.client.write({ allspark: 1, event, args });
-    }
-    /** Sends an event asking for an ack; resolves with the reply's args. */
-    ask(event, ...args) {
-      const id = this.nextId++;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.pending.delete(id);
-          reject(new RemoteError("timeout", `no reply to ${event} within ${this.timeoutMs} ms`));
-        }, this.timeoutMs);
-        this.pending.set(id, { resolve, reject, timer });
-        this.client.write({ allspark: 1, event, args, id });
-      });
-    }
-    failAll(err) {
-      for (const [id, p] of this.pending) {
-        clearTimeout(p.timer);
-        this.pending.delete(id);
-        p.reject(err);
-      }
-    }
-    receive(data) {
-      if (typeof data !== "object" || data === null || Array.isArray(data) || data.allspark === void 0) {
-        this.onPlain(data);
-        return;
-      }
-      const env = data;
-      if (env.allspark !== 1) return;
-      const args = Array.isArray(env.args) ? env.args : [];
-      if (typeof env.ack === "number") {
-        const p = this.pending.get(env.ack);
-        if (!p) return;
-        this.pending.delete(env.ack);
-        clearTimeout(p.timer);
-        if (env.error) p.reject(new RemoteError(env.error.code ?? "handler_error", env.error.message ?? "failed"));
-        else p.resolve(args);
-        return;
-      }
-      if (typeof env.event === "string") {
-        const h = this.handlers.get(env.event);
-        if (h) h(...args);
-        else if (typeof env.id === "number") {
-          this.client.write({ allspark: 1, ack: env.id, error: { code: "unknown_event", message: `no handler for ${env.event}` } });
-        }
-        return;
-      }
-      if (env.error) console.warn("allspark error report", env.error);
-    }
-  };
-
   // demo/chat.ts
   var $ = (sel) => document.querySelector(sel);
   var el = (tag, props = {}, ...kids) => {
@@ -91,7 +16,6 @@
     rooms: /* @__PURE__ */ new Map()
   };
   var client;
-  var rpc;
   var countdown;
   function setStatus(kind, text) {
     status.dataset.state = kind;
@@ -142,6 +66,9 @@
       setStatus("ended", "disconnected: reload to rejoin");
     });
     c.on("error", (err) => console.warn("allspark client error", err));
+    c.on("data", (data) => {
+      if (state.current) notice(state.current, `\u{1F4E3} ${typeof data === "string" ? data : JSON.stringify(data)}`);
+    });
   }
   function roomOf(name) {
     let r = state.rooms.get(name);
@@ -225,7 +152,7 @@
   }
   async function joinRoom(room) {
     try {
-      const [st] = await rpc.ask("join", { room });
+      const [st] = await client.emitWithAck("join", { room });
       const known = state.rooms.has(room);
       roomOf(room).members = st.members;
       if (!known) notice(room, `you joined #${room}`);
@@ -236,9 +163,9 @@
   }
   async function leaveRoom(room) {
     try {
-      await rpc.ask("leave", { room });
+      await client.emitWithAck("leave", { room });
     } catch (err) {
-      if (!(err instanceof RemoteError && err.code === "disconnected")) console.warn(err);
+      if (err.code !== "disconnected") console.warn(err);
     }
     state.rooms.delete(room);
     const next = [...state.rooms.keys()].sort()[0] ?? "";
@@ -255,7 +182,7 @@
     const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) {
       try {
-        const [st] = await rpc.ask("join", { room });
+        const [st] = await client.emitWithAck("join", { room });
         const fresh = !state.rooms.has(room);
         roomOf(room).members = st.members;
         if (fresh) notice(room, `you joined #${room}`);
@@ -273,7 +200,7 @@
     if (on) typingTimer = setTimeout(() => typing(false), 2500);
     if (on === typingSent) return;
     typingSent = on;
-    rpc.emit("typing", { room: state.current, typing: on });
+    client.emit("typing", { room: state.current, typing: on });
   }
   async function send(text) {
     const room = state.current;
@@ -281,7 +208,7 @@
     const li = messageLine({ room, name: state.name, text }, ["mine", "pending"]);
     addLine(room, li);
     try {
-      const [m] = await rpc.ask("message", { room, text });
+      const [m] = await client.emitWithAck("message", { room, text });
       li.classList.remove("pending");
       li.querySelector(".time").textContent = time(m.ts);
     } catch (err) {
@@ -302,11 +229,12 @@
     url.pathname = "/";
     url.hash = "";
     url.search = new URLSearchParams({ name }).toString();
-    client = new Primus(url.toString(), { reconnect: { min: 1e3, max: 8e3, retries: Infinity } });
-    rpc = new Rpc(client);
+    client = new Primus(url.toString(), {
+      reconnect: { min: 1e3, max: 8e3, retries: Infinity },
+      ackTimeout: 1e4
+    });
     watchConnection(client);
-    rpc.on("message", (m) => {
-      const msg = m;
+    client.on("message", (msg) => {
       addLine(msg.room, messageLine(msg, msg.from ? [] : ["api"]));
       const t = roomOf(msg.room).typing.get(msg.from ?? "");
       if (t) {
@@ -315,8 +243,7 @@
         renderTyping();
       }
     });
-    rpc.on("presence", (s) => {
-      const st = s;
+    client.on("presence", (st) => {
       if (!state.rooms.has(st.room)) return;
       const before = new Set(roomOf(st.room).members.map((m) => m.id));
       const after = new Set(st.members.map((m) => m.id));
@@ -325,8 +252,7 @@
       roomOf(st.room).members = st.members;
       if (st.room === state.current) renderMembers();
     });
-    rpc.on("typing", (t) => {
-      const ev = t;
+    client.on("typing", (ev) => {
       const r = roomOf(ev.room);
       const prev = r.typing.get(ev.id);
       if (prev) clearTimeout(prev.timer);
@@ -338,9 +264,6 @@
       } else r.typing.delete(ev.id);
       if (ev.room === state.current) renderTyping();
     });
-    rpc.onPlain = (data) => {
-      if (state.current) notice(state.current, `\u{1F4E3} ${typeof data === "string" ? data : JSON.stringify(data)}`);
-    };
   }
   $("#login-form").addEventListener("submit", (e) => {
     e.preventDefault();
