@@ -61,7 +61,7 @@ func errorf(status int, code, format string, a ...any) *apiError {
 type PublishRequest struct {
 	Rooms  []string `json:"rooms,omitempty"`  // members of these rooms (each spark once)
 	Sparks []string `json:"sparks,omitempty"` // these spark ids
-	All    bool     `json:"all,omitempty"`    // every connected spark
+	All    bool     `json:"all,omitempty"`    // every spark connected to this process
 	Except []string `json:"except,omitempty"` // spark ids to leave out
 	// Event, when set, sends a named event (docs/events.md) whose single
 	// argument is Data (none when Data is absent). When empty, Data is
