@@ -14,20 +14,28 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/allspark/allspark/internal/app"
 )
 
 func main() {
-	if err := app.Run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "allspark:", err)
-		if errors.Is(err, app.ErrConfig) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	err := app.Run(context.Background(), os.Args[1:], os.Getenv, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err and maps it to the exit status: 0 for success and
+// --help, 2 for a configuration error (as flag parsing does), 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, app.ErrConfig):
+		fmt.Fprintln(stderr, "allspark:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "allspark:", err)
+		return 1
 	}
 }

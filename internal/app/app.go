@@ -138,8 +138,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	start := time.Now()
 	err := a.srv.Shutdown(sctx, allspark.ShutdownOptions{Reconnect: true})
-	if herr := hs.Shutdown(sctx); herr != nil && err == nil {
-		err = herr
+	if herr := hs.Shutdown(sctx); herr != nil {
+		_ = hs.Close() // out of time: cut the HTTP requests still running
+		if err == nil {
+			err = herr
+		}
 	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
