@@ -94,7 +94,7 @@ var settings = []setting{
 	{name: "api-max-body", usage: "largest /api request body in bytes (larger: 413)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.Int64Var(&c.APIMaxBody, n, c.APIMaxBody, u) }},
 	{name: "log-level", usage: "debug, info, warn or error", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogLevel, n, c.LogLevel, u) }},
 	{name: "log-format", usage: "text or json (log/slog handlers, on stderr)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogFormat, n, c.LogFormat, u) }},
-	{name: "shutdown-timeout", usage: "on SIGINT/SIGTERM, how long clients get to be told to reconnect before connections are cut", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+	{name: "shutdown-timeout", usage: "on SIGINT/SIGTERM, how long clients get to be told to reconnect before connections are cut (0: no limit)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.DurationVar(&c.ShutdownTimeout, n, c.ShutdownTimeout, u)
 	}},
 }
