@@ -106,6 +106,19 @@ test('demo: two pages chat, an HTTP publish arrives, a restart reconnects', asyn
   await alice.press('#text', 'Enter');
   await until(bob, () => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent.startsWith('hi bob!')));
 
+  // A second room: only alice is in it; lobby traffic shows as unread there.
+  await alice.fill('#room-input', 'ops');
+  await alice.press('#room-input', 'Enter');
+  await until(alice, () => document.querySelector('#room-title').textContent === '# ops');
+  await until(alice, () => document.querySelector('#members-title').textContent === 'Online in #ops (1)');
+  await bob.fill('#text', 'anyone?');
+  await bob.press('#text', 'Enter');
+  await until(alice, () => document.querySelector('#rooms li[data-room="lobby"] .unread').textContent === '1');
+  assert.equal(await alice.$$eval('#messages .msg', (els) => els.length), 0);
+  await alice.click('#rooms li[data-room="lobby"] a');
+  await until(alice, () => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent === 'anyone?'));
+  assert.deepEqual(await texts(alice, '#rooms li a'), ['# lobby', '# ops']);
+
   // The HTTP publish API reaches both pages.
   const res = await fetch(`${srv.base}/api/publish`, {
     method: 'POST',
@@ -137,8 +150,14 @@ test('demo: two pages chat, an HTTP publish arrives, a restart reconnects', asyn
   await bob.fill('#text', 'back again');
   await bob.press('#text', 'Enter');
   await until(alice, () => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent === 'back again'));
+  // Both rooms were joined again after the restart.
   const rooms = await (await fetch(`${again.base}/api/rooms`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
-  assert.deepEqual(rooms, { rooms: [{ name: 'lobby', members: 2 }] });
+  assert.deepEqual(rooms, { rooms: [{ name: 'lobby', members: 2 }, { name: 'ops', members: 1 }] });
+  // Leaving a room tells the server.
+  await alice.click('#rooms li[data-room="ops"] button');
+  await until(alice, () => !document.querySelector('#rooms li[data-room="ops"]'));
+  const after = await (await fetch(`${again.base}/api/rooms`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+  assert.deepEqual(after, { rooms: [{ name: 'lobby', members: 2 }] });
 
   // The browser going offline shows as offline; back online, it reconnects at once.
   await context.setOffline(true);
