@@ -24,6 +24,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	// Catch the signals before listening, so a SIGTERM right after the
+	// listening line is a graceful stop, not the default abrupt exit.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -34,7 +38,5 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if c.APIToken == "" {
 		logger.Info("HTTP API disabled: set ALLSPARK_API_TOKEN (or --api-token) to enable /api/")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return a.Serve(ctx, ln)
 }
