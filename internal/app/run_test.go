@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,5 +181,30 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Serve = %v", err)
+	}
+}
+
+func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
+	addr, logs, _ := startRun(t, []string{"--addr", "127.0.0.1:0", "--echo"}, nil)
+	c := (&testApp{url: "http://" + addr}).dialRaw(t, "").ready()
+	// Run has caught the signals since before its listening line.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Reconnect shutdown: the socket closes without "primus::server::close".
+	select {
+	case m := <-c.msgs:
+		t.Fatalf("got %s before the close", m)
+	case <-c.closed:
+	case <-time.After(waitLong):
+		t.Fatal("connection still open after SIGTERM")
+	}
+	for deadline := time.Now().Add(waitLong); !strings.Contains(logs.String(), `msg=stopped`); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run did not stop:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "shutting down; clients will reconnect") || !strings.Contains(logs.String(), "err=<nil>") {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
