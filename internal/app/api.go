@@ -61,7 +61,7 @@ func errorf(status int, code, format string, a ...any) *apiError {
 type PublishRequest struct {
 	Rooms  []string `json:"rooms,omitempty"`  // members of these rooms (each spark once)
 	Sparks []string `json:"sparks,omitempty"` // these spark ids
-	All    bool     `json:"all,omitempty"`    // every spark connected to this process
+	All    bool     `json:"all,omitempty"`    // every spark, on every node
 	Except []string `json:"except,omitempty"` // spark ids to leave out
 	// Event, when set, sends a named event (docs/events.md) whose single
 	// argument is Data (none when Data is absent). When empty, Data is
@@ -244,9 +244,7 @@ func (a *App) publish(r *http.Request) (any, error) {
 	}
 	var t allspark.Target
 	if req.All {
-		var ids []string
-		a.srv.ForEach(func(sp *allspark.Spark) bool { ids = append(ids, sp.ID()); return true })
-		t = a.srv.To(ids...)
+		t = a.srv.All()
 	} else {
 		t = a.srv.Room(req.Rooms...).To(req.Sparks...)
 	}
