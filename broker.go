@@ -93,7 +93,7 @@ func (s *Server) HandlePublication(p *Publication) int {
 		}
 		return t.writeEach(data)
 	}
-	return t.pushLocal(frame{payload: p.Payload, binary: p.Binary})
+	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
 }
 
 // HasSpark implements BrokerHandler.

@@ -346,7 +346,7 @@ func (s *Server) encode(data any) (frame, error) {
 	if len(payload) > s.opts.MaxLength {
 		return frame{}, ErrTooLarge
 	}
-	return frame{payload: payload, binary: binary}, nil
+	return frame{Payload: payload, Binary: binary}, nil
 }
 
 func (s *Server) reportSlow(sp *Spark, ev SlowConsumerEvent) {

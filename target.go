@@ -97,7 +97,7 @@ func (t Target) Write(data any) (int, error) {
 	}
 	remote, err := s.broker.Publish(context.Background(), &Publication{
 		Node: s.nodeID, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
-		Payload: f.payload, Binary: f.binary,
+		Payload: f.Payload, Binary: f.Binary,
 	})
 	if err != nil {
 		return n, &BrokerError{Op: "publish", Err: err}
