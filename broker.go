@@ -30,7 +30,7 @@ type Broker interface {
 	// Unsubscribe undoes Subscribe when the node's last member left.
 	Unsubscribe(ctx context.Context, node, room string) error
 	// Publish delivers p to every other node that has members of p.Rooms or
-	// may hold one of p.Sparks. It returns the deliveries the other nodes
+	// may hold one of p.Sparks, or to every other node when p.All. It returns the deliveries the other nodes
 	// reported synchronously; brokers that deliver asynchronously return 0.
 	Publish(ctx context.Context, p *Publication) (int, error)
 	// Locate returns the node holding the spark, or "" when no node does.
@@ -52,6 +52,7 @@ type BrokerHandler interface {
 // must use the same one), so receivers push the bytes without re-encoding.
 type Publication struct {
 	Node    string   // the publishing node
+	All     bool     // deliver to every spark (Rooms and Sparks are then empty)
 	Rooms   []string // deliver to members of any of these rooms
 	Sparks  []string // and to these sparks
 	Except  []string // but never to these sparks
@@ -82,7 +83,7 @@ func (s *Server) NodeID() string { return s.nodeID }
 // HandlePublication implements BrokerHandler: a publication from another
 // node is delivered to the local members it targets.
 func (s *Server) HandlePublication(p *Publication) int {
-	t := Target{srv: s, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
+	t := Target{srv: s, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
 	if len(s.transforms[Outgoing].load()) > 0 {
 		// Transforms work on values, per spark: decode once, write to each.
 		data, err := s.opts.Parser.Decode(p.Payload, p.Binary)
@@ -92,7 +93,7 @@ func (s *Server) HandlePublication(p *Publication) int {
 		}
 		return t.writeEach(data)
 	}
-	return t.pushLocal(frame{payload: p.Payload, binary: p.Binary})
+	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
 }
 
 // HasSpark implements BrokerHandler.

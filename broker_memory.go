@@ -87,7 +87,7 @@ func (b *MemoryBroker) Publish(_ context.Context, p *Publication) (int, error) {
 		if name == p.Node {
 			continue
 		}
-		if len(p.Sparks) > 0 || n.subscribedAny(p.Rooms) {
+		if p.All || len(p.Sparks) > 0 || n.subscribedAny(p.Rooms) {
 			targets = append(targets, n.h)
 		}
 	}

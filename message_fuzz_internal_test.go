@@ -1,6 +1,7 @@
 package allspark
 
 import (
+	"github.com/allspark/allspark/internal/wsengine"
 	"net"
 	"net/http"
 	"sync"
@@ -23,6 +24,13 @@ func (c *fakeConn) WriteMessage(binary bool, p []byte) error {
 	c.mu.Unlock()
 	return nil
 }
+func (c *fakeConn) WriteBatch(msgs []wsengine.Message) (n, bytes int, err error) {
+	for _, m := range msgs {
+		_ = c.WriteMessage(m.Binary, m.Payload)
+		bytes += len(m.Payload)
+	}
+	return len(msgs), bytes, nil
+}
 func (c *fakeConn) Close(uint16, string) error {
 	c.mu.Lock()
 	c.closed = true
@@ -37,6 +45,12 @@ func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: n
 type nullConn struct{ fakeConn }
 
 func (c *nullConn) WriteMessage(bool, []byte) error { return nil }
+func (c *nullConn) WriteBatch(msgs []wsengine.Message) (n, bytes int, err error) {
+	for _, m := range msgs {
+		bytes += len(m.Payload)
+	}
+	return len(msgs), bytes, nil
+}
 
 func newFakeSpark(tb testing.TB, opts Options) (*Server, *Spark, *fakeConn) {
 	tb.Helper()

@@ -229,9 +229,15 @@ func TestRoomsAcrossNodes(t *testing.T) {
 	if n, err := srvA.To(b2.id).Write("direct"); err != nil || n != 1 {
 		t.Fatalf("To a spark on another node: n=%d err=%v", n, err)
 	}
-	a1.expectExactly("a1", "hi")
-	b1.expectExactly("b1", "hi", "from b")
-	b2.expectExactly("b2", "direct")
+	if n, err := srvB.Broadcast("everyone"); err != nil || n != 3 {
+		t.Fatalf("Broadcast across nodes: n=%d err=%v", n, err)
+	}
+	if n, err := srvA.All().Except(b2.id, a1.id).Write("all but two"); err != nil || n != 1 {
+		t.Fatalf("All().Except across nodes: n=%d err=%v", n, err)
+	}
+	a1.expectExactly("a1", "hi", "everyone")
+	b1.expectExactly("b1", "hi", "from b", "everyone", "all but two")
+	b2.expectExactly("b2", "direct", "everyone")
 
 	ctx := context.Background()
 	if node, err := srvA.Locate(ctx, b2.id); err != nil || node != "b" {
@@ -256,6 +262,6 @@ func TestRoomsAcrossNodes(t *testing.T) {
 	if n, err := srvA.Room("lobby").Write("after"); err != nil || n != 1 {
 		t.Fatalf("after leave: n=%d err=%v", n, err)
 	}
-	a1.expectExactly("a1", "hi", "after")
-	b1.expectExactly("b1", "hi", "from b")
+	a1.expectExactly("a1", "hi", "everyone", "after")
+	b1.expectExactly("b1", "hi", "from b", "everyone", "all but two")
 }

@@ -9,10 +9,7 @@ import (
 
 // frame is one encoded message waiting to be written. Broadcasts push the same
 // payload slice to many queues; nobody mutates it after encoding.
-type frame struct {
-	payload []byte
-	binary  bool
-}
+type frame = wsengine.Message
 
 // pushResult tells the caller what a push did beyond queueing.
 type pushResult uint8
@@ -140,14 +137,8 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host wr
 		q.mu.Unlock()
 
 		_ = conn.SetWriteDeadline(time.Now().Add(timeout))
-		msgs, n := 0, 0
-		for i := range batch {
-			if err = conn.WriteMessage(batch[i].binary, batch[i].payload); err != nil {
-				break
-			}
-			msgs++
-			n += len(batch[i].payload)
-		}
+		var msgs, n int
+		msgs, n, err = conn.WriteBatch(batch)
 		host.written(msgs, n)
 		clear(batch)
 		q.mu.Lock()

@@ -4,16 +4,16 @@ import "testing"
 
 func TestSendQueueBoundsAndPolicies(t *testing.T) {
 	var q sendQueue
-	if res, start := q.push(frame{payload: []byte("1")}, 2, false); res != pushed || !start {
+	if res, start := q.push(frame{Payload: []byte("1")}, 2, false); res != pushed || !start {
 		t.Fatalf("first push: %v %v", res, start)
 	}
-	if res, start := q.push(frame{payload: []byte("2")}, 2, false); res != pushed || start {
+	if res, start := q.push(frame{Payload: []byte("2")}, 2, false); res != pushed || start {
 		t.Fatalf("second push: %v %v (writer already running)", res, start)
 	}
-	if res, _ := q.push(frame{payload: []byte("3")}, 2, false); res != pushFull {
+	if res, _ := q.push(frame{Payload: []byte("3")}, 2, false); res != pushFull {
 		t.Fatalf("push over the bound: %v", res)
 	}
-	if res, _ := q.push(frame{payload: []byte("3")}, 2, true); res != pushedDrop || string(q.frames[0].payload) != "2" || len(q.frames) != 2 {
+	if res, _ := q.push(frame{Payload: []byte("3")}, 2, true); res != pushedDrop || string(q.frames[0].Payload) != "2" || len(q.frames) != 2 {
 		t.Fatalf("drop-oldest: %v %v", res, q.frames)
 	}
 	if q.closeGracefully(1000) {

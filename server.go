@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/allspark/allspark/internal/protocol"
 	"github.com/allspark/allspark/internal/wsengine"
 )
 
@@ -314,28 +313,11 @@ func (s *Server) ForEach(fn func(*Spark) bool) {
 	}
 }
 
-// Broadcast writes data to every connected spark and returns how many queued
-// it. Without outgoing transforms the message is encoded once and the same
-// bytes are queued for every spark.
+// Broadcast writes data to every spark on every node of the cluster (see
+// All) and returns how many it was queued for. Without outgoing transforms
+// the message is encoded once and the same bytes are queued for every spark.
 func (s *Server) Broadcast(data any) (int, error) {
-	if str, ok := data.(string); ok && protocol.IsReserved(str) {
-		return 0, ErrReserved
-	}
-	if len(s.transforms[Outgoing].load()) > 0 {
-		n := 0
-		s.ForEach(func(sp *Spark) bool {
-			if sp.Write(data) == nil {
-				n++
-			}
-			return true
-		})
-		return n, nil
-	}
-	f, err := s.encode(data)
-	if err != nil {
-		return 0, err
-	}
-	return s.fanout(f, nil), nil
+	return s.All().Write(data)
 }
 
 // fanout queues f for every spark (or, with filter, those it accepts) while
@@ -364,7 +346,7 @@ func (s *Server) encode(data any) (frame, error) {
 	if len(payload) > s.opts.MaxLength {
 		return frame{}, ErrTooLarge
 	}
-	return frame{payload: payload, binary: binary}, nil
+	return frame{Payload: payload, Binary: binary}, nil
 }
 
 func (s *Server) reportSlow(sp *Spark, ev SlowConsumerEvent) {

@@ -17,6 +17,7 @@ import (
 // the Broker); Sparks and Len see this node only.
 type Target struct {
 	srv    *Server
+	all    bool // every spark, on every node
 	rooms  []string
 	ids    []string
 	except []string
@@ -28,12 +29,17 @@ func (s *Server) Room(names ...string) Target {
 	return Target{srv: s, rooms: compact(names)}
 }
 
+// All selects every spark on every node of the cluster.
+func (s *Server) All() Target {
+	return Target{srv: s, all: true}
+}
+
 // To selects sparks by id, wherever they are connected.
 func (s *Server) To(ids ...string) Target {
 	return Target{srv: s, ids: compact(ids)}
 }
 
-// Room adds rooms to the selection.
+// Room adds rooms to the selection (no effect on All).
 func (t Target) Room(names ...string) Target {
 	t.rooms = compact(append(slices.Clip(t.rooms), names...))
 	return t
@@ -83,15 +89,15 @@ func (t Target) Write(data any) (int, error) {
 	} else {
 		n = t.pushLocal(f)
 	}
-	if len(t.rooms) == 0 && len(t.ids) == 0 {
+	if !t.all && len(t.rooms) == 0 && len(t.ids) == 0 {
 		return n, nil
 	}
 	if t.allLocal() {
 		return n, nil
 	}
 	remote, err := s.broker.Publish(context.Background(), &Publication{
-		Node: s.nodeID, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
-		Payload: f.payload, Binary: f.binary,
+		Node: s.nodeID, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
+		Payload: f.Payload, Binary: f.Binary,
 	})
 	if err != nil {
 		return n, &BrokerError{Op: "publish", Err: err}
@@ -102,7 +108,7 @@ func (t Target) Write(data any) (int, error) {
 // allLocal reports whether a write to ids only found all of them here, so the
 // broker need not be asked.
 func (t Target) allLocal() bool {
-	if len(t.rooms) > 0 {
+	if t.all || len(t.rooms) > 0 {
 		return false
 	}
 	for _, id := range t.ids {
@@ -159,11 +165,22 @@ func (t Target) pushLocal(f frame) int {
 }
 
 // each calls fn for every selected local spark that is not ending, once,
-// holding the room registry's read lock (fn must not take it again or end a
-// spark). The ids are resolved before that lock is taken, keeping
+// holding the room registry's read lock, or Server.mu's for All (fn must not
+// take either again or end a spark). The ids are resolved before that lock is taken, keeping
 // Server.mu and the registry lock apart.
 func (t Target) each(fn func(*Spark)) {
 	s := t.srv
+	except := newExcept(t.except)
+	if t.all {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, sp := range s.sparks {
+			if !sp.ending.Load() && !except.has(sp.id) {
+				fn(sp)
+			}
+		}
+		return
+	}
 	var direct []*Spark
 	if len(t.ids) > 0 {
 		s.mu.RLock()
@@ -174,7 +191,6 @@ func (t Target) each(fn func(*Spark)) {
 		}
 		s.mu.RUnlock()
 	}
-	except := newExcept(t.except)
 	reg := &s.rooms
 	reg.mu.RLock()
 	defer reg.mu.RUnlock()

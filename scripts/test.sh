@@ -2,7 +2,8 @@
 # Runs every test of the project: lint, Go unit/integration tests with the
 # race detector (fuzz seed corpora included), short fuzzing, the Node
 # conformance suite that drives the server with the stock Primus client, and
-# the typed JS client's tests (Node, and headless Chromium), and the benchmark
+# the typed JS client's tests (Node, and headless Chromium), the chat demo end
+# to end in headless Chromium (it refreshes docs/demo.png), and the benchmark
 # harness (its tests and a short run against every server under test).
 # README.md names this script as the test command, and .ci/run runs it.
 set -euo pipefail
@@ -24,8 +25,9 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-step "TypeScript type check of the JS client (tsc --noEmit, strict)"
+step "TypeScript type check of the JS client and the demo page (tsc --noEmit, strict)"
 npx --no-install tsc -p js/tsconfig.json
+npx --no-install tsc -p internal/app/demo/tsconfig.json
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -46,8 +48,8 @@ for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDeco
   go test -run '^$' -fuzz "^$1\$" -fuzztime 5s "$2"
 done
 
-step "Node: conformance with the stock Primus client, and the typed JS client (node --test)"
-node --test --test-reporter=tap test/conformance/ js/test/
+step "Node: conformance with the stock Primus client, the typed JS client, the demo end to end (node --test)"
+node --test --test-reporter=tap test/conformance/ js/test/ test/e2e/
 
 step "bench harness (its own module, bench/harness): vet, staticcheck, go test -race"
 (cd bench/harness && go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...)

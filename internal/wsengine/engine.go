@@ -18,11 +18,22 @@ type Config struct {
 	ReadBufferSize int  // per-connection read buffer; 0 = engine default
 }
 
+// Message is one data message to write: its encoded payload, and whether it
+// travels in a binary frame.
+type Message struct {
+	Payload []byte
+	Binary  bool
+}
+
 // Conn is one upgraded connection. Writes may be called from any goroutine,
 // but the caller serializes data writes (Allspark's send queue does).
 type Conn interface {
 	// WriteMessage writes one data frame.
 	WriteMessage(binary bool, payload []byte) error
+	// WriteBatch writes msgs in order, as few system calls as the engine
+	// can, and reports how many messages and payload bytes were written
+	// before an error.
+	WriteBatch(msgs []Message) (n, bytes int, err error)
 	// Close sends a close frame with code and reason, then closes the socket.
 	Close(code uint16, reason string) error
 	// Abort closes the socket without a close frame (the peer sees 1006).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -21,7 +22,7 @@ func NewGWS(cfg Config) Engine {
 		// connection at 10k with the same echo throughput (docs/decisions.md).
 		cfg.ReadBufferSize = 1024
 	}
-	e := &gwsEngine{}
+	e := &gwsEngine{compression: cfg.Compression}
 	opt := &gws.ServerOption{
 		ReadMaxPayloadSize:  cfg.MaxPayload,
 		WriteMaxPayloadSize: cfg.MaxPayload + 1024, // our own limit is checked above the seam
@@ -37,14 +38,31 @@ func NewGWS(cfg Config) Engine {
 	return e
 }
 
-type gwsEngine struct{ up *gws.Upgrader }
+type gwsEngine struct {
+	up          *gws.Upgrader
+	compression bool
+}
+
+// offersDeflate reports whether the client offered permessage-deflate, which
+// gws then accepts.
+func offersDeflate(r *http.Request) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Extensions") {
+		if strings.Contains(strings.ToLower(v), "permessage-deflate") {
+			return true
+		}
+	}
+	return false
+}
 
 func (e *gwsEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func(Conn) Handler) error {
 	c, err := e.up.Upgrade(w, r)
 	if err != nil {
 		return err
 	}
-	h := attach(gwsConn{c})
+	// Without permessage-deflate a frame is header + payload, so batches can
+	// be written as is; with it, gws must compress and keep its dictionary.
+	raw := !e.compression || !offersDeflate(r)
+	h := attach(gwsConn{c: c, raw: raw})
 	c.Session().Store("", h)
 	go c.ReadLoop()
 	return nil
@@ -88,7 +106,24 @@ func isTooLarge(err error) bool {
 	return errors.As(err, &c) && c.Uint16() == 1009
 }
 
-type gwsConn struct{ c *gws.Conn }
+type gwsConn struct {
+	c   *gws.Conn
+	raw bool // no compression: WriteBatch frames and writes by itself
+}
+
+func (g gwsConn) WriteBatch(msgs []Message) (n, bytes int, err error) {
+	if g.raw {
+		return writeFramed(g.c.NetConn(), msgs)
+	}
+	for i := range msgs {
+		if err := g.WriteMessage(msgs[i].Binary, msgs[i].Payload); err != nil {
+			return n, bytes, err
+		}
+		n++
+		bytes += len(msgs[i].Payload)
+	}
+	return n, bytes, nil
+}
 
 func (g gwsConn) WriteMessage(binary bool, payload []byte) error {
 	op := gws.OpcodeText

@@ -1,0 +1,405 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/allspark/allspark"
+)
+
+// Config is the binary's configuration. Every field is one setting with a
+// flag (--addr), an environment variable (ALLSPARK_ADDR) and a config file
+// key ("addr"); Load fills it with the precedence flag > environment > file
+// > default. The zero value works: New fills empty strings with the defaults
+// below, but a zero PingInterval means no heartbeats and a false Demo means
+// no demo, as the same values given on the command line would.
+type Config struct {
+	Addr            string        // listen address
+	Pathname        string        // the real-time endpoint's path prefix
+	PingInterval    time.Duration // 0 turns heartbeats off
+	Echo            bool          // echo / bench mode, see echo.go
+	Parser          string        // "json" or "msgpack"
+	MaxLength       int           // largest message in bytes; 0 = allspark.DefaultMaxLength
+	Compression     bool          // negotiate permessage-deflate
+	TrustedProxies  string        // comma-separated IPs/CIDRs
+	Broker          string        // "memory" (the only broker built into the binary today)
+	Demo            bool          // serve the chat demo at /
+	APIToken        string        // bearer token for /api/*; empty disables the API
+	APIMaxBody      int64         // largest /api request body in bytes
+	LogLevel        string        // debug, info, warn, error
+	LogFormat       string        // text or json
+	ShutdownTimeout time.Duration // graceful shutdown limit
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:            ":8080",
+		Pathname:        allspark.DefaultPathname,
+		PingInterval:    allspark.DefaultPingInterval,
+		Parser:          "json",
+		MaxLength:       allspark.DefaultMaxLength,
+		Broker:          "memory",
+		Demo:            true,
+		APIMaxBody:      1 << 20,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// EnvPrefix starts every environment variable Load reads.
+const EnvPrefix = "ALLSPARK_"
+
+// ErrConfig marks a configuration error (bad flag, variable, file or value).
+var ErrConfig = errors.New("config")
+
+// setting ties one Config field to its flag, variable and file key.
+type setting struct {
+	name   string // flag name and file key
+	usage  string
+	secret bool // masked when the configuration is printed
+	bind   func(fs *flag.FlagSet, c *Config, name, usage string)
+}
+
+func (s setting) env() string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+}
+
+// settings is the single list --help, the environment, the file and the
+// printed configuration are derived from, so they cannot drift apart.
+var settings = []setting{
+	{name: "addr", usage: "listen address (host:port)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Addr, n, c.Addr, u) }},
+	{name: "pathname", usage: "path prefix of the real-time endpoint (the client library is at <pathname>/primus.js)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Pathname, n, c.Pathname, u) }},
+	{name: "ping-interval", usage: "interval between server pings; 0 turns heartbeats off", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.PingInterval, n, c.PingInterval, u) }},
+	{name: "echo", usage: "echo/bench mode: write every data message back to its sender; a connection with ?room=NAME joins NAME, and {\"publish\":\"NAME\",\"data\":X} is written to room NAME instead of echoed; the demo is off unless --demo is given", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Echo, n, c.Echo, u) }},
+	{name: "parser", usage: "message parser: json or msgpack (with msgpack the demo is off: its browser client speaks JSON)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Parser, n, c.Parser, u) }},
+	{name: "max-length", usage: "largest message in bytes, in and out", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.MaxLength, n, c.MaxLength, u) }},
+	{name: "compression", usage: "negotiate permessage-deflate", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Compression, n, c.Compression, u) }},
+	{name: "trusted-proxies", usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.StringVar(&c.TrustedProxies, n, c.TrustedProxies, u)
+	}},
+	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
+	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
+	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},
+	{name: "api-max-body", usage: "largest /api request body in bytes (larger: 413)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.Int64Var(&c.APIMaxBody, n, c.APIMaxBody, u) }},
+	{name: "log-level", usage: "debug, info, warn or error", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogLevel, n, c.LogLevel, u) }},
+	{name: "log-format", usage: "text or json (log/slog handlers, on stderr)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.LogFormat, n, c.LogFormat, u) }},
+	{name: "shutdown-timeout", usage: "on SIGINT/SIGTERM, how long clients get to be told to reconnect before connections are cut (0: no limit)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.ShutdownTimeout, n, c.ShutdownTimeout, u)
+	}},
+}
+
+// configFlag names the optional config file; it is a flag and a variable
+// but not a file key.
+const configFlag = "config"
+
+// newFlagSet binds every setting to c, whose current values become the
+// defaults --help shows.
+func newFlagSet(c *Config, configPath *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("allspark", flag.ContinueOnError)
+	for _, s := range settings {
+		s.bind(fs, c, s.name, s.usage)
+	}
+	fs.StringVar(configPath, configFlag, "", "optional JSON config file; keys are the flag names")
+	return fs
+}
+
+// Load builds the configuration from args (without the program name), the
+// environment seen through getenv (nil means os.Getenv) and, when --config
+// or ALLSPARK_CONFIG names one, a JSON file. Precedence: flag > environment
+// > file > default. --help writes the usage to stderr and returns
+// flag.ErrHelp; every other problem returns an error wrapping ErrConfig that
+// names the flag, variable or key at fault.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	// Pass 1: the command line alone, to learn which flags were given and
+	// where the file is.
+	var flags Config = Default()
+	var path string
+	fs := newFlagSet(&flags, &path)
+	// Errors are returned, not printed with the whole usage: one clear line.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(stderr)
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w: %v (see --help)", ErrConfig, err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given[configFlag] {
+		path = getenv(EnvPrefix + "CONFIG")
+	}
+
+	// Pass 2: defaults, then file, then environment, then the given flags,
+	// each parsed by the same flag.Value so every source accepts the same
+	// syntax.
+	c := Default()
+	var ignored string
+	apply := newFlagSet(&c, &ignored)
+	apply.SetOutput(io.Discard)
+	if path != "" {
+		if err := applyFile(apply, path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookupEnv(getenv, s.env()); ok {
+			if err := apply.Set(s.name, v); err != nil {
+				return Config{}, fmt.Errorf("%w: %s=%q: %v", ErrConfig, s.env(), v, explain(apply, s.name, err))
+			}
+		}
+	}
+	for _, s := range settings {
+		if given[s.name] {
+			if err := apply.Set(s.name, fs.Lookup(s.name).Value.String()); err != nil {
+				return Config{}, fmt.Errorf("%w: --%s: %v", ErrConfig, s.name, err)
+			}
+		}
+	}
+	// --echo is a test and benchmark mode: the demo (its hooks and its
+	// page at /) stays off unless some source turned it on explicitly.
+	demoSet := false
+	apply.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
+	if c.Echo && !demoSet {
+		c.Demo = false
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// explain adds the expected kind of value to a flag parse error.
+func explain(fs *flag.FlagSet, name string, err error) error {
+	f := fs.Lookup(name)
+	if f == nil {
+		return err
+	}
+	typ, _ := flag.UnquoteUsage(f)
+	switch typ {
+	case "":
+		typ = "boolean (true or false)"
+	case "duration":
+		typ = "duration such as 30s or 1m"
+	}
+	return fmt.Errorf("%w (want a %s)", err, typ)
+}
+
+// lookupEnv treats an empty variable as unset, as shells make unsetting
+// awkward in service files.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// applyFile reads a JSON object whose keys are flag names. Values may be
+// strings, numbers or booleans; durations are strings such as "30s".
+// Unknown keys are errors, so a typo does not silently keep a default.
+func applyFile(fs *flag.FlagSet, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: file: %v", ErrConfig, err)
+	}
+	var kv map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&kv); err != nil {
+		return fmt.Errorf("%w: file %s: %v", ErrConfig, path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: file %s: data after the JSON object", ErrConfig, path)
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if k == configFlag || !slices.ContainsFunc(settings, func(s setting) bool { return s.name == k }) {
+			return fmt.Errorf("%w: file %s: unknown key %q", ErrConfig, path, k)
+		}
+		v, err := scalar(kv[k])
+		if err != nil {
+			return fmt.Errorf("%w: file %s: key %q: %v", ErrConfig, path, k, err)
+		}
+		if err := fs.Set(k, v); err != nil {
+			return fmt.Errorf("%w: file %s: key %q: %v", ErrConfig, path, k, explain(fs, k, err))
+		}
+	}
+	return nil
+}
+
+// scalar turns a JSON string, number or boolean into the text a flag parses.
+func scalar(raw json.RawMessage) (string, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		if v {
+			return "true", nil
+		}
+		return "false", nil
+	default:
+		return "", fmt.Errorf("want a string, number or boolean, got %s", raw)
+	}
+}
+
+// Validate reports values that parse but make no sense.
+func (c Config) Validate() error {
+	bad := func(name, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrConfig, name, fmt.Sprintf(format, a...))
+	}
+	if c.Parser != "" && c.Parser != "json" && c.Parser != "msgpack" {
+		return bad("parser", "unknown parser %q (want json or msgpack)", c.Parser)
+	}
+	if c.Broker != "" && c.Broker != "memory" {
+		return bad("broker", "unknown broker %q (this binary has: memory)", c.Broker)
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log-format", "want text or json, got %q", c.LogFormat)
+	}
+	if c.LogLevel != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+			return bad("log-level", "want debug, info, warn or error, got %q", c.LogLevel)
+		}
+	}
+	if c.PingInterval < 0 {
+		return bad("ping-interval", "negative")
+	}
+	if c.MaxLength < 0 {
+		return bad("max-length", "negative")
+	}
+	if c.APIMaxBody < 0 {
+		return bad("api-max-body", "negative")
+	}
+	if c.ShutdownTimeout < 0 {
+		return bad("shutdown-timeout", "negative")
+	}
+	return nil
+}
+
+// withDefaults fills the empty strings and sizes the zero Config leaves.
+func (c Config) withDefaults() Config {
+	d := Default()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Pathname == "" {
+		c.Pathname = d.Pathname
+	}
+	if c.Parser == "" {
+		c.Parser = d.Parser
+	}
+	if c.MaxLength == 0 {
+		c.MaxLength = d.MaxLength
+	}
+	if c.Broker == "" {
+		c.Broker = d.Broker
+	}
+	if c.APIMaxBody == 0 {
+		c.APIMaxBody = d.APIMaxBody
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = d.LogLevel
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = d.LogFormat
+	}
+	return c
+}
+
+// Masked is what a secret is printed as.
+const Masked = "********"
+
+// LogValue prints every setting under its flag name, secrets masked, so the
+// effective configuration can be logged at start.
+func (c Config) LogValue() slog.Value {
+	var path string
+	fs := newFlagSet(&c, &path)
+	attrs := make([]slog.Attr, 0, len(settings))
+	for _, s := range settings {
+		v := fs.Lookup(s.name).Value.String()
+		if s.secret && v != "" {
+			v = Masked
+		}
+		attrs = append(attrs, slog.String(s.name, v))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// writeUsage is --help: every setting with its variable and default, the
+// file format, and what the server serves.
+func writeUsage(w io.Writer) {
+	var path string
+	d := Default()
+	fs := newFlagSet(&d, &path)
+	var b strings.Builder
+	b.WriteString(`Usage: allspark [flags]
+
+Serves the Allspark real-time server (Primus protocol), the chat demo, an HTTP
+publish API, Prometheus metrics and health checks on one address.
+
+Every flag has an environment variable and a config file key.
+Precedence: flag > environment > config file > default.
+
+Flags:
+`)
+	for _, s := range settings {
+		f := fs.Lookup(s.name)
+		typ, _ := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s\n", strings.TrimSpace(s.name+" "+typ))
+		fmt.Fprintf(&b, "        %s\n", s.usage)
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(&b, "        env %s, default %s\n", s.env(), def)
+	}
+	fmt.Fprintf(&b, "  --%s path\n        %s\n        env %sCONFIG\n", configFlag, fs.Lookup(configFlag).Usage, EnvPrefix)
+	b.WriteString(`
+Config file: one JSON object, keys are flag names, e.g.
+  {"addr": ":9000", "ping-interval": "15s", "compression": true, "api-token": "s3cret"}
+Unknown keys are errors.
+
+Endpoints:
+  /                      chat demo (--demo)
+  <pathname>             WebSocket endpoint; <pathname>/primus.js is the client library
+  POST /api/publish      {"rooms":[..],"sparks":[..],"all":true,"except":[..],"event":"name","data":X}
+                         without "event" the data is written as a plain message
+  GET  /api/rooms        rooms with their member counts
+  GET  /api/rooms/{name} a room's members
+  DELETE /api/sparks/{id} disconnect a spark (its client does not reconnect)
+                         /api/* needs "Authorization: Bearer <api-token>"
+  /metrics               Prometheus metrics
+  /healthz, /readyz      liveness; readiness (503 while shutting down)
+
+Signals: SIGINT/SIGTERM shut down gracefully; clients are told to reconnect.
+`)
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,244 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "allspark.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("got %+v, want %+v", c, Default())
+	}
+	if c.Addr != ":8080" || c.Pathname != "/primus" || c.Broker != "memory" || !c.Demo || c.APIToken != "" {
+		t.Fatalf("defaults %+v", c)
+	}
+}
+
+func TestLoadPrecedenceFlagEnvFileDefault(t *testing.T) {
+	file := writeFile(t, `{"addr": ":1111", "pathname": "/file", "ping-interval": "5s", "max-length": 4096, "compression": true, "api-token": "from-file"}`)
+	e := env(map[string]string{
+		"ALLSPARK_CONFIG":   file,
+		"ALLSPARK_PATHNAME": "/env",
+		"ALLSPARK_ADDR":     ":2222",
+		"ALLSPARK_ECHO":     "true",
+	})
+	c, err := Load([]string{"--addr", ":3333"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":3333" {
+		t.Errorf("flag must beat env and file: addr %q", c.Addr)
+	}
+	if c.Pathname != "/env" {
+		t.Errorf("env must beat file: pathname %q", c.Pathname)
+	}
+	if c.PingInterval != 5*time.Second || c.MaxLength != 4096 || !c.Compression || c.APIToken != "from-file" {
+		t.Errorf("file values lost: %+v", c)
+	}
+	if !c.Echo {
+		t.Error("env bool ignored")
+	}
+	if c.LogFormat != "text" || c.ShutdownTimeout != 10*time.Second {
+		t.Errorf("defaults lost: %+v", c)
+	}
+}
+
+func TestLoadFlagSetToDefaultStillBeatsEnv(t *testing.T) {
+	// --demo=true equals the default, but was given: it must override the
+	// environment's false.
+	c, err := Load([]string{"--demo=true"}, env(map[string]string{"ALLSPARK_DEMO": "false"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Demo {
+		t.Fatal("explicit flag lost to the environment")
+	}
+	c, err = Load(nil, env(map[string]string{"ALLSPARK_DEMO": "false"}), io.Discard)
+	if err != nil || c.Demo {
+		t.Fatalf("env false ignored: %+v %v", c, err)
+	}
+}
+
+func TestLoadConfigFlagBeatsConfigEnv(t *testing.T) {
+	a := writeFile(t, `{"addr": ":1"}`)
+	b := writeFile(t, `{"addr": ":2"}`)
+	c, err := Load([]string{"--config", b}, env(map[string]string{"ALLSPARK_CONFIG": a}), io.Discard)
+	if err != nil || c.Addr != ":2" {
+		t.Fatalf("addr %q err %v", c.Addr, err)
+	}
+}
+
+func TestLoadEmptyEnvIsUnset(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"ALLSPARK_ADDR": "", "ALLSPARK_PING_INTERVAL": ""}), io.Discard)
+	if err != nil || c.Addr != ":8080" || c.PingInterval != 30*time.Second {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestLoadErrorsNameTheSource(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{name: "bad env duration", env: map[string]string{"ALLSPARK_PING_INTERVAL": "soon"}, want: "ALLSPARK_PING_INTERVAL"},
+		{name: "bad env bool", env: map[string]string{"ALLSPARK_ECHO": "maybe"}, want: "ALLSPARK_ECHO"},
+		{name: "bad flag int", args: []string{"--max-length", "big"}, want: "max-length"},
+		{name: "unknown flag", args: []string{"--nope"}, want: "nope"},
+		{name: "stray argument", args: []string{"stray"}, want: `unexpected argument "stray"`},
+		{name: "file unknown key", file: `{"adr": ":1"}`, want: `unknown key "adr"`},
+		{name: "file config key", file: `{"config": "x"}`, want: `unknown key "config"`},
+		{name: "file bad json", file: `{"addr": `, want: "file"},
+		{name: "file not an object", file: `[1]`, want: "file"},
+		{name: "file trailing data", file: `{"addr": ":1"} {}`, want: "data after"},
+		{name: "file nested value", file: `{"addr": {"host": "x"}}`, want: `key "addr"`},
+		{name: "file bad duration", file: `{"shutdown-timeout": 5}`, want: `key "shutdown-timeout"`},
+		{name: "missing file", env: map[string]string{"ALLSPARK_CONFIG": "/nonexistent/allspark.json"}, want: "file"},
+		{name: "unknown parser", args: []string{"--parser", "xml"}, want: "parser"},
+		{name: "unknown broker", args: []string{"--broker", "redis"}, want: "broker"},
+		{name: "bad log format", args: []string{"--log-format", "yaml"}, want: "log-format"},
+		{name: "bad log level", env: map[string]string{"ALLSPARK_LOG_LEVEL": "loud"}, want: "log-level"},
+		{name: "negative ping", args: []string{"--ping-interval", "-1s"}, want: "ping-interval"},
+		{name: "negative body", args: []string{"--api-max-body", "-1"}, want: "api-max-body"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			if tc.file != "" {
+				e["ALLSPARK_CONFIG"] = writeFile(t, tc.file)
+			}
+			_, err := Load(tc.args, env(e), io.Discard)
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	help := out.String()
+	for _, s := range settings {
+		for _, want := range []string{"--" + s.name, s.env(), s.usage} {
+			if !strings.Contains(help, want) {
+				t.Errorf("--help lacks %q", want)
+			}
+		}
+	}
+	for _, want := range []string{"--config", "ALLSPARK_CONFIG", "default :8080", "default /primus", "default memory",
+		"POST /api/publish", "/metrics", "/readyz", `"publish":"NAME"`, "?room=NAME"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	c := Default()
+	c.APIToken = "hunter2"
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("config", "config", c)
+	line := out.String()
+	if strings.Contains(line, "hunter2") {
+		t.Fatalf("token leaked: %s", line)
+	}
+	for _, want := range []string{"config.api-token=" + Masked, "config.addr=:8080", "config.ping-interval=30s", "config.demo=true"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("printed config lacks %q: %s", want, line)
+		}
+	}
+	out.Reset()
+	slog.New(slog.NewTextHandler(&out, nil)).Info("config", "config", Default())
+	if strings.Contains(out.String(), Masked) || !strings.Contains(out.String(), `config.api-token=""`) {
+		t.Errorf("an unset token must print as empty: %s", out.String())
+	}
+}
+
+func TestNewLoggerFormats(t *testing.T) {
+	var out bytes.Buffer
+	c := Default()
+	c.LogFormat = "json"
+	c.LogLevel = "warn"
+	l := NewLogger(c, &out)
+	l.Info("hidden")
+	l.Warn("shown", "k", 1)
+	if got := out.String(); strings.Contains(got, "hidden") || !strings.HasPrefix(got, `{"time":`) || !strings.Contains(got, `"k":1`) {
+		t.Fatalf("json logger wrote %q", got)
+	}
+	out.Reset()
+	NewLogger(Config{}, &out).Info("plain", "k", 1)
+	if got := out.String(); !strings.Contains(got, "msg=plain k=1") {
+		t.Fatalf("text logger wrote %q", got)
+	}
+}
+
+func TestEchoTurnsTheDemoOffUnlessAsked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{args: nil, want: true},
+		{args: []string{"--echo"}, want: false},
+		{args: []string{"--echo", "--demo"}, want: true},
+		{args: []string{"--echo"}, env: map[string]string{"ALLSPARK_DEMO": "true"}, want: true},
+		{env: map[string]string{"ALLSPARK_ECHO": "1"}, want: false},
+	} {
+		c, err := Load(tc.args, env(tc.env), io.Discard)
+		if err != nil || c.Demo != tc.want {
+			t.Errorf("%v %v: demo %v (err %v), want %v", tc.args, tc.env, c.Demo, err, tc.want)
+		}
+	}
+}
+
+func TestBadFlagIsOneLineNotTheUsage(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--ping-interval", "soon"}, env(nil), &out)
+	if err == nil || out.Len() != 0 {
+		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+	if !strings.Contains(err.Error(), "see --help") {
+		t.Fatalf("err %v", err)
+	}
+	_, err = Load(nil, env(map[string]string{"ALLSPARK_PING_INTERVAL": "soon"}), &out)
+	if err == nil || !strings.Contains(err.Error(), "want a duration such as 30s") {
+		t.Fatalf("env error does not say what is expected: %v", err)
+	}
+}

@@ -1,0 +1,289 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/allspark/allspark"
+)
+
+// The chat demo: a page at / (demo/index.html, demo/style.css and
+// demo/chat.ts bundled to demo/dist/chat.js) using the client library the
+// server serves at <pathname>/primus.js, and the server side below. It is a
+// small real app on the public API: rooms, named events and acks.
+//
+// Client → server events (all acknowledged):
+//
+//	join    {room}        → {room, members}   joins; everyone in the room gets "presence"
+//	leave   {room}        → (no args)         leaves; the others get "presence"
+//	message {room, text}  → Message           the others in the room get "message"
+//	typing  {room, typing} → (no args)        the others get "typing" {room, id, name, typing}
+//
+// The user's name comes from the connection's query (?name=…); a client
+// reconnecting is a new spark, so the page joins its rooms again on "open".
+// Sparks without a name (the bench mode, the API) cause no presence traffic.
+
+//go:generate go tool esbuild demo/chat.ts --bundle --format=iife --target=es2020 --legal-comments=none --outfile=demo/dist/chat.js
+
+//go:embed demo/index.html demo/style.css demo/dist/chat.js
+var demoFiles embed.FS
+
+// Limits of the demo's inputs.
+const (
+	maxNameRunes    = 32
+	maxDemoRoomLen  = 40
+	maxMessageRunes = 2000
+)
+
+// userKey is the Spark.Set key of the demo user's name.
+type userKey struct{}
+
+// userName returns the demo name of sp, "" for other clients.
+func userName(sp *allspark.Spark) string {
+	v, _ := sp.Get(userKey{})
+	s, _ := v.(string)
+	return s
+}
+
+// cleanName trims a user-chosen name and cuts it to maxNameRunes; control
+// characters are removed so names cannot break log lines or the layout.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if utf8.RuneCountInString(s) > maxNameRunes {
+		s = string([]rune(s)[:maxNameRunes])
+	}
+	return strings.TrimSpace(s)
+}
+
+func sortMembers(m []Member) {
+	slices.SortFunc(m, func(a, b Member) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// RoomIn names a room in join, leave and typing.
+type RoomIn struct {
+	Room   string `json:"room"`
+	Typing bool   `json:"typing,omitempty"` // typing only
+}
+
+// Validate makes a bad room name an invalid_argument answer.
+func (in RoomIn) Validate() error {
+	if in.Room == "" || len(in.Room) > maxDemoRoomLen || strings.ContainsFunc(in.Room, func(r rune) bool { return r < 0x20 }) {
+		return fmt.Errorf("room: 1 to %d bytes, no control characters", maxDemoRoomLen)
+	}
+	return nil
+}
+
+// MessageIn is the argument of the message event.
+type MessageIn struct {
+	Room string `json:"room"`
+	Text string `json:"text"`
+}
+
+// Validate rejects empty and oversized messages.
+func (in MessageIn) Validate() error {
+	if err := (RoomIn{Room: in.Room}).Validate(); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(in.Text)); n == 0 || n > maxMessageRunes {
+		return fmt.Errorf("text: 1 to %d characters", maxMessageRunes)
+	}
+	return nil
+}
+
+// Message is a chat line as members receive it.
+type Message struct {
+	Room string `json:"room"`
+	From string `json:"from"` // spark id
+	Name string `json:"name"`
+	Text string `json:"text"`
+	TS   int64  `json:"ts"` // Unix milliseconds, server time
+}
+
+// RoomState answers join and is the presence event's argument.
+type RoomState struct {
+	Room    string   `json:"room"`
+	Members []Member `json:"members"`
+}
+
+// Typing is the typing event's argument.
+type Typing struct {
+	Room   string `json:"room"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Typing bool   `json:"typing"`
+}
+
+// demoError is an application error code sent in an ack error.
+func demoError(code, format string, a ...any) error {
+	return &allspark.EventError{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+func (a *App) roomState(room string) RoomState {
+	st := RoomState{Room: room, Members: []Member{}}
+	for _, sp := range a.srv.Room(room).Sparks() {
+		if n := userName(sp); n != "" {
+			st.Members = append(st.Members, Member{ID: sp.ID(), Name: n})
+		}
+	}
+	sortMembers(st.Members)
+	return st
+}
+
+// installDemo registers the chat's server side.
+func (a *App) installDemo() error {
+	s := a.srv
+	s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
+		if n := cleanName(sp.Query().Get("name")); n != "" {
+			sp.Set(userKey{}, n)
+		}
+		return nil
+	})
+	presence := func(sp *allspark.Spark, room string) {
+		if userName(sp) == "" {
+			return
+		}
+		if _, err := s.Room(room).Emit("presence", a.roomState(room)); err != nil {
+			a.log.Warn("presence", "room", room, "err", err)
+		}
+	}
+	s.OnJoin(presence)
+	s.OnLeave(presence)
+
+	named := func(sp *allspark.Spark) (string, error) {
+		n := userName(sp)
+		if n == "" {
+			return "", demoError("no_name", "connect with ?name=<your name> to chat")
+		}
+		return n, nil
+	}
+	member := func(sp *allspark.Spark, room string) error {
+		if !slices.Contains(sp.Rooms(), room) {
+			return demoError("not_member", "join %q first", room)
+		}
+		return nil
+	}
+	handlers := map[string]allspark.EventHandler{
+		"join": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (RoomState, error) {
+			if _, err := named(sp); err != nil {
+				return RoomState{}, err
+			}
+			if err := sp.Join(in.Room); err != nil {
+				return RoomState{}, err
+			}
+			return a.roomState(in.Room), nil
+		}),
+		"leave": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (struct{}, error) {
+			return struct{}{}, sp.Leave(in.Room)
+		}),
+		"message": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in MessageIn) (Message, error) {
+			name, err := named(sp)
+			if err != nil {
+				return Message{}, err
+			}
+			if err := member(sp, in.Room); err != nil {
+				return Message{}, err
+			}
+			m := Message{Room: in.Room, From: sp.ID(), Name: name, Text: strings.TrimSpace(in.Text), TS: time.Now().UnixMilli()}
+			if _, err := s.Room(in.Room).Except(sp.ID()).Emit("message", m); err != nil {
+				return Message{}, err
+			}
+			return m, nil
+		}),
+		"typing": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (struct{}, error) {
+			name, err := named(sp)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if err := member(sp, in.Room); err != nil {
+				return struct{}{}, err
+			}
+			_, err = s.Room(in.Room).Except(sp.ID()).Emit("typing", Typing{Room: in.Room, ID: sp.ID(), Name: name, Typing: in.Typing})
+			return struct{}{}, err
+		}),
+	}
+	for name, h := range handlers {
+		if err := s.On(name, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// asset is one embedded demo file with its validator.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// loadAsset reads an embedded file; the page's reference to the client
+// library follows the configured pathname.
+func loadAsset(name, contentType, pathname string) (asset, error) {
+	b, err := demoFiles.ReadFile(name)
+	if err != nil {
+		return asset{}, err
+	}
+	if strings.HasSuffix(name, ".html") {
+		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(pathname)+"/primus.js"))
+	}
+	sum := sha256.Sum256(b)
+	return asset{body: b, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}, nil
+}
+
+func (as asset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", as.contentType)
+	h.Set("Cache-Control", "no-cache") // revalidate: the ETag makes that cheap
+	h.Set("ETag", as.etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Header.Get("If-None-Match") == as.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(as.body)
+}
+
+// demoRoutes serves the page and registers the chat's event handlers.
+func (a *App) demoRoutes() error {
+	files := []struct{ route, name, typ string }{
+		{"/{$}", "demo/index.html", "text/html; charset=utf-8"},
+		{"/demo/style.css", "demo/style.css", "text/css; charset=utf-8"},
+		{"/demo/chat.js", "demo/dist/chat.js", "text/javascript; charset=utf-8"},
+	}
+	for _, f := range files {
+		as, err := loadAsset(f.name, f.typ, a.srv.Pathname())
+		if err != nil {
+			return fmt.Errorf("demo asset %s: %w", f.name, err) // a build defect
+		}
+		a.mux.Handle(f.route, as)
+	}
+	return a.installDemo()
+}

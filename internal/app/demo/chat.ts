@@ -1,0 +1,299 @@
+// The chat demo's page logic. The client library comes from the server at
+// /primus/primus.js (window.Primus); types come from the client's source.
+// Named events and acks are the client's own (emit, emitWithAck, on), in the
+// wire format of docs/events.md; the server side is internal/app/demo.go.
+import type { Primus as PrimusClass, Attempt } from '../../../js/src/index';
+
+declare const Primus: typeof PrimusClass;
+
+interface Member { id: string; name: string }
+interface Message { room: string; from?: string; name: string; text: string; ts?: number }
+interface RoomState { room: string; members: Member[] }
+interface Typing { room: string; id: string; name: string; typing: boolean }
+
+/** Events the server sends. */
+interface ServerToClient {
+  message(m: Message): void;
+  presence(s: RoomState): void;
+  typing(t: Typing): void;
+}
+
+/** Events the page sends; the return type is the server's ack reply. */
+interface ClientToServer {
+  join(x: { room: string }): RoomState;
+  leave(x: { room: string }): void;
+  message(x: { room: string; text: string }): Message;
+  typing(x: { room: string; typing: boolean }): void;
+}
+
+type Client = PrimusClass<ServerToClient, ClientToServer>;
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...kids: (Node | string)[]) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...kids);
+  return e;
+};
+
+const status = $<HTMLDivElement>('#status');
+const state = {
+  name: '',
+  myId: '',
+  open: false,
+  current: '',
+  rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
+};
+let client: Client;
+let countdown: ReturnType<typeof setInterval> | undefined;
+
+function setStatus(kind: string, text: string): void {
+  status.dataset.state = kind;
+  status.textContent = text;
+  const ready = kind === 'open';
+  $<HTMLInputElement>('#text').disabled = !ready || !state.current;
+  $<HTMLButtonElement>('#send').disabled = !ready || !state.current;
+}
+
+/** Connection status, driven only by the client's own events. */
+function watchConnection(c: Client): void {
+  const stopCountdown = () => { if (countdown) clearInterval(countdown); countdown = undefined; };
+  c.on('open', () => { stopCountdown(); state.open = true; setStatus('open', 'connected'); void rejoin(); });
+  c.on('reconnect scheduled', (a: Attempt) => {
+    stopCountdown();
+    state.open = false;
+    const due = Date.now() + a.scheduled;
+    const tick = () => {
+      const s = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+      setStatus('reconnecting', `reconnecting in ${s} s`);
+    };
+    tick();
+    countdown = setInterval(tick, 250);
+  });
+  c.on('reconnect', () => { stopCountdown(); setStatus('connecting', 'connecting…'); });
+  c.on('close', () => { state.open = false; if (status.dataset.state === 'open') setStatus('connecting', 'connection lost'); });
+  c.on('offline', () => { stopCountdown(); state.open = false; setStatus('offline', 'offline'); });
+  c.on('online', () => setStatus('connecting', 'back online, connecting…'));
+  c.on('end', () => { stopCountdown(); state.open = false; setStatus('ended', 'disconnected: reload to rejoin'); });
+  c.on('error', (err: Error) => console.warn('allspark client error', err));
+  // Plain (non-event) data, e.g. an HTTP publish without an event name.
+  c.on('data', (data: unknown) => {
+    if (state.current) notice(state.current, `📣 ${typeof data === 'string' ? data : JSON.stringify(data)}`);
+  });
+}
+
+function roomOf(name: string) {
+  let r = state.rooms.get(name);
+  if (!r) {
+    r = { members: [], log: [], unread: 0, typing: new Map() };
+    state.rooms.set(name, r);
+  }
+  return r;
+}
+
+function time(ts?: number): string {
+  const d = ts ? new Date(ts) : new Date();
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+function addLine(room: string, li: HTMLLIElement): void {
+  const r = roomOf(room);
+  r.log.push(li);
+  if (room === state.current) {
+    const list = $<HTMLOListElement>('#messages');
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+  } else {
+    r.unread++;
+    renderRooms();
+  }
+}
+
+function messageLine(m: Message, cls: string[] = []): HTMLLIElement {
+  const li = el('li', { className: ['msg', ...cls].join(' ') },
+    el('span', { className: 'who', textContent: m.name }),
+    el('span', { className: 'text', textContent: m.text }),
+    el('span', { className: 'time', textContent: time(m.ts) }));
+  return li;
+}
+
+function notice(room: string, text: string): void {
+  addLine(room, el('li', { className: 'notice', textContent: text }));
+}
+
+function renderRooms(): void {
+  const ul = $<HTMLUListElement>('#rooms');
+  ul.replaceChildren(...[...state.rooms.keys()].sort().map((name) => {
+    const r = roomOf(name);
+    const link = el('a', { href: '#', textContent: `# ${name}` });
+    link.addEventListener('click', (e) => { e.preventDefault(); show(name); });
+    const leave = el('button', { type: 'button', title: `leave ${name}`, textContent: '×' });
+    leave.addEventListener('click', () => void leaveRoom(name));
+    const li = el('li', { className: name === state.current ? 'current' : '' },
+      link, el('span', { className: 'unread', textContent: r.unread ? String(r.unread) : '' }), leave);
+    li.dataset.room = name;
+    return li;
+  }));
+}
+
+function renderMembers(): void {
+  const r = state.current ? roomOf(state.current) : undefined;
+  $<HTMLHeadingElement>('#members-title').textContent = r ? `Online in #${state.current} (${r.members.length})` : 'Online';
+  $<HTMLUListElement>('#members').replaceChildren(...(r?.members ?? []).map((m) =>
+    el('li', { className: m.id === state.myId ? 'me' : '', textContent: m.name })));
+}
+
+function renderTyping(): void {
+  const r = state.current ? roomOf(state.current) : undefined;
+  const names = r ? [...r.typing.values()].map((t) => t.name) : [];
+  $<HTMLDivElement>('#typing').textContent =
+    names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are typing…`;
+}
+
+function show(room: string): void {
+  state.current = room;
+  const r = roomOf(room);
+  r.unread = 0;
+  $<HTMLHeadingElement>('#room-title').textContent = `# ${room}`;
+  $<HTMLOListElement>('#messages').replaceChildren(...r.log);
+  renderRooms();
+  renderMembers();
+  renderTyping();
+  setStatus(status.dataset.state ?? 'idle', status.textContent ?? '');
+}
+
+async function joinRoom(room: string): Promise<void> {
+  try {
+    const [st] = await client.emitWithAck('join', { room });
+    const known = state.rooms.has(room);
+    roomOf(room).members = st.members;
+    if (!known) notice(room, `you joined #${room}`);
+    show(room);
+  } catch (err) {
+    alert(`could not join ${room}: ${(err as Error).message}`);
+  }
+}
+
+async function leaveRoom(room: string): Promise<void> {
+  try {
+    await client.emitWithAck('leave', { room });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'disconnected') console.warn(err);
+  }
+  state.rooms.delete(room);
+  const next = [...state.rooms.keys()].sort()[0] ?? '';
+  if (next) show(next);
+  else { state.current = ''; $<HTMLOListElement>('#messages').replaceChildren(); renderRooms(); renderMembers(); }
+}
+
+/** A reconnect is a new spark: join the rooms again and refresh members. */
+async function rejoin(): Promise<void> {
+  state.myId = String(await client.id());
+  const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
+  for (const room of rooms) {
+    try {
+      const [st] = await client.emitWithAck('join', { room });
+      const fresh = !state.rooms.has(room);
+      roomOf(room).members = st.members;
+      if (fresh) notice(room, `you joined #${room}`);
+    } catch (err) {
+      console.warn('rejoin', room, err);
+    }
+  }
+  show(state.current || rooms[0]);
+}
+
+let typingSent = false;
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+function typing(on: boolean): void {
+  if (!state.current || !state.open) return;
+  if (typingTimer) clearTimeout(typingTimer);
+  if (on) typingTimer = setTimeout(() => typing(false), 2500);
+  if (on === typingSent) return;
+  typingSent = on;
+  client.emit('typing', { room: state.current, typing: on });
+}
+
+async function send(text: string): Promise<void> {
+  const room = state.current;
+  typing(false);
+  const li = messageLine({ room, name: state.name, text }, ['mine', 'pending']);
+  addLine(room, li);
+  try {
+    const [m] = await client.emitWithAck('message', { room, text });
+    li.classList.remove('pending');
+    li.querySelector('.time')!.textContent = time(m.ts);
+  } catch (err) {
+    li.classList.remove('pending');
+    li.classList.add('failed');
+    li.title = (err as Error).message;
+  }
+}
+
+function start(name: string): void {
+  state.name = name;
+  $<HTMLElement>('#login').hidden = true;
+  $<HTMLElement>('#chat').hidden = false;
+  const me = $<HTMLDivElement>('#me');
+  me.hidden = false;
+  me.textContent = name;
+  setStatus('connecting', 'connecting…');
+  const url = new URL(location.href);
+  url.pathname = '/';
+  url.hash = '';
+  url.search = new URLSearchParams({ name }).toString();
+  // A chat keeps trying: no retry limit, at most 8 s between attempts. A
+  // request gets 10 s for its ack.
+  client = new Primus<ServerToClient, ClientToServer>(url.toString(), {
+    reconnect: { min: 1000, max: 8000, retries: Infinity },
+    ackTimeout: 10000,
+  });
+  watchConnection(client);
+
+  client.on('message', (msg) => {
+    addLine(msg.room, messageLine(msg, msg.from ? [] : ['api']));
+    const t = roomOf(msg.room).typing.get(msg.from ?? '');
+    if (t) { clearTimeout(t.timer); roomOf(msg.room).typing.delete(msg.from ?? ''); renderTyping(); }
+  });
+  client.on('presence', (st) => {
+    if (!state.rooms.has(st.room)) return;
+    const before = new Set(roomOf(st.room).members.map((m) => m.id));
+    const after = new Set(st.members.map((m) => m.id));
+    for (const m of st.members) if (!before.has(m.id) && m.id !== state.myId && before.size) notice(st.room, `${m.name} joined`);
+    for (const m of roomOf(st.room).members) if (!after.has(m.id)) notice(st.room, `${m.name} left`);
+    roomOf(st.room).members = st.members;
+    if (st.room === state.current) renderMembers();
+  });
+  client.on('typing', (ev) => {
+    const r = roomOf(ev.room);
+    const prev = r.typing.get(ev.id);
+    if (prev) clearTimeout(prev.timer);
+    if (ev.typing) {
+      // A lost "stopped typing" (the sender vanished) must not stick.
+      r.typing.set(ev.id, { name: ev.name, timer: setTimeout(() => { r.typing.delete(ev.id); renderTyping(); }, 6000) });
+    } else r.typing.delete(ev.id);
+    if (ev.room === state.current) renderTyping();
+  });
+}
+
+$<HTMLFormElement>('#login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = $<HTMLInputElement>('#name').value.trim();
+  if (name) start(name);
+});
+$<HTMLFormElement>('#join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $<HTMLInputElement>('#room-input');
+  const room = input.value.trim();
+  input.value = '';
+  if (room) void joinRoom(room);
+});
+$<HTMLFormElement>('#compose').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $<HTMLInputElement>('#text');
+  const text = input.value.trim();
+  input.value = '';
+  if (text && state.current) void send(text);
+});
+$<HTMLInputElement>('#text').addEventListener('input', (e) => typing((e.target as HTMLInputElement).value !== ''));
+const preset = new URLSearchParams(location.search).get('name');
+if (preset) start(preset);

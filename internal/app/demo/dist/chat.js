@@ -1,0 +1,290 @@
+"use strict";
+(() => {
+  // demo/chat.ts
+  var $ = (sel) => document.querySelector(sel);
+  var el = (tag, props = {}, ...kids) => {
+    const e = Object.assign(document.createElement(tag), props);
+    e.append(...kids);
+    return e;
+  };
+  var status = $("#status");
+  var state = {
+    name: "",
+    myId: "",
+    open: false,
+    current: "",
+    rooms: /* @__PURE__ */ new Map()
+  };
+  var client;
+  var countdown;
+  function setStatus(kind, text) {
+    status.dataset.state = kind;
+    status.textContent = text;
+    const ready = kind === "open";
+    $("#text").disabled = !ready || !state.current;
+    $("#send").disabled = !ready || !state.current;
+  }
+  function watchConnection(c) {
+    const stopCountdown = () => {
+      if (countdown) clearInterval(countdown);
+      countdown = void 0;
+    };
+    c.on("open", () => {
+      stopCountdown();
+      state.open = true;
+      setStatus("open", "connected");
+      void rejoin();
+    });
+    c.on("reconnect scheduled", (a) => {
+      stopCountdown();
+      state.open = false;
+      const due = Date.now() + a.scheduled;
+      const tick = () => {
+        const s = Math.max(0, Math.ceil((due - Date.now()) / 1e3));
+        setStatus("reconnecting", `reconnecting in ${s} s`);
+      };
+      tick();
+      countdown = setInterval(tick, 250);
+    });
+    c.on("reconnect", () => {
+      stopCountdown();
+      setStatus("connecting", "connecting\u2026");
+    });
+    c.on("close", () => {
+      state.open = false;
+      if (status.dataset.state === "open") setStatus("connecting", "connection lost");
+    });
+    c.on("offline", () => {
+      stopCountdown();
+      state.open = false;
+      setStatus("offline", "offline");
+    });
+    c.on("online", () => setStatus("connecting", "back online, connecting\u2026"));
+    c.on("end", () => {
+      stopCountdown();
+      state.open = false;
+      setStatus("ended", "disconnected: reload to rejoin");
+    });
+    c.on("error", (err) => console.warn("allspark client error", err));
+    c.on("data", (data) => {
+      if (state.current) notice(state.current, `\u{1F4E3} ${typeof data === "string" ? data : JSON.stringify(data)}`);
+    });
+  }
+  function roomOf(name) {
+    let r = state.rooms.get(name);
+    if (!r) {
+      r = { members: [], log: [], unread: 0, typing: /* @__PURE__ */ new Map() };
+      state.rooms.set(name, r);
+    }
+    return r;
+  }
+  function time(ts) {
+    const d = ts ? new Date(ts) : /* @__PURE__ */ new Date();
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function addLine(room, li) {
+    const r = roomOf(room);
+    r.log.push(li);
+    if (room === state.current) {
+      const list = $("#messages");
+      list.append(li);
+      list.scrollTop = list.scrollHeight;
+    } else {
+      r.unread++;
+      renderRooms();
+    }
+  }
+  function messageLine(m, cls = []) {
+    const li = el(
+      "li",
+      { className: ["msg", ...cls].join(" ") },
+      el("span", { className: "who", textContent: m.name }),
+      el("span", { className: "text", textContent: m.text }),
+      el("span", { className: "time", textContent: time(m.ts) })
+    );
+    return li;
+  }
+  function notice(room, text) {
+    addLine(room, el("li", { className: "notice", textContent: text }));
+  }
+  function renderRooms() {
+    const ul = $("#rooms");
+    ul.replaceChildren(...[...state.rooms.keys()].sort().map((name) => {
+      const r = roomOf(name);
+      const link = el("a", { href: "#", textContent: `# ${name}` });
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        show(name);
+      });
+      const leave = el("button", { type: "button", title: `leave ${name}`, textContent: "\xD7" });
+      leave.addEventListener("click", () => void leaveRoom(name));
+      const li = el(
+        "li",
+        { className: name === state.current ? "current" : "" },
+        link,
+        el("span", { className: "unread", textContent: r.unread ? String(r.unread) : "" }),
+        leave
+      );
+      li.dataset.room = name;
+      return li;
+    }));
+  }
+  function renderMembers() {
+    const r = state.current ? roomOf(state.current) : void 0;
+    $("#members-title").textContent = r ? `Online in #${state.current} (${r.members.length})` : "Online";
+    $("#members").replaceChildren(...(r?.members ?? []).map((m) => el("li", { className: m.id === state.myId ? "me" : "", textContent: m.name })));
+  }
+  function renderTyping() {
+    const r = state.current ? roomOf(state.current) : void 0;
+    const names = r ? [...r.typing.values()].map((t) => t.name) : [];
+    $("#typing").textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing\u2026` : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]} are typing\u2026`;
+  }
+  function show(room) {
+    state.current = room;
+    const r = roomOf(room);
+    r.unread = 0;
+    $("#room-title").textContent = `# ${room}`;
+    $("#messages").replaceChildren(...r.log);
+    renderRooms();
+    renderMembers();
+    renderTyping();
+    setStatus(status.dataset.state ?? "idle", status.textContent ?? "");
+  }
+  async function joinRoom(room) {
+    try {
+      const [st] = await client.emitWithAck("join", { room });
+      const known = state.rooms.has(room);
+      roomOf(room).members = st.members;
+      if (!known) notice(room, `you joined #${room}`);
+      show(room);
+    } catch (err) {
+      alert(`could not join ${room}: ${err.message}`);
+    }
+  }
+  async function leaveRoom(room) {
+    try {
+      await client.emitWithAck("leave", { room });
+    } catch (err) {
+      if (err.code !== "disconnected") console.warn(err);
+    }
+    state.rooms.delete(room);
+    const next = [...state.rooms.keys()].sort()[0] ?? "";
+    if (next) show(next);
+    else {
+      state.current = "";
+      $("#messages").replaceChildren();
+      renderRooms();
+      renderMembers();
+    }
+  }
+  async function rejoin() {
+    state.myId = String(await client.id());
+    const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
+    for (const room of rooms) {
+      try {
+        const [st] = await client.emitWithAck("join", { room });
+        const fresh = !state.rooms.has(room);
+        roomOf(room).members = st.members;
+        if (fresh) notice(room, `you joined #${room}`);
+      } catch (err) {
+        console.warn("rejoin", room, err);
+      }
+    }
+    show(state.current || rooms[0]);
+  }
+  var typingSent = false;
+  var typingTimer;
+  function typing(on) {
+    if (!state.current || !state.open) return;
+    if (typingTimer) clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(() => typing(false), 2500);
+    if (on === typingSent) return;
+    typingSent = on;
+    client.emit("typing", { room: state.current, typing: on });
+  }
+  async function send(text) {
+    const room = state.current;
+    typing(false);
+    const li = messageLine({ room, name: state.name, text }, ["mine", "pending"]);
+    addLine(room, li);
+    try {
+      const [m] = await client.emitWithAck("message", { room, text });
+      li.classList.remove("pending");
+      li.querySelector(".time").textContent = time(m.ts);
+    } catch (err) {
+      li.classList.remove("pending");
+      li.classList.add("failed");
+      li.title = err.message;
+    }
+  }
+  function start(name) {
+    state.name = name;
+    $("#login").hidden = true;
+    $("#chat").hidden = false;
+    const me = $("#me");
+    me.hidden = false;
+    me.textContent = name;
+    setStatus("connecting", "connecting\u2026");
+    const url = new URL(location.href);
+    url.pathname = "/";
+    url.hash = "";
+    url.search = new URLSearchParams({ name }).toString();
+    client = new Primus(url.toString(), {
+      reconnect: { min: 1e3, max: 8e3, retries: Infinity },
+      ackTimeout: 1e4
+    });
+    watchConnection(client);
+    client.on("message", (msg) => {
+      addLine(msg.room, messageLine(msg, msg.from ? [] : ["api"]));
+      const t = roomOf(msg.room).typing.get(msg.from ?? "");
+      if (t) {
+        clearTimeout(t.timer);
+        roomOf(msg.room).typing.delete(msg.from ?? "");
+        renderTyping();
+      }
+    });
+    client.on("presence", (st) => {
+      if (!state.rooms.has(st.room)) return;
+      const before = new Set(roomOf(st.room).members.map((m) => m.id));
+      const after = new Set(st.members.map((m) => m.id));
+      for (const m of st.members) if (!before.has(m.id) && m.id !== state.myId && before.size) notice(st.room, `${m.name} joined`);
+      for (const m of roomOf(st.room).members) if (!after.has(m.id)) notice(st.room, `${m.name} left`);
+      roomOf(st.room).members = st.members;
+      if (st.room === state.current) renderMembers();
+    });
+    client.on("typing", (ev) => {
+      const r = roomOf(ev.room);
+      const prev = r.typing.get(ev.id);
+      if (prev) clearTimeout(prev.timer);
+      if (ev.typing) {
+        r.typing.set(ev.id, { name: ev.name, timer: setTimeout(() => {
+          r.typing.delete(ev.id);
+          renderTyping();
+        }, 6e3) });
+      } else r.typing.delete(ev.id);
+      if (ev.room === state.current) renderTyping();
+    });
+  }
+  $("#login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("#name").value.trim();
+    if (name) start(name);
+  });
+  $("#join-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = $("#room-input");
+    const room = input.value.trim();
+    input.value = "";
+    if (room) void joinRoom(room);
+  });
+  $("#compose").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = $("#text");
+    const text = input.value.trim();
+    input.value = "";
+    if (text && state.current) void send(text);
+  });
+  $("#text").addEventListener("input", (e) => typing(e.target.value !== ""));
+  var preset = new URLSearchParams(location.search).get("name");
+  if (preset) start(preset);
+})();

@@ -1,0 +1,78 @@
+package wsengine
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+)
+
+// maxHeader is the largest header of an unmasked server frame.
+const maxHeader = 10
+
+// appendHeader appends the header of an unmasked, final, uncompressed data
+// frame (RFC 6455 §5.2) carrying n payload bytes.
+func appendHeader(dst []byte, isBinary bool, n int) []byte {
+	op := byte(0x1)
+	if isBinary {
+		op = 0x2
+	}
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 126)
+		return binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 127)
+		return binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+}
+
+// vector is the scratch space of one batched write: the iovecs and the
+// headers they point into. Pooled, so a batch costs no allocation once warm.
+type vector struct {
+	bufs net.Buffers
+	out  net.Buffers // what WriteTo consumes; a field so it needs no allocation
+	hdrs []byte
+}
+
+var vectors = sync.Pool{New: func() any { return new(vector) }}
+
+// writeFramed writes msgs to conn as uncompressed frames with one writev:
+// each payload is sent from where it lies (a broadcast's single encoding),
+// behind a header built here, instead of being copied into a frame buffer
+// per receiver and written with a system call each.
+//
+// It is safe beside the engine's own writes (pongs, close frames) because
+// a net.Conn write, vectored or not, holds the socket's write lock for the
+// whole call, so frames never interleave.
+func writeFramed(conn net.Conn, msgs []Message) (n, bytes int, err error) {
+	v := vectors.Get().(*vector)
+	if need := maxHeader * len(msgs); cap(v.hdrs) < need {
+		v.hdrs = make([]byte, 0, need)
+	}
+	hdrs := v.hdrs[:0]
+	for i := range msgs {
+		start := len(hdrs)
+		hdrs = appendHeader(hdrs, msgs[i].Binary, len(msgs[i].Payload))
+		v.bufs = append(v.bufs, hdrs[start:len(hdrs):len(hdrs)])
+		if len(msgs[i].Payload) > 0 {
+			v.bufs = append(v.bufs, msgs[i].Payload)
+		}
+		bytes += len(msgs[i].Payload)
+	}
+	v.out = v.bufs // WriteTo consumes its receiver; keep v.bufs for reuse
+	_, err = v.out.WriteTo(conn)
+	v.out = nil
+	clear(v.bufs)
+	v.bufs = v.bufs[:0]
+	if cap(v.bufs) > 4096 || cap(v.hdrs) > 4096*maxHeader {
+		v.bufs, v.hdrs = nil, nil // a huge batch must not pin memory in the pool
+	}
+	vectors.Put(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(msgs), bytes, nil
+}

@@ -1,0 +1,118 @@
+package wsengine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+)
+
+// tcpPair returns both ends of a loopback TCP connection, so writes take the
+// real writev path.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		done <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-done
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// readFrame parses one unmasked frame as a client would.
+func readFrame(t *testing.T, r io.Reader) (fin bool, opcode byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	if h[1]&0x80 != 0 {
+		t.Fatal("server frames must not be masked")
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		_, _ = io.ReadFull(r, b[:])
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		_, _ = io.ReadFull(r, b[:])
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		t.Fatal(err)
+	}
+	return h[0]&0x80 != 0, h[0] & 0x0f, payload
+}
+
+func TestWriteFramed(t *testing.T) {
+	client, server := tcpPair(t)
+	var msgs []Message
+	for i, size := range []int{0, 1, 125, 126, 127, 65535, 65536, 70000} {
+		msgs = append(msgs, Message{Payload: bytes.Repeat([]byte{byte('a' + i)}, size), Binary: i%2 == 1})
+	}
+	errc := make(chan error, 1)
+	go func() {
+		n, total, err := writeFramed(server, msgs)
+		if err == nil && (n != len(msgs) || total != 0+1+125+126+127+65535+65536+70000) {
+			err = io.ErrShortWrite
+		}
+		errc <- err
+	}()
+	for i, m := range msgs {
+		fin, op, payload := readFrame(t, client)
+		wantOp := byte(1)
+		if m.Binary {
+			wantOp = 2
+		}
+		if !fin || op != wantOp || !bytes.Equal(payload, m.Payload) {
+			t.Fatalf("frame %d: fin=%v op=%d len=%d, want op %d len %d", i, fin, op, len(payload), wantOp, len(m.Payload))
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A warm batched write allocates nothing: no per-receiver frame buffer.
+func TestWriteFramedAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	client, server := tcpPair(t)
+	go func() { _, _ = io.Copy(io.Discard, client) }()
+	msgs := []Message{{Payload: []byte(`{"hello":"world"}`)}, {Payload: []byte("bin"), Binary: true}}
+	if _, _, err := writeFramed(server, msgs); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, _, err := writeFramed(server, msgs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Fatalf("writeFramed allocates %.1f times per batch", allocs)
+	}
+}
+
+func TestWriteFramedError(t *testing.T) {
+	_, server := tcpPair(t)
+	server.Close()
+	if n, _, err := writeFramed(server, []Message{{Payload: []byte("x")}}); err == nil || n != 0 {
+		t.Fatalf("write to a closed conn: n=%d err=%v", n, err)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsengine
+
+const raceEnabled = false
