@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/allspark/allspark/bench/harness/internal/hist"
@@ -165,6 +166,7 @@ func (h *harness) startWorker(cfg load.Config, limit time.Duration) (*workerProc
 	}
 	cmd := exec.Command(h.self, "worker", "-config", string(js), "-deadline", limit.String())
 	cmd.Stderr = &prefixWriter{prefix: "[worker] ", w: os.Stderr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the harness
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

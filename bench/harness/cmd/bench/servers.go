@@ -137,7 +137,9 @@ func (b *binaries) start(ctx context.Context, kind string, procs int, pprof stri
 	s := &server{kind: kind, addr: "127.0.0.1:" + strconv.Itoa(port), pprof: pprof}
 	ready := make(chan error, len(cmds))
 	for _, cmd := range cmds {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Own process group (stop signals the whole tree, Node cluster workers
+		// included); killed with the harness even if it dies without cleaning up.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		cmd.Stderr = &prefixWriter{prefix: "[" + kind + "] ", w: os.Stderr}
 		in, err := cmd.StdinPipe()
 		if err != nil {
