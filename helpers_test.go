@@ -63,6 +63,7 @@ type wsClient struct {
 	resp     *http.Response
 	msgs     chan frameMsg
 	closed   chan error
+	pongs    chan string // WebSocket pong frames received
 	autoPong atomic.Bool
 }
 
@@ -73,7 +74,12 @@ func (e clientEvents) OnClose(_ *gws.Conn, err error) {
 	e.c.closed <- err
 }
 func (e clientEvents) OnPing(c *gws.Conn, p []byte) { _ = c.WritePong(p) }
-func (e clientEvents) OnPong(*gws.Conn, []byte)     {}
+func (e clientEvents) OnPong(_ *gws.Conn, p []byte) {
+	select {
+	case e.c.pongs <- string(p):
+	default:
+	}
+}
 func (e clientEvents) OnMessage(c *gws.Conn, m *gws.Message) {
 	text := m.Data.String()
 	e.c.msgs <- frameMsg{text: text, binary: m.Opcode == gws.OpcodeBinary}
@@ -107,7 +113,7 @@ func tryDialDeflate(t testing.TB, base string) (*wsClient, error) {
 }
 
 func tryDialWith(t testing.TB, base, path string, header http.Header, deflate bool) (*wsClient, error) {
-	c := &wsClient{t: t, msgs: make(chan frameMsg, 4096), closed: make(chan error, 1)}
+	c := &wsClient{t: t, msgs: make(chan frameMsg, 4096), closed: make(chan error, 1), pongs: make(chan string, 16)}
 	c.autoPong.Store(true)
 	conn, resp, err := gws.NewClient(clientEvents{c}, &gws.ClientOption{
 		Addr:               wsURL(base, path),

@@ -95,7 +95,8 @@ type Options struct {
 	// policy fires. Stats counts these too.
 	OnSlowConsumer func(s *Spark, ev SlowConsumerEvent)
 	// WriteTimeout bounds a single socket write; a peer that accepts no bytes
-	// for this long is disconnected. Default 10 s.
+	// for this long (at least 0.9 × WriteTimeout: the deadline is refreshed
+	// only when less than that is left) is disconnected. Default 10 s.
 	WriteTimeout time.Duration
 	// Authorization, if set, is installed as by Server.Authorize.
 	Authorization func(*http.Request) error

@@ -32,6 +32,22 @@ type sendQueue struct {
 	closing bool    // no more pushes; the writer closes the socket after draining
 	abort   bool    // drop everything; the socket is gone or must be cut
 	code    uint16  // close code for a graceful close
+	// deadline is the write deadline last set on the socket (Unix ns). Only
+	// the writer goroutine, of which one runs at a time, touches it.
+	deadline int64
+}
+
+// refreshDeadline sets the socket's write deadline to now+timeout unless the
+// one already set leaves at least 90 % of timeout: setting a deadline costs a
+// runtime timer update, which was 8–9 % of server CPU in fan-out when done
+// for every batch. Every write still gets at least 0.9 × timeout.
+func (q *sendQueue) refreshDeadline(conn wsengine.Conn, timeout time.Duration) {
+	now := time.Now().UnixNano()
+	if q.deadline-now >= int64(timeout)*9/10 {
+		return
+	}
+	q.deadline = now + int64(timeout)
+	_ = conn.SetWriteDeadline(time.Unix(0, q.deadline))
 }
 
 // retainCap bounds the slice capacity an idle queue keeps, so a burst does not
@@ -136,7 +152,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host wr
 		q.frames = q.spare[:0]
 		q.mu.Unlock()
 
-		_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+		q.refreshDeadline(conn, timeout)
 		var msgs, n int
 		msgs, n, err = conn.WriteBatch(batch)
 		host.written(msgs, n)

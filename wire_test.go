@@ -399,3 +399,29 @@ func TestCompressionIsNegotiatedWhenEnabled(t *testing.T) {
 		c.expect(big)
 	}
 }
+
+// A WebSocket ping that arrives long after the last data write is still
+// answered: the write deadline that write left behind has passed by then and
+// must not fail the pong (and with it a healthy connection).
+func TestPingFrameAnsweredAfterWriteDeadlinePassed(t *testing.T) {
+	_, base := startServer(t, allspark.Options{PingInterval: allspark.NoPing, WriteTimeout: 100 * time.Millisecond}, echo)
+	c := dial(t, base, "/primus", nil)
+	c.sendText(`"hello"`)
+	c.expect(`"hello"`)
+	time.Sleep(300 * time.Millisecond) // well past the data write's deadline
+	if err := c.conn.WritePing([]byte("are you there")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-c.pongs:
+		if p != "are you there" {
+			t.Fatalf("pong %q", p)
+		}
+	case err := <-c.closed:
+		t.Fatalf("connection closed instead of a pong: %v", err)
+	case <-time.After(waitLong):
+		t.Fatal("no pong")
+	}
+	c.sendText(`"still here"`)
+	c.expect(`"still here"`)
+}

@@ -43,7 +43,7 @@ step "go test -race (unit, integration, leak, fuzz seeds)"
 go test -race -count=1 -timeout 15m ./...
 
 step "fuzzing, 5 s per target"
-for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/protocol"; do
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/protocol" "FuzzParse ./internal/events"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 5s "$2"
 done

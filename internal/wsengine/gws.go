@@ -86,7 +86,13 @@ func (gwsEvents) OnClose(c *gws.Conn, err error) {
 	handlerOf(c).OnClose(err)
 }
 
+// pongTimeout bounds the pong write. It must be set here: the socket's write
+// deadline is otherwise whatever the last data write left, possibly long
+// past on an idle connection, and the pong would fail and cut a healthy peer.
+const pongTimeout = 10 * time.Second
+
 func (gwsEvents) OnPing(c *gws.Conn, payload []byte) {
+	_ = c.SetWriteDeadline(time.Now().Add(pongTimeout))
 	_ = c.WritePong(payload)
 	handlerOf(c).OnPing()
 }
