@@ -35,8 +35,8 @@ const (
 // sent them. ctx is the spark's context: done when the spark ends.
 type EventHandler func(ctx context.Context, ev *Event) (any, error)
 
-// Args is a handler result (or Reply content) of several arguments.
-type Args []any
+// Args is a handler result of several arguments.
+type Args = events.Several
 
 // Event is a named event received from a client.
 type Event struct {
@@ -57,13 +57,8 @@ func (e *Event) Decode(i int, dst any) error {
 }
 
 func decodeArg(event string, args []any, i int, dst any) error {
-	if i < 0 || i >= len(args) {
-		return &EventError{Code: CodeInvalidArgument, Event: event,
-			Message: fmt.Sprintf("argument %d missing (got %d)", i+1, len(args))}
-	}
-	if err := events.Decode(args[i], dst); err != nil {
-		return &EventError{Code: CodeInvalidArgument, Event: event,
-			Message: fmt.Sprintf("argument %d: %v", i+1, err)}
+	if err := events.DecodeArg(args, i, dst); err != nil {
+		return &EventError{Code: CodeInvalidArgument, Event: event, Message: err.Error()}
 	}
 	return nil
 }
@@ -225,8 +220,8 @@ func (s *Spark) resolveAck(id uint64, r ackResult) {
 	ch <- r
 }
 
-// failAcks tells every pending EmitWithAck that the spark ended. Called with
-// s.mu held.
+// failAcksLocked tells every pending EmitWithAck that the spark ended.
+// Called with s.mu held.
 func (s *Spark) failAcksLocked() {
 	for id, ch := range s.acks {
 		ch <- ackResult{closed: true}
@@ -307,15 +302,7 @@ func (s *Spark) runHandler(in *inboundEvent) {
 	if !ev.WantsAck() {
 		return
 	}
-	var args []any
-	switch r := result.(type) {
-	case nil:
-	case Args:
-		args = r
-	default:
-		args = []any{r}
-	}
-	if err := s.Write(events.NewAck(ev.id, args)); err != nil && !errors.Is(err, ErrClosed) {
+	if err := s.Write(events.NewAck(ev.id, events.ReplyArgs(result))); err != nil && !errors.Is(err, ErrClosed) {
 		// The reply cannot be encoded or is too large: tell the caller.
 		s.fail(ev.id, events.ErrorBody{Code: CodeHandlerError, Message: "reply not sent: " + err.Error(), Event: ev.Name})
 		s.emitError(err)

@@ -55,12 +55,8 @@ func decodeInput[T any](ev *Event, in *T) error {
 	if err := ev.Decode(0, in); err != nil {
 		return err
 	}
-	var v any = in
-	if val, ok := v.(Validator); ok {
-		if err := val.Validate(); err != nil {
-			return &EventError{Code: CodeInvalidArgument, Event: ev.Name, Message: err.Error()}
-		}
-	} else if val, ok := any(*in).(Validator); ok {
+	// *T's method set includes T's, so this finds Validate on either.
+	if val, ok := any(in).(Validator); ok {
 		if err := val.Validate(); err != nil {
 			return &EventError{Code: CodeInvalidArgument, Event: ev.Name, Message: err.Error()}
 		}

@@ -47,7 +47,7 @@ func (e *NamedEvent) Decode(i int, dst any) error { return decodeArg(e.Name, e.A
 type NamedHandler func(ctx context.Context, ev *NamedEvent) (any, error)
 
 // Args is a handler result of several arguments.
-type Args []any
+type Args = events.Several
 
 // Reply is the server's acknowledgement.
 type Reply struct {
@@ -59,13 +59,8 @@ type Reply struct {
 func (r *Reply) Decode(i int, dst any) error { return decodeArg(r.Event, r.Args, i, dst) }
 
 func decodeArg(event string, args []any, i int, dst any) error {
-	if i < 0 || i >= len(args) {
-		return &CallError{Code: CodeInvalidArgument, Event: event,
-			Message: fmt.Sprintf("argument %d missing (got %d)", i+1, len(args))}
-	}
-	if err := events.Decode(args[i], dst); err != nil {
-		return &CallError{Code: CodeInvalidArgument, Event: event,
-			Message: fmt.Sprintf("argument %d: %v", i+1, err)}
+	if err := events.DecodeArg(args, i, dst); err != nil {
+		return &CallError{Code: CodeInvalidArgument, Event: event, Message: err.Error()}
 	}
 	return nil
 }
@@ -327,15 +322,7 @@ func (c *Client) call(in *inboundCall) {
 		_ = c.Write(events.NewFailure(ev.id, body))
 		return
 	}
-	var args []any
-	switch r := result.(type) {
-	case nil:
-	case Args:
-		args = r
-	default:
-		args = []any{r}
-	}
-	if err := c.Write(events.NewAck(ev.id, args)); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrDestroyed) {
+	if err := c.Write(events.NewAck(ev.id, events.ReplyArgs(result))); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrDestroyed) {
 		_ = c.Write(events.NewFailure(ev.id, events.ErrorBody{Code: CodeHandlerError, Message: "reply not sent: " + err.Error(), Event: ev.Name}))
 	}
 }

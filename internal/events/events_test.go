@@ -184,3 +184,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestReplyArgs(t *testing.T) {
+	if got := ReplyArgs(nil); got != nil {
+		t.Fatalf("nil → %v", got)
+	}
+	if got := ReplyArgs(Several{1, "a"}); len(got) != 2 {
+		t.Fatalf("Several → %v", got)
+	}
+	if got := ReplyArgs([]any{1, 2}); len(got) != 1 {
+		t.Fatalf("a plain slice is one argument, got %v", got)
+	}
+	if err := DecodeArg([]any{1}, 1, new(int)); err == nil || !strings.Contains(err.Error(), "argument 2 missing") {
+		t.Fatalf("missing argument: %v", err)
+	}
+}
