@@ -1,6 +1,9 @@
 package allspark
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // maxQueuedEvents bounds the events waiting for a spark's handlers. When it
 // is reached the connection's reader waits, which stops reading from the
@@ -25,7 +28,10 @@ type eventQueue struct {
 	mu      sync.Mutex
 	items   []inboundEvent
 	running bool
-	space   chan struct{} // closed when an item is taken while the reader waits
+	// busy mirrors running for appendIfBusy's lock-free check: only the
+	// reader adds items, so when it reads busy false no event is pending.
+	busy  atomic.Bool
+	space chan struct{} // closed when an item is taken while the reader waits
 }
 
 // enqueue adds an event, starting the worker if needed; it blocks while the
@@ -37,6 +43,7 @@ func (q *eventQueue) enqueue(s *Spark, in inboundEvent) {
 			q.items = append(q.items, in)
 			start := !q.running
 			q.running = true
+			q.busy.Store(true)
 			q.mu.Unlock()
 			if start {
 				s.server.active.add()
@@ -61,6 +68,9 @@ func (q *eventQueue) enqueue(s *Spark, in inboundEvent) {
 // events are handled in the order they arrived. It reports false when no
 // event is pending: then the caller delivers the data at once.
 func (q *eventQueue) appendIfBusy(in inboundEvent) bool {
+	if !q.busy.Load() {
+		return false // the common case: a data message costs no lock
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.running {
@@ -76,6 +86,7 @@ func (q *eventQueue) work(s *Spark) {
 		q.mu.Lock()
 		if len(q.items) == 0 || s.ReadyState() == Closed {
 			q.items, q.running = nil, false
+			q.busy.Store(false)
 			q.mu.Unlock()
 			return
 		}
