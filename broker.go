@@ -37,6 +37,22 @@ type Broker interface {
 	Locate(ctx context.Context, sparkID string) (string, error)
 }
 
+// PeerReporter is implemented by brokers that can tell cheaply whether a node
+// has peers. A server whose broker reports none skips the publication
+// entirely, including encoding a value only its outgoing transforms make
+// encodable. MemoryBroker implements it.
+type PeerReporter interface {
+	HasPeers(node string) bool
+}
+
+// hasPeers reports whether other nodes may need this node's publications.
+func (s *Server) hasPeers() bool {
+	if pr, ok := s.broker.(PeerReporter); ok {
+		return pr.HasPeers(s.nodeID)
+	}
+	return true
+}
+
 // BrokerHandler is how a broker hands traffic to a node. Server implements
 // it.
 type BrokerHandler interface {

@@ -74,14 +74,18 @@ func (b *MemoryBroker) Unsubscribe(_ context.Context, node, room string) error {
 	return nil
 }
 
+// HasPeers implements PeerReporter.
+func (b *MemoryBroker) HasPeers(node string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, self := b.nodes[node]
+	return len(b.nodes) > 1 || (!self && len(b.nodes) > 0)
+}
+
 // Publish implements Broker. Handlers run without the broker's lock held, so
 // a node may publish again from inside delivery.
 func (b *MemoryBroker) Publish(_ context.Context, p *Publication) (int, error) {
 	b.mu.RLock()
-	if len(b.nodes) <= 1 {
-		b.mu.RUnlock()
-		return 0, nil
-	}
 	var targets []BrokerHandler
 	for name, n := range b.nodes {
 		if name == p.Node {

@@ -71,29 +71,35 @@ func compact(in []string) []string {
 // for: on this node, plus what the broker reports for other nodes (the
 // MemoryBroker reports exactly; asynchronous brokers report 0). Without
 // outgoing transforms the message is encoded once and the same bytes are
-// queued for every member, here and on other nodes. Errors: ErrReserved,
-// ErrTooLarge, a *parser.Error, or a *BrokerError when the broker failed
-// (local delivery has happened then).
+// queued for every member, here and on other nodes. With them, each local
+// spark gets its own transformed write, and other nodes get the value as
+// given (their transforms run there). Errors: ErrReserved, ErrTooLarge, a
+// *parser.Error, or a *BrokerError when the broker failed (local delivery
+// has happened then).
 func (t Target) Write(data any) (int, error) {
 	if str, ok := data.(string); ok && protocol.IsReserved(str) {
 		return 0, ErrReserved
 	}
 	s := t.srv
-	f, err := s.encode(data)
-	if err != nil {
-		return 0, err
-	}
+	var f frame
 	var n int
 	if len(s.transforms[Outgoing].load()) > 0 {
 		n = t.writeEach(data)
 	} else {
+		var err error
+		if f, err = s.encode(data); err != nil {
+			return 0, err
+		}
 		n = t.pushLocal(f)
 	}
-	if !t.all && len(t.rooms) == 0 && len(t.ids) == 0 {
+	if t.allLocal() || !s.hasPeers() {
 		return n, nil
 	}
-	if t.allLocal() {
-		return n, nil
+	if f.Payload == nil {
+		var err error
+		if f, err = s.encode(data); err != nil {
+			return n, err
+		}
 	}
 	remote, err := s.broker.Publish(context.Background(), &Publication{
 		Node: s.nodeID, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
@@ -105,8 +111,8 @@ func (t Target) Write(data any) (int, error) {
 	return n + remote, nil
 }
 
-// allLocal reports whether a write to ids only found all of them here, so the
-// broker need not be asked.
+// allLocal reports whether nothing can be selected on another node: no
+// rooms, not All, and every id found here. The broker need not be asked then.
 func (t Target) allLocal() bool {
 	if t.all || len(t.rooms) > 0 {
 		return false
@@ -170,7 +176,7 @@ func (t Target) pushLocal(f frame) int {
 // Server.mu and the registry lock apart.
 func (t Target) each(fn func(*Spark)) {
 	s := t.srv
-	except := newExcept(t.except)
+	except := exceptSet(t.except)
 	if t.all {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
@@ -225,8 +231,6 @@ func inAny(sp *Spark, rooms []string) bool {
 // exceptSet answers "is this id excluded" with a sorted slice: binary search
 // over a handful of ids beats building a map per write.
 type exceptSet []string
-
-func newExcept(ids []string) exceptSet { return exceptSet(ids) }
 
 func (e exceptSet) has(id string) bool {
 	if len(e) == 0 {

@@ -137,3 +137,28 @@ func TestPlugins(t *testing.T) {
 		t.Fatalf("second Plugout: %v", err)
 	}
 }
+
+// An outgoing transform sees the value before encoding, so Broadcast and room
+// writes must not encode it first: here only the transform makes it encodable.
+func TestBroadcastLeavesEncodingToTransforms(t *testing.T) {
+	type secret struct{ Ch chan int } // not encodable as JSON
+	srv, base := startServer(t, allspark.Options{PingInterval: allspark.NoPing}, func(s *allspark.Server) {
+		s.Transform(allspark.Outgoing, func(_ *allspark.Spark, p *allspark.Packet) (bool, error) {
+			if _, ok := p.Data.(secret); ok {
+				p.Data = "redacted"
+			}
+			return true, nil
+		})
+		s.OnConnection(func(_ context.Context, sp *allspark.Spark) error { return sp.Join("r") })
+	})
+	c := dial(t, base, "/primus", nil)
+	waitFor(t, "joined", func() bool { return srv.Room("r").Len() == 1 })
+	if n, err := srv.Broadcast(secret{}); err != nil || n != 1 {
+		t.Fatalf("Broadcast: n=%d err=%v", n, err)
+	}
+	if n, err := srv.Room("r").Write(secret{}); err != nil || n != 1 {
+		t.Fatalf("room write: n=%d err=%v", n, err)
+	}
+	c.expect(`"redacted"`)
+	c.expect(`"redacted"`)
+}
