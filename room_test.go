@@ -265,3 +265,37 @@ func TestRoomsAcrossNodes(t *testing.T) {
 	a1.expectExactly("a1", "hi", "everyone", "after")
 	b1.expectExactly("b1", "hi", "from b", "everyone", "all but two")
 }
+
+// failingBroker is a MemoryBroker whose subscribe and publish fail, to see
+// what a broker outage does to rooms: local membership and delivery go on,
+// and the caller is told.
+type failingBroker struct {
+	*allspark.MemoryBroker
+}
+
+var errBrokerDown = errors.New("broker down")
+
+func (failingBroker) Subscribe(context.Context, string, string) error { return errBrokerDown }
+func (failingBroker) Publish(context.Context, *allspark.Publication) (int, error) {
+	return 0, errBrokerDown
+}
+func (failingBroker) HasPeers(string) bool { return true }
+
+func TestRoomsWhenTheBrokerFails(t *testing.T) {
+	srv, base := startServer(t, allspark.Options{Broker: failingBroker{allspark.NewMemoryBroker()}}, nil)
+	p := connectPeer(t, base, "", client.Options{})
+	sp, _ := srv.Spark(p.id)
+	err := sp.Join("lobby")
+	var be *allspark.BrokerError
+	if !errors.As(err, &be) || be.Op != "subscribe" || be.Room != "lobby" || !errors.Is(err, errBrokerDown) {
+		t.Fatalf("Join with a failing broker: %v", err)
+	}
+	if !sp.InRoom("lobby") {
+		t.Fatal("local membership must stand when the broker fails")
+	}
+	n, err := srv.Room("lobby").Write("local still works")
+	if n != 1 || !errors.As(err, &be) || be.Op != "publish" {
+		t.Fatalf("Write with a failing broker: n=%d err=%v", n, err)
+	}
+	p.expectExactly("p", "local still works")
+}
