@@ -7,29 +7,13 @@
 //
 //   node socketio-server.js <port> [workers]
 //
-// With workers > 1 it forks a Node cluster (Node 20 has no reusePort); rooms
-// are then per worker (only the idle scenario uses several workers). Prints
-// READY when listening; exits when stdin closes.
-const cluster = require('cluster');
-const http = require('http');
+// With workers > 1 it runs as a Node cluster; serve.js prints READY when
+// listening and exits when stdin closes. Rooms are per worker then (only the idle
+// scenario uses several workers).
+const serve = require('./serve');
 
-const port = Number(process.argv[2]);
-const workers = Number(process.argv[3] || 1);
-
-if (workers > 1 && cluster.isPrimary) {
-  let listening = 0;
-  for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === workers) process.stdout.write('READY\n');
-  });
-  process.stdin.on('end', () => {
-    for (const w of Object.values(cluster.workers)) w.kill();
-    process.exit(0);
-  });
-  process.stdin.resume();
-} else {
+serve((server) => {
   const { Server } = require('socket.io');
-  const server = http.createServer();
   const io = new Server(server, { transports: ['websocket'], serveClient: false });
 
   io.on('connection', (socket) => {
@@ -38,12 +22,4 @@ if (workers > 1 && cluster.isPrimary) {
     socket.on('echo', (data) => socket.emit('echo', data));
     socket.on('publish', (room, data) => io.to(room).emit('m', data));
   });
-
-  server.listen(port, '127.0.0.1', () => {
-    if (!cluster.isWorker) process.stdout.write('READY\n');
-  });
-  if (!cluster.isWorker) {
-    process.stdin.on('end', () => process.exit(0));
-    process.stdin.resume();
-  }
-}
+});
