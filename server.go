@@ -74,7 +74,8 @@ func New(opts Options) (*Server, error) {
 		sparks:  make(map[string]*Spark),
 		engine: wsengine.NewGWS(wsengine.Config{
 			MaxPayload:  opts.MaxLength,
-			Compression: opts.Compression,
+			Compression:  opts.Compression,
+			WriteTimeout: opts.WriteTimeout,
 		}),
 	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})

@@ -379,6 +379,9 @@ func (s *Spark) flushPending() {
 // OnPing implements wsengine.Handler: a client ping frame counts as a pong.
 func (s *Spark) OnPing() { s.alive.Store(true) }
 
+// OnPeerClose implements wsengine.Handler: the client sent a Close frame.
+func (s *Spark) OnPeerClose() {}
+
 // OnClose implements wsengine.Handler: the connection is gone.
 func (s *Spark) OnClose(err error) {
 	if errors.Is(err, wsengine.ErrTooLarge) {

@@ -16,6 +16,9 @@ type Config struct {
 	MaxPayload     int  // largest message accepted, bytes; 0 = 10 MiB
 	Compression    bool // negotiate permessage-deflate
 	ReadBufferSize int  // per-connection read buffer; 0 = engine default
+	// WriteTimeout cuts a peer that accepts no bytes for this long; any
+	// progress restarts the clock. 0 = 10 s.
+	WriteTimeout time.Duration
 }
 
 // Message is one data message to write: its encoded payload, and whether it
@@ -49,6 +52,11 @@ type Conn interface {
 type Handler interface {
 	OnMessage(binary bool, payload []byte)
 	OnPing()
+	// OnPeerClose is called when the peer's Close frame has arrived, after
+	// every data frame before it was delivered and before the engine answers
+	// it. It may block (bounded by the write timeout) to flush what is
+	// queued, so the peer gets it before the closing handshake completes.
+	OnPeerClose()
 	OnClose(err error)
 }
 
