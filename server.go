@@ -73,7 +73,7 @@ func New(opts Options) (*Server, error) {
 		trusted: trusted,
 		sparks:  make(map[string]*Spark),
 		engine: wsengine.NewGWS(wsengine.Config{
-			MaxPayload:  opts.MaxLength,
+			MaxPayload:   opts.MaxLength,
 			Compression:  opts.Compression,
 			WriteTimeout: opts.WriteTimeout,
 		}),
