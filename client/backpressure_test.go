@@ -140,14 +140,14 @@ func TestSlowHandlerBackPressure(t *testing.T) {
 	}
 }
 
-// The handler blocks far longer than the watchdog (a 100 ms ping interval
-// gives 150 ms) with the queue full. The client must neither cut the
+// The handler blocks far longer than the watchdog (a 400 ms ping interval
+// gives 600 ms) with the queue full. The client must neither cut the
 // connection as dead (its reader is paused, not the server) nor let the
 // server cut it for missed pongs: it keeps the server's heartbeat fed with
 // WebSocket pings while it does not read.
 func TestSlowHandlerKeepsHeartbeat(t *testing.T) {
 	const msgs = 50
-	srv := newServer(t, allspark.Options{PingInterval: 100 * time.Millisecond}, nil)
+	srv := newServer(t, allspark.Options{PingInterval: 400 * time.Millisecond}, nil)
 	srv.OnConnection(func(_ context.Context, s *allspark.Spark) error {
 		for i := range msgs {
 			_ = s.Write(i)
@@ -171,7 +171,7 @@ func TestSlowHandlerKeepsHeartbeat(t *testing.T) {
 	var open sync.Once
 	release := func() { open.Do(func() { close(gate) }) }
 	t.Cleanup(release)
-	time.Sleep(1500 * time.Millisecond) // fifteen ping intervals with the reader paused
+	time.Sleep(2 * time.Second) // five ping intervals with the reader paused
 	release()
 	rec.expect(client.EventOpen)
 	for i := range msgs {
