@@ -47,6 +47,9 @@ func TestDefaults(t *testing.T) {
 	if o.Parser.Name() != "json" || o.QueueSize != DefaultQueueSize {
 		t.Fatalf("parser %q, queue %d", o.Parser.Name(), o.QueueSize)
 	}
+	if o.MaxQueuedEvents != 256 || o.MaxQueuedBytes != 4<<20 || o.MaxPendingAcks != 1024 {
+		t.Fatalf("flow-control defaults: events %d, bytes %d, acks %d", o.MaxQueuedEvents, o.MaxQueuedBytes, o.MaxPendingAcks)
+	}
 	if StrategyNone.has(StrategyDisconnect) || (StrategyNone | StrategyDisconnect).has(StrategyDisconnect) {
 		t.Fatal("StrategyNone must disable every strategy")
 	}

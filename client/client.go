@@ -55,8 +55,11 @@ type Client struct {
 	idWaiters []chan idResult
 	idAsked   bool // "primus::id::" went out on the open connection
 
-	events      []Event
+	events      []queuedEvent
 	dispatching bool
+
+	in   inbound   // received messages waiting for handlers (backpressure.go)
+	room sync.Cond // on mu: signalled when a paused reader may go on
 
 	handlers map[string]NamedHandler // named-event handlers
 	acks     map[uint64]pendingAck   // EmitWithAck requests waiting for a reply
@@ -88,6 +91,7 @@ func New(rawURL string, opts Options) (*Client, error) {
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	c.room.L = &c.mu
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !o.Manual {
 		c.mu.Lock()
@@ -307,6 +311,7 @@ func (c *Client) stopLocked() {
 func (c *Client) detachLocked(graceful bool) {
 	c.failAcksLocked(c.gen)
 	c.gen++ // callbacks of the old connection become stale
+	c.wakeReaderLocked()
 	if c.cancelAttempt != nil {
 		c.cancelAttempt()
 		c.cancelAttempt = nil

@@ -140,9 +140,11 @@ func (l *link) OnPing(ws *gws.Conn, payload []byte) { _ = ws.WritePong(payload) 
 func (l *link) OnPong(*gws.Conn, []byte) {}
 
 // OnMessage decodes a frame and handles the protocol messages Primus's client
-// knows (ping, id, server::close); everything else is data.
+// knows (ping, id, server::close) and acks at once; data and named events
+// are queued for their handlers, waiting for room first (backpressure.go).
 func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 	c := l.c
+	size := max(len(m.Bytes()), 1)
 	v, err := c.opts.Parser.Decode(m.Bytes(), m.Opcode == gws.OpcodeBinary)
 	_ = m.Close()
 
@@ -152,7 +154,7 @@ func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 		return
 	}
 	if err != nil {
-		c.emit(Event{Kind: EventError, Err: err})
+		c.queueEventLocked(l.gen, size, Event{Kind: EventError, Err: err})
 		c.unlock()
 		return
 	}
@@ -174,9 +176,22 @@ func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 			c.serverClose = true
 		}
 	default: // data, including primus:: messages Primus does not know
-		if !c.envelopeLocked(v) {
-			c.emit(Event{Kind: EventData, Data: v})
+		if !c.envelopeLocked(l.gen, size, v) {
+			c.queueEventLocked(l.gen, size, Event{Kind: EventData, Data: v})
 		}
 	}
 	c.unlock()
+}
+
+// queueEventLocked queues ev, made of a message of connection gen, for
+// OnEvent once there is room.
+func (c *Client) queueEventLocked(gen uint64, size int, ev Event) {
+	ok, over := c.admitLocked(gen)
+	if !ok {
+		return
+	}
+	c.emitSized(ev, size)
+	if over {
+		c.overflowLocked()
+	}
 }

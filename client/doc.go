@@ -47,9 +47,9 @@
 // Events of one client are delivered one at a time, in order, from one
 // goroutine (never two callbacks of the same client at once); different
 // clients deliver concurrently. The callback may call any method of the
-// client, including Write, ID, End and Destroy. It should not block for long:
-// events queue up in memory meanwhile. To consume events as a channel, send
-// them to one from the callback. EventDrop is ours (Primus drops silently);
+// client, including Write, ID, End and Destroy. A slow callback slows the
+// connection down rather than growing memory (see Flow control). To consume
+// events as a channel, send them to one from the callback. EventDrop is ours (Primus drops silently);
 // Primus's readyStateChange, online, offline and destroy are not emitted
 // (ReadyState and Done cover them).
 //
@@ -76,6 +76,29 @@
 // order when a connection opens, before any later write. ID asks the server
 // for the spark id ("primus::id::"). Pings are answered with
 // "primus::pong::<same value>".
+//
+// # Flow control
+//
+// Messages received but not yet handled (EventData, EventError for a bad
+// message, and named events waiting for their On handlers) are bounded by
+// Options.MaxQueuedEvents (default 256) and Options.MaxQueuedBytes (default
+// 4 MiB of wire size). At the bound the client stops reading the socket
+// until the handlers have worked the queue down to half of it: TCP then
+// slows the server down, and nothing is dropped (an Allspark server holds
+// its own bounded queue for the client and applies its slow-consumer
+// policy). While it does not read, the ping watchdog is paused, because a
+// slow handler is not a dead server, and the client sends WebSocket pings,
+// which the server's heartbeat counts as pongs.
+//
+// Pings, id answers, "primus::server::close" and acks are not queued. So
+// that a handler awaiting EmitWithAck (or ID) is not stuck behind its own
+// full queue, the client goes on reading while any request awaits a reply,
+// up to OverflowFactor (4) times the bounds; past that it closes the
+// connection (close code 1008) and reports ErrEventOverflow in EventClose,
+// an unexpected drop that reconnects per Strategy. Messages read before are
+// still delivered; the waiting requests fail with code disconnected. At
+// most Options.MaxPendingAcks (default 1024) EmitWithAck calls wait at once;
+// more fail with ErrTooManyRequests.
 //
 // # Goroutines
 //

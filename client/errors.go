@@ -31,6 +31,14 @@ var (
 	// ErrQueueFull: a write held while not open was dropped to make room
 	// (reported by EventDrop).
 	ErrQueueFull = errors.New("client: offline queue full, oldest message dropped")
+	// ErrEventOverflow: the client closed the connection because the
+	// messages waiting for handlers reached OverflowFactor times
+	// Options.MaxQueuedEvents (or MaxQueuedBytes) while a request awaited
+	// its reply (EventClose carries it).
+	ErrEventOverflow = errors.New("client: handlers too slow: received messages overflowed the queue while a request awaited its reply")
+	// ErrTooManyRequests: Options.MaxPendingAcks EmitWithAck requests
+	// already await replies; nothing was sent.
+	ErrTooManyRequests = errors.New("client: too many requests awaiting a reply")
 	// ErrReserved: the data is a string starting with "primus::", which the
 	// server would read as a control message; nothing was written.
 	ErrReserved = errors.New("client: primus:: prefix is reserved for the protocol")

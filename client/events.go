@@ -43,8 +43,8 @@ const (
 	// event: Primus drops silently.)
 	EventDrop
 	// EventClose: the connection closed. Err says why: nil after End, a
-	// *CloseError or network error for a drop, ErrPingTimeout, or
-	// ErrServerClosed.
+	// *CloseError or network error for a drop, ErrPingTimeout,
+	// ErrEventOverflow (see Options.MaxQueuedEvents), or ErrServerClosed.
 	EventClose
 	// EventEnd: the client has ended and will not reconnect by itself. Err
 	// says why (nil after End).
@@ -110,11 +110,19 @@ type Attempt struct {
 // emit queues ev for the OnEvent handler and makes sure a dispatcher runs.
 // c.mu must be held, which is what makes the delivery order the order of
 // the state changes. After Destroy nothing more is queued.
-func (c *Client) emit(ev Event) {
+func (c *Client) emit(ev Event) { c.emitSized(ev, 0) }
+
+// emitSized is emit for an event made of a received message of size wire
+// bytes (size > 0), which counts against Options.MaxQueuedEvents until
+// OnEvent returns. The caller has admitted it (admitLocked).
+func (c *Client) emitSized(ev Event, size int) {
 	if c.opts.OnEvent == nil || c.destroyed {
 		return
 	}
-	c.events = append(c.events, ev)
+	if size > 0 {
+		c.countLocked(size)
+	}
+	c.events = append(c.events, queuedEvent{Event: ev, size: size})
 	if !c.dispatching {
 		c.dispatching = true
 		c.goroutines++
@@ -125,7 +133,7 @@ func (c *Client) emit(ev Event) {
 // dispatch delivers queued events one at a time and exits when none are
 // left, so an idle or ended client has no dispatcher goroutine.
 func (c *Client) dispatch() {
-	var batch []Event
+	var batch []queuedEvent
 	for {
 		c.mu.Lock()
 		if len(c.events) == 0 {
@@ -140,8 +148,13 @@ func (c *Client) dispatch() {
 		batch, c.events = c.events, batch[:0]
 		c.mu.Unlock()
 		for i := range batch {
-			c.opts.OnEvent(batch[i])
-			batch[i] = Event{}
+			c.opts.OnEvent(batch[i].Event)
+			if size := batch[i].size; size > 0 {
+				c.mu.Lock()
+				c.releaseLocked(size)
+				c.mu.Unlock()
+			}
+			batch[i] = queuedEvent{}
 		}
 	}
 }

@@ -33,6 +33,7 @@ func (c *Client) ID(ctx context.Context) (string, error) {
 	}
 	ch := make(chan idResult, 1)
 	c.idWaiters = append(c.idWaiters, ch)
+	c.wakeReaderLocked() // the answer may be behind messages a paused reader has not read
 	ws := c.ws
 	ask := c.state == Open && !c.idAsked
 	if ask {

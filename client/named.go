@@ -107,8 +107,9 @@ type ackResult struct {
 }
 
 type inboundCall struct {
-	h  NamedHandler
-	ev NamedEvent
+	h    NamedHandler
+	ev   NamedEvent
+	size int // wire bytes, counted against Options.MaxQueuedEvents
 }
 
 // On registers the handler for a named event from the server; nil removes
@@ -145,7 +146,11 @@ func (c *Client) Emit(event string, args ...any) error {
 // queued blindly). It fails with a *CallError: the server's ack error, code
 // timeout when ctx ends (wrapping ctx.Err()), or code disconnected when the
 // connection closes before the reply (wrapping ErrDisconnected); or with
-// ErrReserved, ErrClosed, ErrDestroyed or a *parser.Error.
+// ErrReserved, ErrClosed, ErrDestroyed, a *parser.Error, or
+// ErrTooManyRequests when Options.MaxPendingAcks requests already wait.
+//
+// A handler may call it: while it waits, the client reads on past
+// Options.MaxQueuedEvents to reach the reply (up to OverflowFactor times it).
 func (c *Client) EmitWithAck(ctx context.Context, event string, args ...any) (*Reply, error) {
 	if !events.ValidName(event) {
 		return nil, ErrReserved
@@ -174,12 +179,17 @@ func (c *Client) EmitWithAck(ctx context.Context, event string, args ...any) (*R
 		}
 		c.mu.Lock()
 	}
+	if len(c.acks) >= c.opts.MaxPendingAcks {
+		c.mu.Unlock()
+		return nil, ErrTooManyRequests
+	}
 	c.ackSeq++
 	id = c.ackSeq
 	if c.acks == nil {
 		c.acks = make(map[uint64]pendingAck)
 	}
 	c.acks[id] = pendingAck{ch: ch, gen: c.gen}
+	c.wakeReaderLocked() // the reply may be behind messages a paused reader has not read
 	c.mu.Unlock()
 
 	if err := c.Write(events.NewEvent(event, args, id)); err != nil {
@@ -218,9 +228,11 @@ func (c *Client) failAcksLocked(gen uint64) {
 	}
 }
 
-// envelopeLocked handles a received value if it is an envelope, reporting
-// false for plain data. c.mu is held.
-func (c *Client) envelopeLocked(v any) bool {
+// envelopeLocked handles a value received on connection gen (a message of
+// size wire bytes) if it is an envelope, reporting false for plain data.
+// Acks are handled at once; what goes to a handler waits for room first.
+// c.mu is held.
+func (c *Client) envelopeLocked(gen uint64, size int, v any) bool {
 	env, ok, err := events.Parse(v)
 	if !ok {
 		return false
@@ -228,10 +240,17 @@ func (c *Client) envelopeLocked(v any) bool {
 	if err != nil {
 		var m *events.Malformed
 		errors.As(err, &m)
+		ok, over := c.admitLocked(gen)
+		if !ok {
+			return true
+		}
 		if m.ID > 0 {
 			c.replyLocked(events.NewFailure(m.ID, events.ErrorBody{Code: CodeBadEnvelope, Message: m.Reason, Event: m.Name}))
 		}
-		c.emit(Event{Kind: EventError, Err: &CallError{Code: CodeBadEnvelope, Message: m.Reason, Event: m.Name}})
+		c.emitSized(Event{Kind: EventError, Err: &CallError{Code: CodeBadEnvelope, Message: m.Reason, Event: m.Name}}, size)
+		if over {
+			c.overflowLocked()
+		}
 		return true
 	}
 	switch env.Kind {
@@ -248,21 +267,30 @@ func (c *Client) envelopeLocked(v any) bool {
 			p.ch <- ackResult{failed: &body}
 		}
 	case events.Report:
-		c.emit(Event{Kind: EventError, Err: &CallError{Code: env.Error.Code, Message: env.Error.Message, Event: env.Error.Event}})
+		c.queueEventLocked(gen, size, Event{Kind: EventError, Err: &CallError{Code: env.Error.Code, Message: env.Error.Message, Event: env.Error.Event}})
 	case events.Event:
+		ok, over := c.admitLocked(gen)
+		if !ok {
+			return true
+		}
+		// Looked up after the wait: On may have changed the handlers.
 		h := c.handlers[env.Name]
 		switch {
 		case events.IsReserved(env.Name):
-			c.failLocked(env, CodeReservedEvent, "event name is reserved")
+			c.failLocked(env, size, CodeReservedEvent, "event name is reserved")
 		case h == nil:
-			c.failLocked(env, CodeUnknownEvent, "no handler for event")
+			c.failLocked(env, size, CodeUnknownEvent, "no handler for event")
 		default:
-			c.calls = append(c.calls, inboundCall{h: h, ev: NamedEvent{Name: env.Name, Args: env.Args, id: env.ID}})
+			c.countLocked(size)
+			c.calls = append(c.calls, inboundCall{h: h, ev: NamedEvent{Name: env.Name, Args: env.Args, id: env.ID}, size: size})
 			if !c.calling {
 				c.calling = true
 				c.goroutines++
 				go c.runCalls()
 			}
+		}
+		if over {
+			c.overflowLocked()
 		}
 	}
 	return true
@@ -271,12 +299,12 @@ func (c *Client) envelopeLocked(v any) bool {
 // failLocked answers an event the client cannot handle: an ack error when
 // the server asked for an ack; otherwise an EventError event here, because a
 // room broadcast must not make every member talk back.
-func (c *Client) failLocked(env events.Envelope, code, msg string) {
+func (c *Client) failLocked(env events.Envelope, size int, code, msg string) {
 	if env.ID > 0 {
 		c.replyLocked(events.NewFailure(env.ID, events.ErrorBody{Code: code, Message: msg, Event: env.Name}))
 		return
 	}
-	c.emit(Event{Kind: EventError, Err: &CallError{Code: code, Message: msg, Event: env.Name}})
+	c.emitSized(Event{Kind: EventError, Err: &CallError{Code: code, Message: msg, Event: env.Name}}, size)
 }
 
 // replyLocked sends v after mu is released (Write takes mu).
@@ -285,10 +313,19 @@ func (c *Client) replyLocked(v any) {
 }
 
 // runCalls runs queued handlers one at a time and exits when none are left.
+// Each call counts against Options.MaxQueuedEvents until its handler has
+// returned (and its reply is written).
 func (c *Client) runCalls() {
+	handled := 0 // size of the call just handled
 	for {
 		c.mu.Lock()
+		if handled > 0 {
+			c.releaseLocked(handled)
+		}
 		if len(c.calls) == 0 || c.destroyed {
+			for _, in := range c.calls {
+				c.releaseLocked(in.size)
+			}
 			c.calls, c.calling = nil, false
 			c.goroutineDoneLocked()
 			c.mu.Unlock()
@@ -299,6 +336,7 @@ func (c *Client) runCalls() {
 		c.calls = c.calls[1:]
 		c.mu.Unlock()
 		c.call(&in)
+		handled = in.size
 	}
 }
 

@@ -22,7 +22,16 @@ const (
 	DefaultReconnectTimeout = 30 * time.Second // one reconnect attempt
 	DefaultQueueSize        = 1024             // writes held while not open
 	DefaultMaxLength        = 10 << 20         // largest message accepted, bytes
+	DefaultMaxQueuedEvents  = 256              // received events waiting for handlers
+	DefaultMaxQueuedBytes   = 4 << 20          // their size on the wire
+	DefaultMaxPendingAcks   = 1024             // EmitWithAck requests awaiting replies
 )
+
+// OverflowFactor is how far past MaxQueuedEvents and MaxQueuedBytes the
+// reader goes on reading while a request awaits its reply (see
+// Options.MaxQueuedEvents); past it the connection is closed with
+// ErrEventOverflow.
+const OverflowFactor = 4
 
 // Unlimited, as ReconnectOptions.Retries or Options.QueueSize, removes the
 // bound (Primus's Infinity).
@@ -131,6 +140,36 @@ type Options struct {
 	// one closes the connection. Default 10 MiB.
 	MaxLength int
 
+	// MaxQueuedEvents bounds the messages received but not yet handled:
+	// EventData (and EventError for undecodable or failed messages) waiting
+	// for OnEvent, and named events waiting for their On handlers, counted
+	// together. MaxQueuedBytes bounds their size on the wire; a message
+	// always fits in an empty queue. Defaults DefaultMaxQueuedEvents and
+	// DefaultMaxQueuedBytes.
+	//
+	// When either bound is reached the client stops reading the socket
+	// until the handlers have worked the queue down to half of it, so a
+	// slow handler slows the server (through TCP) instead of growing memory;
+	// nothing is dropped. Meanwhile the ping watchdog is paused (a paused
+	// reader cannot see pings) and the client sends WebSocket pings, which
+	// the server's heartbeat counts as pongs.
+	//
+	// While an EmitWithAck or ID request awaits its reply, the reader reads
+	// on past the bounds, since a handler may be the one waiting and the
+	// reply is somewhere behind the queued messages; pings and acks are then
+	// handled as they arrive. This is bounded too: when OverflowFactor times
+	// either bound is queued, the connection is closed (close code 1008)
+	// and EventClose reports ErrEventOverflow; it is then an unexpected drop,
+	// reconnected per Strategy. Every message read before that is still
+	// delivered.
+	MaxQueuedEvents int
+	// MaxQueuedBytes: see MaxQueuedEvents.
+	MaxQueuedBytes int
+	// MaxPendingAcks bounds the EmitWithAck calls waiting for a reply at
+	// once; past it EmitWithAck fails at once with ErrTooManyRequests.
+	// Default DefaultMaxPendingAcks.
+	MaxPendingAcks int
+
 	// OnEvent receives every event of the client, in order, one at a time,
 	// on a goroutine of the client's (see Event). nil discards events.
 	// Without Manual, events may start before New returns; a handler that
@@ -158,6 +197,15 @@ func (o Options) withDefaults() resolved {
 	}
 	if o.MaxLength <= 0 {
 		o.MaxLength = DefaultMaxLength
+	}
+	if o.MaxQueuedEvents <= 0 {
+		o.MaxQueuedEvents = DefaultMaxQueuedEvents
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxPendingAcks <= 0 {
+		o.MaxPendingAcks = DefaultMaxPendingAcks
 	}
 	r := &o.Reconnect
 	if r.Min <= 0 {
