@@ -170,9 +170,11 @@ func shutdownPastBlockedHook(t *testing.T) (time.Duration, error) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	s := startServer(t, allspark.Options{}, func(srv *allspark.Server) {
-		srv.OnConnection(func(context.Context, *allspark.Spark) error {
-			entered <- struct{}{}
-			<-release // ignores ctx, as a careless hook does
+		srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
+			if isHostile(sp) {
+				entered <- struct{}{}
+				<-release // ignores ctx, as a careless hook does
+			}
 			return nil
 		})
 	})
@@ -183,6 +185,7 @@ func shutdownPastBlockedHook(t *testing.T) (time.Duration, error) {
 		close(release)
 		t.Fatal("the hook did not run")
 	}
+	assertServes(t, s) // one blocked hook delays its own spark only
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()

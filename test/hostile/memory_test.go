@@ -85,9 +85,9 @@ func TestFrameHeaderAnnouncingHugePayload(t *testing.T) {
 // it and checks every message arrives in order (issue 11 §2).
 func floodDuringHook(t *testing.T, compressed bool) {
 	const limit = 8 * MiB
-	msgs, size := 8192, 2<<10 // 16 MiB
+	msgs, size := 4096, 4<<10 // 16 MiB
 	if compressed {
-		msgs, size = 4096, 8<<10 // 32 MiB once inflated, ~150 KiB on the wire
+		msgs, size = 2048, 16<<10 // 32 MiB once inflated, ~100 KiB on the wire
 	}
 	total := msgs * size
 	release := make(chan struct{})
@@ -156,7 +156,7 @@ func TestFloodDuringConnectionHookCompressed(t *testing.T) { floodDuringHook(t, 
 // handler waits in a bounded queue, as docs/events.md promises (issue 11 §3).
 func TestFloodBehindBlockedEventHandler(t *testing.T) {
 	const (
-		msgs, size = 8192, 2 << 10 // 16 MiB
+		msgs, size = 4096, 4 << 10 // 16 MiB
 		limit      = 8 * MiB
 	)
 	release := make(chan struct{})
@@ -221,12 +221,12 @@ func TestFloodBehindBlockedEventHandler(t *testing.T) {
 	assertServes(t, s)
 }
 
-// TestFloodOfTinyFrames: 200,000 one-byte text frames with a ping every
+// TestFloodOfTinyFrames: 100,000 one-byte text frames with a ping every
 // thousand: the server keeps up, answers every ping, holds nothing, and
 // serves others meanwhile.
 func TestFloodOfTinyFrames(t *testing.T) {
 	const (
-		frames    = 200_000
+		frames    = 100_000
 		pingEvery = 1000
 		limit     = 16 * MiB
 	)
