@@ -200,6 +200,30 @@ func TestQueuedDataFlushedBeforeClose(t *testing.T) {
 	assertServes(t, s)
 }
 
+// refused dials expecting a refusal: it returns the refusal, or nil (after
+// closing the connection) when the upgrade was accepted.
+func refused(t *testing.T, addr string, o dialOpts) *handshakeError {
+	t.Helper()
+	p, err := dial(addr, "/primus", o)
+	if err == nil {
+		p.Close()
+		return nil
+	}
+	var he *handshakeError
+	if !errors.As(err, &he) {
+		t.Fatalf("dial: %v", err)
+	}
+	return he
+}
+
+// outcome describes what refused returned.
+func outcome(he *handshakeError) string {
+	if he == nil {
+		return "accepted (101)"
+	}
+	return he.Error()
+}
+
 // TestBadWebSocketKey: a Sec-WebSocket-Key that is not base64 of 16 bytes
 // gets 400, and the answer does not name the engine (issue 11 §16).
 func TestBadWebSocketKey(t *testing.T) {
@@ -213,10 +237,9 @@ func TestBadWebSocketKey(t *testing.T) {
 		"hex not base64": "00112233445566778899aabbccddeeff",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := dial(s.Addr, "/primus", dialOpts{Key: key})
-			var he *handshakeError
-			if !errors.As(err, &he) {
-				t.Fatalf("upgrade with key %q: %v, want a refusal", key, err)
+			he := refused(t, s.Addr, dialOpts{Key: key})
+			if he == nil {
+				t.Fatalf("upgrade with key %q accepted, want 400", key)
 			}
 			if he.Status != http.StatusBadRequest {
 				t.Errorf("key %q: status %d, want 400", key, he.Status)
@@ -254,10 +277,8 @@ func TestCrossOriginUpgrade(t *testing.T) {
 	origin := func(o string) dialOpts { return dialOpts{Header: http.Header{"Origin": {o}}} }
 
 	s := startServer(t, allspark.Options{}, nil)
-	_, err := dial(s.Addr, "/primus", origin(evil))
-	var he *handshakeError
-	if !errors.As(err, &he) || he.Status != http.StatusForbidden {
-		t.Errorf("default options, Origin %s: %v, want 403", evil, err)
+	if he := refused(t, s.Addr, origin(evil)); he == nil || he.Status != http.StatusForbidden {
+		t.Errorf("default options, Origin %s: %s, want 403", evil, outcome(he))
 	}
 	if p, err := dial(s.Addr, "/primus", origin("http://"+s.Addr)); err != nil {
 		t.Errorf("same-origin upgrade refused: %v", err)
@@ -272,8 +293,8 @@ func TestCrossOriginUpgrade(t *testing.T) {
 	} else {
 		p.Close()
 	}
-	if _, err := dial(listed.Addr, "/primus", origin("http://other.example")); !errors.As(err, &he) || he.Status != http.StatusForbidden {
-		t.Errorf("CORS.Origins lists %s, Origin http://other.example: %v, want 403", evil, err)
+	if he := refused(t, listed.Addr, origin("http://other.example")); he == nil || he.Status != http.StatusForbidden {
+		t.Errorf("CORS.Origins lists %s, Origin http://other.example: %s, want 403", evil, outcome(he))
 	}
 }
 

@@ -122,14 +122,18 @@ func heap() uint64 {
 func heapGrowth(base uint64) int64 { return int64(heap()) - int64(base) }
 
 // assertHeapBelow fails when the heap grew by more than limit since base.
-// unbounded is what the attack costs a server without the bound, for the
-// message.
+// unbounded, if known, is what the attack costs a server without the
+// bound, for the message.
 func assertHeapBelow(t testing.TB, base uint64, limit, unbounded int64, what string) int64 {
 	t.Helper()
 	g := heapGrowth(base)
-	t.Logf("%s: heap grew %.1f MiB (limit %.0f MiB, unbounded ≈ %.0f MiB)", what, mib(g), mib(limit), mib(unbounded))
+	note := ""
+	if unbounded > 0 {
+		note = fmt.Sprintf(" (an unbounded server grows ≈ %.0f MiB)", mib(unbounded))
+	}
+	t.Logf("%s: heap grew %.1f MiB, limit %.0f MiB%s", what, mib(g), mib(limit), note)
 	if g > limit {
-		t.Errorf("%s: heap grew %.1f MiB, want < %.0f MiB (an unbounded server grows ≈ %.0f MiB)", what, mib(g), mib(limit), mib(unbounded))
+		t.Errorf("%s: heap grew %.1f MiB, want < %.0f MiB%s", what, mib(g), mib(limit), note)
 	}
 	return g
 }
