@@ -14,7 +14,13 @@
 //		s.OnData(func(data any) { s.Write(data) })
 //		return nil
 //	})
-//	http.Handle("/primus/", srv)
+//	mux := http.NewServeMux()
+//	mux.Handle("/primus", srv)  // the endpoint clients dial
+//	mux.Handle("/primus/", srv) // and below it: /primus/spec, /primus/primus.js
+//	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// Mount both forms: with "/primus/" alone, http.ServeMux answers /primus
+// with a redirect, which WebSocket clients do not follow.
 //
 // # Request path
 //
