@@ -29,6 +29,12 @@
 // "primus.js" and "authorization"; they are ordinary layers. After the chain, an upgrade is
 // handed to the WebSocket engine and a Spark is created.
 //
+// "cors" refuses, with 403, a WebSocket upgrade whose Origin header names
+// another site than the server's own, unless CORS.Origins lists it: a
+// browser sends the user's cookies with such a handshake, so accepting it
+// would let any page connect in the user's name. Clients outside a browser
+// send no Origin and are not affected.
+//
 // # Messages
 //
 // Incoming frames are decoded by the Parser (JSON by default, wire-identical
