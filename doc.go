@@ -14,7 +14,13 @@
 //		s.OnData(func(data any) { s.Write(data) })
 //		return nil
 //	})
-//	http.Handle("/primus/", srv)
+//	mux := http.NewServeMux()
+//	mux.Handle("/primus", srv)  // the endpoint clients dial
+//	mux.Handle("/primus/", srv) // and below it: /primus/spec, /primus/primus.js
+//	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// Mount both forms: with "/primus/" alone, http.ServeMux answers /primus
+// with a redirect, which WebSocket clients do not follow.
 //
 // # Request path
 //
@@ -22,6 +28,12 @@
 // Disable). The built-ins, in order, are "cors", "no-cache", "spec",
 // "primus.js" and "authorization"; they are ordinary layers. After the chain, an upgrade is
 // handed to the WebSocket engine and a Spark is created.
+//
+// "cors" refuses, with 403, a WebSocket upgrade whose Origin header names
+// another site than the server's own, unless CORS.Origins lists it: a
+// browser sends the user's cookies with such a handshake, so accepting it
+// would let any page connect in the user's name. Clients outside a browser
+// send no Origin and are not affected.
 //
 // # Messages
 //

@@ -18,8 +18,11 @@ var (
 	ErrTooLarge = errors.New("allspark: message exceeds MaxLength")
 	// ErrReserved: the data is a string a Primus client would read as a
 	// control message ("primus::ping::…", "primus::pong::…",
-	// "primus::id::…", "primus::server::…").
-	ErrReserved = errors.New("allspark: primus:: prefix is reserved for the protocol")
+	// "primus::id::…", "primus::server::…"), or an event name is one the
+	// clients use themselves ("open", "end", "data", …), has a reserved
+	// prefix ("primus::", "allspark::", "incoming::", "outgoing::"), is
+	// empty or is too long (docs/events.md).
+	ErrReserved = errors.New("allspark: reserved: a Primus control string as data, or an event name that is reserved (such as open or primus::…), empty or too long")
 	// ErrServerClosed: Shutdown has started; new connections are refused.
 	ErrServerClosed = errors.New("allspark: server closed")
 	// ErrDuplicateName: a middleware or plugin of that name exists already.

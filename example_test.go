@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"testing"
 	"time"
 
 	"github.com/allspark/allspark"
 	"github.com/allspark/allspark/client"
 )
 
-// An echo server mounted on net/http, and a Go client talking to it.
+// An echo server mounted on net/http as the package documentation shows, and
+// a Go client talking to it.
 func Example() {
 	srv, _ := allspark.New(allspark.Options{})
 	srv.OnConnection(func(ctx context.Context, s *allspark.Spark) error {
@@ -19,8 +21,8 @@ func Example() {
 		return nil
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/primus/", srv)
-	mux.Handle("/primus", srv)
+	mux.Handle("/primus", srv)  // the endpoint clients dial
+	mux.Handle("/primus/", srv) // and below it: /primus/spec, /primus/primus.js
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 	defer srv.Close()
@@ -70,4 +72,47 @@ func ExampleServer_Shutdown() {
 	err := srv.Shutdown(ctx, allspark.ShutdownOptions{Reconnect: true, Timeout: 5 * time.Second})
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// The mounting in the package documentation serves the endpoint and what is
+// below it; "/primus/" alone would redirect the endpoint, which the stock
+// client (and ours) would then retry forever.
+func TestMountAsDocumented(t *testing.T) {
+	srv, _ := allspark.New(allspark.Options{})
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	status := func(hs *httptest.Server, path string) int {
+		resp, err := noRedirect.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/primus", srv)  // as in doc.go
+	mux.Handle("/primus/", srv) // as in doc.go
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	for path, want := range map[string]int{"/primus": 426, "/primus/spec": 200, "/primus/primus.js": 200} {
+		if got := status(hs, path); got != want {
+			t.Errorf("GET %s: %d, want %d", path, got, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, hs.URL, client.Options{})
+	if err != nil {
+		t.Fatalf("dial /primus: %v", err)
+	}
+	c.Destroy()
+
+	slashOnly := http.NewServeMux()
+	slashOnly.Handle("/primus/", srv)
+	hs2 := httptest.NewServer(slashOnly)
+	defer hs2.Close()
+	if got := status(hs2, "/primus"); got != http.StatusTemporaryRedirect && got != http.StatusMovedPermanently {
+		t.Errorf(`"/primus/" alone: GET /primus = %d, expected the redirect that makes mounting both necessary`, got)
+	}
 }

@@ -12,9 +12,10 @@ type Validator interface {
 	Validate() error
 }
 
-// Handle adapts a typed function into an EventHandler, in the manner of
-// fortress-maximus: the event must carry exactly one argument, decoded
-// strictly into T (wrong types, unknown fields → invalid_argument, with the
+// Handle adapts a typed function into an EventHandler that validates its
+// input before fn runs, as the Primus plugin fortress-maximus does for
+// Primus events (every message from a client is untrusted input): the
+// event must carry exactly one argument, decoded strictly into T (wrong types, unknown fields → invalid_argument, with the
 // field named), then checked by T's Validate method if it has one. Use
 // struct{} as T for an event without arguments (then none are allowed). The
 // result R is the acknowledgement (struct{} sends no arguments; Args sends

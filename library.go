@@ -43,7 +43,7 @@ func (s *Server) Library() clientlib.Library {
 // serveLibrary answers GET/HEAD <pathname>/primus.js with an ETag; clients
 // revalidate (Cache-Control: no-cache) and get 304 while it is unchanged.
 func (s *Server) serveLibrary(w http.ResponseWriter, r *http.Request, next func(*http.Request)) {
-	if r.URL.Path != s.opts.Pathname+"/primus.js" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	if r.URL.Path != s.below("primus.js") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		next(r)
 		return
 	}

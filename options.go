@@ -40,12 +40,21 @@ type SlowConsumerEvent struct {
 	Dropped int // messages discarded by this event
 }
 
-// CORSOptions configures the cors middleware. The zero value allows every
-// origin without credentials.
+// CORSOptions configures the cors middleware. The zero value answers plain
+// HTTP requests from every origin without credentials and accepts WebSocket
+// upgrades only without an Origin header or from the server's own origin.
 type CORSOptions struct {
-	// Origins allowed; empty or containing "*" allows all. When the list is
-	// explicit, HTTP requests and WebSocket upgrades from other origins get
-	// 403 (upgrades too, against cross-site WebSocket hijacking).
+	// Origins other than the server's own that may open WebSocket
+	// connections, e.g. "https://app.example.com"; an entry such as
+	// "https://*.example.com" matches every subdomain (not example.com
+	// itself), "*" any origin. Comparison ignores case. An upgrade whose
+	// Origin is neither absent, nor same-origin (its host[:port] equals the
+	// request's Host, or the X-Forwarded-Host set by a TrustedProxies peer;
+	// the scheme is not compared), nor listed gets 403: browsers send cookies
+	// with cross-site WebSocket handshakes, so accepting them would let any
+	// page act in the user's name. Plain HTTP requests from any origin are
+	// answered while the list is empty; once it is explicit, other origins
+	// get 403 there too.
 	Origins []string
 	// Methods for preflight answers; default GET, HEAD, PUT, POST, DELETE, OPTIONS.
 	Methods []string

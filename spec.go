@@ -31,13 +31,22 @@ func (s *Server) Spec() Spec {
 	}
 }
 
+// below is the path of name under the pathname: "/primus/spec", or "/spec"
+// when the server owns every path ("/").
+func (s *Server) below(name string) string {
+	if s.opts.Pathname == "/" {
+		return "/" + name
+	}
+	return s.opts.Pathname + "/" + name
+}
+
 func (s *Server) buildSpec() []byte {
 	b, _ := json.Marshal(s.Spec())
 	return b
 }
 
 func (s *Server) serveSpec(w http.ResponseWriter, r *http.Request, next func(*http.Request)) {
-	if r.URL.Path != s.opts.Pathname+"/spec" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	if r.URL.Path != s.below("spec") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		next(r)
 		return
 	}

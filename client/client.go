@@ -13,9 +13,6 @@ import (
 // Client is a Primus client connection that reconnects by itself. Create it
 // with New or Dial. All methods are safe for concurrent use, including from
 // the OnEvent handler.
-//
-// Lock order: mu, then wmu, then qmu. No lock is held while OnEvent runs or
-// while a socket is dialled.
 type Client struct {
 	opts     resolved
 	target   target

@@ -3,13 +3,30 @@
 # race detector (fuzz seed corpora included), short fuzzing, the Node
 # conformance suite that drives the server with the stock Primus client, and
 # the typed JS client's tests (Node, and headless Chromium), the chat demo end
-# to end in headless Chromium (it refreshes docs/demo.png), and the benchmark
+# to end in headless Chromium (with ALLSPARK_SCREENSHOT=1 it also refreshes
+# docs/demo.png; otherwise its screenshot goes to a temporary directory), and the benchmark
 # harness (its tests and a short run against every server under test).
 # README.md names this script as the test command, and .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
+
+# apt_install waits for a busy package manager (unattended-upgrades, another
+# apt run) instead of aborting: DPkg::Lock::Timeout makes apt-get wait up to
+# 5 minutes for the dpkg lock; the package lists lock of apt-get update is not
+# covered by that option on every apt version, so update is retried.
+apt_install() {
+  local apt=(apt-get -o DPkg::Lock::Timeout=300)
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    "${apt[@]}" update -qq && break
+    [ "$i" = 10 ] && return 1
+    echo "apt-get update failed (lock busy?); retrying in 30 s"
+    sleep 30
+  done
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "$@"
+}
 
 step "npm ci (primus, ws, playwright-core for the Node-side tests)"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -19,7 +36,7 @@ fi
 step "chromium (Debian package) for the browser end-to-end tests"
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    apt_install chromium
   else
     echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1
   fi

@@ -261,6 +261,8 @@ func (a *App) publish(r *http.Request) (any, error) {
 	switch {
 	case errors.Is(err, allspark.ErrTooLarge):
 		return nil, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "the encoded message exceeds the server's max-length (%d bytes)", a.cfg.MaxLength)
+	case errors.Is(err, allspark.ErrReserved) && req.Event != "":
+		return nil, errorf(http.StatusBadRequest, codeReserved, "event name %.40q is reserved or too long", req.Event)
 	case errors.Is(err, allspark.ErrReserved):
 		return nil, errorf(http.StatusBadRequest, codeReserved, "data is a reserved Primus control string")
 	case err != nil && n == 0:

@@ -121,9 +121,9 @@ func TestPublishRejectsBadInput(t *testing.T) {
 		{"long room", fmt.Sprintf(`{"rooms": [%q], "data": 1}`, strings.Repeat("r", 200)+strings.Repeat("é", 30)), 400, codeInvalid, "room name"},
 		{"empty spark id", `{"sparks": [""], "data": 1}`, 400, codeInvalid, "spark id"},
 		{"no data, no event", `{"all": true}`, 400, codeInvalid, `"data" is required`},
-		{"reserved event", `{"all": true, "event": "open"}`, 400, codeReserved, "reserved"},
-		{"reserved prefix", `{"all": true, "event": "primus::x"}`, 400, codeReserved, "reserved"},
-		{"control string data", `{"all": true, "data": "primus::ping::1"}`, 400, codeReserved, "reserved"},
+		{"reserved event", `{"all": true, "event": "open"}`, 400, codeReserved, `event name "open" is reserved`},
+		{"reserved prefix", `{"all": true, "event": "primus::x"}`, 400, codeReserved, `event name "primus::x" is reserved`},
+		{"control string data", `{"all": true, "data": "primus::ping::1"}`, 400, codeReserved, "control string"},
 		{"body over limit", fmt.Sprintf(`{"all": true, "data": %q}`, strings.Repeat("x", 600)), 413, codeTooLarge, "512 bytes"},
 		{"message over max-length", fmt.Sprintf(`{"all": true, "data": %q}`, strings.Repeat("x", 100)), 413, codeTooLarge, "max-length"},
 	}

@@ -72,6 +72,7 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 		MaxLength:    c.MaxLength,
 		Compression:  c.Compression,
 		Logger:       logger,
+		CORS:         allspark.CORSOptions{Origins: c.origins()},
 	}
 	for _, p := range strings.Split(c.TrustedProxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -31,6 +31,7 @@ type Config struct {
 	MaxLength       int           // largest message in bytes; 0 = allspark.DefaultMaxLength
 	Compression     bool          // negotiate permessage-deflate
 	TrustedProxies  string        // comma-separated IPs/CIDRs
+	Origins         string        // comma-separated origins allowed to open WebSockets besides the server's own
 	Broker          string        // "memory" (the only broker built into the binary today)
 	Demo            bool          // serve the chat demo at /
 	APIToken        string        // bearer token for /api/*; empty disables the API
@@ -87,6 +88,9 @@ var settings = []setting{
 	{name: "compression", usage: "negotiate permessage-deflate", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Compression, n, c.Compression, u) }},
 	{name: "trusted-proxies", usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.StringVar(&c.TrustedProxies, n, c.TrustedProxies, u)
+	}},
+	{name: "origins", usage: "comma-separated origins, besides the server's own, whose pages may open WebSocket connections (e.g. https://app.example.com,https://*.example.com; * allows any site, which lets every page use your users' cookies). Upgrades from other origins get 403", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.StringVar(&c.Origins, n, c.Origins, u)
 	}},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
@@ -301,7 +305,23 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", "negative")
 	}
+	for _, o := range c.origins() {
+		if o != "*" && !strings.Contains(o, "://") {
+			return bad("origins", "%q is not an origin (want scheme://host[:port], such as https://%s, or *)", o, o)
+		}
+	}
 	return nil
+}
+
+// origins is Origins as a list, blanks dropped.
+func (c Config) origins() []string {
+	var out []string
+	for o := range strings.SplitSeq(c.Origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // withDefaults fills the empty strings and sizes the zero Config leaves.

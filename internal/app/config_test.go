@@ -6,8 +6,10 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +129,7 @@ func TestLoadErrorsNameTheSource(t *testing.T) {
 		{name: "bad log level", env: map[string]string{"ALLSPARK_LOG_LEVEL": "loud"}, want: "log-level"},
 		{name: "negative ping", args: []string{"--ping-interval", "-1s"}, want: "ping-interval"},
 		{name: "negative body", args: []string{"--api-max-body", "-1"}, want: "api-max-body"},
+		{name: "origin without scheme", env: map[string]string{"ALLSPARK_ORIGINS": "https://ok.example, app.example"}, want: `origins: "app.example" is not an origin`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,5 +243,53 @@ func TestBadFlagIsOneLineNotTheUsage(t *testing.T) {
 	_, err = Load(nil, env(map[string]string{"ALLSPARK_PING_INTERVAL": "soon"}), &out)
 	if err == nil || !strings.Contains(err.Error(), "want a duration such as 30s") {
 		t.Fatalf("env error does not say what is expected: %v", err)
+	}
+}
+
+// --origins and ALLSPARK_ORIGINS reach the server's CORS.Origins, and the
+// binary's server then accepts upgrades from those pages, from its own
+// origin (the demo) and from clients without Origin, and refuses the rest.
+func TestOriginsFlagAndEnv(t *testing.T) {
+	c, err := Load([]string{"--origins", " https://a.example ,https://*.b.example,"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.origins(); !slices.Equal(got, []string{"https://a.example", "https://*.b.example"}) {
+		t.Fatalf("origins %q", got)
+	}
+	c, err = Load(nil, env(map[string]string{"ALLSPARK_ORIGINS": "https://env.example"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("config", "config", c)
+	if !strings.Contains(out.String(), "config.origins=https://env.example") {
+		t.Errorf("config log line lacks the origins: %s", out.String())
+	}
+
+	ta := startApp(t, c)
+	host := strings.TrimPrefix(ta.url, "http://")
+	for origin, want := range map[string]int{
+		"":                     http.StatusSwitchingProtocols,
+		"https://env.example":  http.StatusSwitchingProtocols,
+		"http://" + host:       http.StatusSwitchingProtocols,
+		"https://evil.example": http.StatusForbidden,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, ta.url+"/primus", nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Origin %q: status %d, want %d", origin, resp.StatusCode, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { require, build, startAllspark, startFixture, cleanup } from './helpers.mjs';
 
 const { chromium } = require('playwright-core');
@@ -11,24 +12,43 @@ const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let browser, allspark, fixture;
+let browser, allspark, fixture, pages, pageOrigin;
 
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (.ci/run does)`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  // Pages come from another port, so they are cross-origin to the servers,
+  // which must list that origin (by default they refuse foreign pages).
+  pages = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>allspark test page</title>');
+  });
+  await new Promise((r) => pages.listen(0, '127.0.0.1', r));
+  pageOrigin = `http://127.0.0.1:${pages.address().port}`;
   allspark = build('./cmd/allspark', 'allspark-browser');
-  fixture = await startFixture(build('./test/conformance/fixture', 'fixture-browser'));
+  fixture = await startFixture(build('./test/conformance/fixture', 'fixture-browser'), ['-origins', pageOrigin]);
 });
 
 after(async () => {
   await browser?.close();
+  pages?.closeAllConnections();
+  await new Promise((r) => (pages ? pages.close(r) : r()));
   await cleanup();
 });
 
+/** Opens a blank page served from pageOrigin (or another origin). */
+async function blankPage(context, origin = pageOrigin) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  return page;
+}
+
+/** Starts cmd/allspark --echo, accepting pages from pageOrigin. */
+const echoServer = (addr = '127.0.0.1:0') => startAllspark(allspark, ['--echo', '--addr', addr, '--origins', pageOrigin]);
+
 /** Opens a page with the served library and a recorded client on window.c. */
 async function clientPage(context, base, options = '{}') {
-  const page = await context.newPage();
-  await page.setContent('<!doctype html><title>allspark</title>');
+  const page = await blankPage(context);
   await page.addScriptTag({ url: `${base}/primus/primus.js` });
   await page.evaluate(({ base, options }) => {
     window.events = [];
@@ -49,7 +69,7 @@ async function clientPage(context, base, options = '{}') {
 const until = (page, expr, ms = 10000) => page.waitForFunction(expr, null, { timeout: ms });
 
 test('browser: loads /primus/primus.js, connects and echoes', async () => {
-  const srv = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']);
+  const srv = await echoServer();
   const context = await browser.newContext();
   const page = await clientPage(context, srv.base);
   await until(page, () => window.events.includes('open'));
@@ -62,14 +82,14 @@ test('browser: loads /primus/primus.js, connects and echoes', async () => {
 });
 
 test('browser: server restart → reconnects and flushes writes queued while down', async () => {
-  const srv = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']);
+  const srv = await echoServer();
   const context = await browser.newContext();
   const page = await clientPage(context, srv.base, '{ reconnect: { min: 100, retries: 100 } }');
   await until(page, () => window.events.includes('open'));
   await srv.stop();
   await until(page, () => window.events.includes('reconnect scheduled'));
   await page.evaluate(() => { window.c.write('queued 1'); window.c.write('queued 2'); });
-  const again = await startAllspark(allspark, ['--echo', '--addr', `127.0.0.1:${srv.port}`]);
+  const again = await echoServer(`127.0.0.1:${srv.port}`);
   await until(page, () => window.received.length === 2, 15000);
   assert.deepEqual(await page.evaluate(() => window.received), ['queued 1', 'queued 2']);
   const events = await page.evaluate(() => window.events);
@@ -79,7 +99,7 @@ test('browser: server restart → reconnects and flushes writes queued while dow
 });
 
 test('browser: offline → close and wait; online → reconnect at once (online strategy)', async () => {
-  const srv = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']);
+  const srv = await echoServer();
   const context = await browser.newContext();
   // A long back-off proves the reconnect comes from the online event, not a timer.
   const page = await clientPage(context, srv.base, '{ reconnect: { min: 60000 } }');
@@ -97,10 +117,29 @@ test('browser: offline → close and wait; online → reconnect at once (online 
   await srv.stop();
 });
 
+test('browser: by default a page from another origin cannot connect; listed, it can', async () => {
+  const plain = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']); // no --origins
+  const listed = await echoServer();
+  const context = await browser.newContext();
+  const open = async (base) => {
+    const page = await blankPage(context);
+    await page.addScriptTag({ url: `${base}/primus/primus.js` });
+    return page.evaluate((base) => new Promise((resolve) => {
+      const c = new Primus(base, { strategy: false });
+      c.on('open', () => { resolve('open'); c.end(); });
+      c.on('end', () => resolve('end'));
+    }), base);
+  };
+  assert.equal(await open(plain.base), 'end');
+  assert.equal(await open(listed.base), 'open');
+  await context.close();
+  await plain.stop();
+  await listed.stop();
+});
+
 test('browser: authorization failure surfaces an error without a reconnect loop', async () => {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.setContent('<!doctype html><title>auth</title>');
+  const page = await blankPage(context);
   // primus.js is served before the authorization middleware runs, as in Primus.
   await page.addScriptTag({ url: `${fixture.base}/auth/primus.js` });
   await page.evaluate((base) => {
@@ -122,8 +161,7 @@ test('browser: authorization failure surfaces an error without a reconnect loop'
 
 test('browser: named events and acks with the Go server, both directions', async () => {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.setContent('<!doctype html><title>events</title>');
+  const page = await blankPage(context);
   await page.addScriptTag({ url: `${fixture.base}/events/primus.js` }); // pathname /events baked in
   const result = await page.evaluate(async (base) => {
     const c = new Primus(base);

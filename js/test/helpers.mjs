@@ -39,9 +39,9 @@ export function startAllspark(exe, args) {
 }
 
 /** Starts the conformance fixture (many servers under one address). */
-export function startFixture(exe) {
+export function startFixture(exe, args = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     children.add(child);
     let out = '';
     child.stdout.on('data', (chunk) => {

@@ -231,7 +231,7 @@ test('HTTP: paths outside the pathname are 404', opts, async () => {
   }
 });
 
-test('HTTP: GET <pathname>/primus.js serves the client library (DESIGN §2)', opts, async () => {
+test('HTTP: GET <pathname>/primus.js serves the client library (text/javascript; charset=utf-8, revalidated)', opts, async () => {
   const res = await request(server.base, `${PATH}/primus.js`);
   assert.equal(res.status, 200);
   assert.match(res.headers['content-type'], /^text\/javascript; charset=utf-8/);

@@ -205,4 +205,20 @@ describe('CORS', () => {
     good.write('from good origin');
     assert.equal(await good.data.next(), 'from good origin');
   });
+
+  test('default: stock client sending a foreign Origin is refused (403); its own origin or none connects', opts, async () => {
+    // The default guards against cross-site WebSocket hijacking: only the
+    // server's own origin (or no Origin, as Node clients send) may upgrade.
+    const evil = connect(fx.base, '/echo', { transport: { origin: 'http://evil.example' }, reconnect: { min: 20, max: 20 } },
+      { authorization: true });
+    await seen(evil, 'end');
+    assert.match(evil.errors[0].message, /403/);
+    assert.ok(!evil.events.includes('open'));
+
+    for (const origin of [fx.base, undefined]) {
+      const ok = connect(fx.base, '/echo', origin ? { transport: { origin } } : {});
+      ok.write(`from ${origin ?? 'no origin'}`);
+      assert.equal(await ok.data.next(), `from ${origin ?? 'no origin'}`);
+    }
+  });
 });

@@ -156,6 +156,12 @@ test('demo: two pages chat, an HTTP publish arrives, a restart reconnects', asyn
   await bob.fill('#text', 'back again');
   await bob.press('#text', 'Enter');
   await until(alice, () => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent === 'back again'));
+  // Nobody is told that they themselves left: the member list from before
+  // the restart held each page's previous spark, which is gone.
+  for (const [page, name] of [[alice, 'alice'], [bob, 'bob']]) {
+    const notices = await texts(page, '#messages li.notice');
+    assert.ok(!notices.includes(`${name} left`) && !notices.includes(`${name} joined`), `${name} saw ${JSON.stringify(notices)}`);
+  }
   // Both rooms were joined again after the restart.
   const rooms = await (await fetch(`${again.base}/api/rooms`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
   assert.deepEqual(rooms, { rooms: [{ name: 'lobby', members: 2 }, { name: 'ops', members: 1 }] });

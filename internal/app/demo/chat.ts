@@ -39,6 +39,9 @@ const status = $<HTMLDivElement>('#status');
 const state = {
   name: '',
   myId: '',
+  // Every spark id this page has had: after a reconnect the member lists
+  // still hold the previous one until the server's presence replaces it.
+  myIds: new Set<string>(),
   open: false,
   current: '',
   rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
@@ -188,6 +191,7 @@ async function leaveRoom(room: string): Promise<void> {
 /** A reconnect is a new spark: join the rooms again and refresh members. */
 async function rejoin(): Promise<void> {
   state.myId = String(await client.id());
+  state.myIds.add(state.myId);
   const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
   for (const room of rooms) {
     try {
@@ -258,8 +262,9 @@ function start(name: string): void {
     if (!state.rooms.has(st.room)) return;
     const before = new Set(roomOf(st.room).members.map((m) => m.id));
     const after = new Set(st.members.map((m) => m.id));
-    for (const m of st.members) if (!before.has(m.id) && m.id !== state.myId && before.size) notice(st.room, `${m.name} joined`);
-    for (const m of roomOf(st.room).members) if (!after.has(m.id)) notice(st.room, `${m.name} left`);
+    // Our own connections, current or previous, are never announced.
+    for (const m of st.members) if (!before.has(m.id) && !state.myIds.has(m.id) && before.size) notice(st.room, `${m.name} joined`);
+    for (const m of roomOf(st.room).members) if (!after.has(m.id) && !state.myIds.has(m.id)) notice(st.room, `${m.name} left`);
     roomOf(st.room).members = st.members;
     if (st.room === state.current) renderMembers();
   });

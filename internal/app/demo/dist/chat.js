@@ -11,6 +11,9 @@
   var state = {
     name: "",
     myId: "",
+    // Every spark id this page has had: after a reconnect the member lists
+    // still hold the previous one until the server's presence replaces it.
+    myIds: /* @__PURE__ */ new Set(),
     open: false,
     current: "",
     rooms: /* @__PURE__ */ new Map()
@@ -179,6 +182,7 @@
   }
   async function rejoin() {
     state.myId = String(await client.id());
+    state.myIds.add(state.myId);
     const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) {
       try {
@@ -247,8 +251,8 @@
       if (!state.rooms.has(st.room)) return;
       const before = new Set(roomOf(st.room).members.map((m) => m.id));
       const after = new Set(st.members.map((m) => m.id));
-      for (const m of st.members) if (!before.has(m.id) && m.id !== state.myId && before.size) notice(st.room, `${m.name} joined`);
-      for (const m of roomOf(st.room).members) if (!after.has(m.id)) notice(st.room, `${m.name} left`);
+      for (const m of st.members) if (!before.has(m.id) && !state.myIds.has(m.id) && before.size) notice(st.room, `${m.name} joined`);
+      for (const m of roomOf(st.room).members) if (!after.has(m.id) && !state.myIds.has(m.id)) notice(st.room, `${m.name} left`);
       roomOf(st.room).members = st.members;
       if (st.room === state.current) renderMembers();
     });
