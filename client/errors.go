@@ -39,9 +39,10 @@ var (
 	// ErrTooManyRequests: Options.MaxPendingAcks EmitWithAck requests
 	// already await replies; nothing was sent.
 	ErrTooManyRequests = errors.New("client: too many requests awaiting a reply")
-	// ErrReserved: the data is a string starting with "primus::", which the
-	// server would read as a control message; nothing was written.
-	ErrReserved = errors.New("client: primus:: prefix is reserved for the protocol")
+	// ErrReserved: the data is a Primus control string (it starts with
+	// "primus::"), or an event name is reserved (such as open or
+	// primus::…), empty or too long.
+	ErrReserved = errors.New("client: reserved: a Primus control string as data, or an event name that is reserved, empty or too long")
 	// ErrParserMismatch: the server's <pathname>/spec names another parser
 	// than Options.Parser.
 	ErrParserMismatch = errors.New("client: server uses a different parser")
