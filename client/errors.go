@@ -41,7 +41,7 @@ var (
 	ErrTooManyRequests = errors.New("client: too many requests awaiting a reply")
 	// ErrReserved: the data is a Primus control string (it starts with
 	// "primus::"), or an event name is reserved (such as open or
-	// primus::…), empty or too long.
+	// primus::…), empty or too long; nothing was written.
 	ErrReserved = errors.New("client: reserved: a Primus control string as data, or an event name that is reserved, empty or too long")
 	// ErrParserMismatch: the server's <pathname>/spec names another parser
 	// than Options.Parser.
