@@ -49,9 +49,11 @@ type gate struct {
 	sc   scanner
 	mode readMode
 
-	// Write side.
-	wmu      sync.Mutex
+	// Write side (guarded by wmu). gws takes its own Conn.mu before calling
+	// Write, so the order is gws's lock, then wmu; the read side never holds
+	// either while it calls OnPeerClose.
 	wstate   writeState
+	wmu      sync.Mutex
 	deadline int64 // write deadline last set on conn, Unix ns
 }
 

@@ -1,9 +1,11 @@
 package wsengine
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -326,4 +328,49 @@ func FuzzGateScanner(f *testing.F) {
 			t.Fatalf("OnPeerClose called %d times, Close frame at %d", h.n, barrier)
 		}
 	})
+}
+
+// replayConn serves the same stream forever, in reads of at most 64 KiB.
+type replayConn struct {
+	chunkConn
+	stream []byte
+	off    int
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	n := copy(p[:min(len(p), 64<<10)], c.stream[c.off:])
+	c.off = (c.off + n) % len(c.stream)
+	return n, nil
+}
+
+// BenchmarkGateRead is the read side's cost on a stream of small frames (the
+// common case: scanned, never copied) and of large ones (held as they
+// arrive, then copied once), read as gws reads: the header through a 1 KiB
+// bufio.Reader, then the payload into a buffer of its declared length.
+func BenchmarkGateRead(b *testing.B) {
+	for _, size := range []int{64, 64 << 10} {
+		b.Run(fmt.Sprintf("frame=%d", size), func(b *testing.B) {
+			frame := clientFrame(true, 0x2, make([]byte, size))
+			hlen := len(frame) - size
+			var stream []byte
+			for len(stream) < 1<<20 {
+				stream = append(stream, frame...)
+			}
+			g := testGate(&replayConn{stream: stream}, defaultMaxPayload, holdThreshold)
+			br := bufio.NewReaderSize(g, 1024)
+			hdr, payload := make([]byte, hlen), make([]byte, size)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for range len(stream) / len(frame) {
+					if _, err := io.ReadFull(br, hdr); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(br, payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
 }
