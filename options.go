@@ -103,9 +103,10 @@ type Options struct {
 	// OnSlowConsumer, if set, is called (outside any lock) each time the
 	// policy fires. Stats counts these too.
 	OnSlowConsumer func(s *Spark, ev SlowConsumerEvent)
-	// WriteTimeout bounds a single socket write; a peer that accepts no bytes
-	// for this long (at least 0.9 × WriteTimeout: the deadline is refreshed
-	// only when less than that is left) is disconnected. Default 10 s.
+	// WriteTimeout is how long a peer may accept no bytes at all before it is
+	// disconnected (between 0.9× and 2× this: the deadline is renewed
+	// whenever the peer takes bytes). A slow reader that keeps taking bytes
+	// is never cut, however large the backlog. Default 10 s.
 	WriteTimeout time.Duration
 	// Authorization, if set, is installed as by Server.Authorize.
 	Authorization func(*http.Request) error

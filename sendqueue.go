@@ -2,7 +2,6 @@ package allspark
 
 import (
 	"sync"
-	"time"
 
 	"github.com/allspark/allspark/internal/wsengine"
 )
@@ -32,22 +31,6 @@ type sendQueue struct {
 	closing bool    // no more pushes; the writer closes the socket after draining
 	abort   bool    // drop everything; the socket is gone or must be cut
 	code    uint16  // close code for a graceful close
-	// deadline is the write deadline last set on the socket (Unix ns). Only
-	// the writer goroutine, of which one runs at a time, touches it.
-	deadline int64
-}
-
-// refreshDeadline sets the socket's write deadline to now+timeout unless the
-// one already set leaves at least 90 % of timeout: setting a deadline costs a
-// runtime timer update, which was 8–9 % of server CPU in fan-out when done
-// for every batch. Every write still gets at least 0.9 × timeout.
-func (q *sendQueue) refreshDeadline(conn wsengine.Conn, timeout time.Duration) {
-	now := time.Now().UnixNano()
-	if q.deadline-now >= int64(timeout)*9/10 {
-		return
-	}
-	q.deadline = now + int64(timeout)
-	_ = conn.SetWriteDeadline(time.Unix(0, q.deadline))
 }
 
 // retainCap bounds the slice capacity an idle queue keeps, so a burst does not
@@ -122,7 +105,7 @@ type writerHost interface {
 
 // writeLoop drains the queue onto conn. It runs while there is work and exits
 // when the queue is empty; host.writerFinished is called exactly once on exit.
-func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host writerHost) {
+func (q *sendQueue) writeLoop(conn wsengine.Conn, host writerHost) {
 	var err error
 	for {
 		q.mu.Lock()
@@ -142,8 +125,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host wr
 			}
 			q.mu.Unlock()
 			if closing {
-				_ = conn.SetWriteDeadline(time.Now().Add(timeout))
-				_ = conn.Close(code, "")
+				_ = conn.Close(code, "") // the engine bounds it by its write timeout
 			}
 			host.writerFinished(nil)
 			return
@@ -152,7 +134,8 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, timeout time.Duration, host wr
 		q.frames = q.spare[:0]
 		q.mu.Unlock()
 
-		q.refreshDeadline(conn, timeout)
+		// The engine owns the write deadline: it renews it while the peer
+		// takes bytes and fails the write after WriteTimeout without any.
 		var msgs, n int
 		msgs, n, err = conn.WriteBatch(batch)
 		host.written(msgs, n)

@@ -163,6 +163,9 @@ func headerHasToken(h http.Header, name, token string) bool {
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
 	if !upgrade {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// RFC 9110 §15.5.22: a 426 names the protocol to switch to.
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
 		w.WriteHeader(http.StatusUpgradeRequired)
 		_, _ = w.Write([]byte(http.StatusText(http.StatusUpgradeRequired)))
 		return

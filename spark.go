@@ -209,7 +209,7 @@ func (s *Spark) startWriter() {
 	go s.writerFn()
 }
 
-func (s *Spark) runWriter() { s.queue.writeLoop(s.conn, s.server.opts.WriteTimeout, s) }
+func (s *Spark) runWriter() { s.queue.writeLoop(s.conn, s) }
 
 // written counts what the writer put on the socket.
 func (s *Spark) written(msgs, bytes int) { s.server.countOut(msgs, bytes) }

@@ -310,6 +310,9 @@ func TestPlainHTTPAnd404(t *testing.T) {
 		if want == 426 && !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
 			t.Errorf("GET %s lacks no-cache headers: %v", path, resp.Header)
 		}
+		if want == 426 && (resp.Header.Get("Upgrade") != "websocket" || !strings.EqualFold(resp.Header.Get("Connection"), "upgrade")) {
+			t.Errorf("GET %s: a 426 must name the protocol (Upgrade: websocket, Connection: Upgrade): %v", path, resp.Header)
+		}
 	}
 }
 

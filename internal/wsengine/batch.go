@@ -39,15 +39,15 @@ type vector struct {
 
 var vectors = sync.Pool{New: func() any { return new(vector) }}
 
-// writeFramed writes msgs to conn as uncompressed frames with one writev:
+// writeFramed writes msgs through g as uncompressed frames with one writev:
 // each payload is sent from where it lies (a broadcast's single encoding),
 // behind a header built here, instead of being copied into a frame buffer
 // per receiver and written with a system call each.
 //
 // It is safe beside the engine's own writes (pongs, close frames) because
-// a net.Conn write, vectored or not, holds the socket's write lock for the
-// whole call, so frames never interleave.
-func writeFramed(conn net.Conn, msgs []Message) (n, bytes int, err error) {
+// both go through the gate's write mutex, so frames never interleave and
+// none follows a Close frame.
+func writeFramed(g *gate, msgs []Message) (n, bytes int, err error) {
 	v := vectors.Get().(*vector)
 	if need := maxHeader * len(msgs); cap(v.hdrs) < need {
 		v.hdrs = make([]byte, 0, need)
@@ -63,7 +63,7 @@ func writeFramed(conn net.Conn, msgs []Message) (n, bytes int, err error) {
 		bytes += len(msgs[i].Payload)
 	}
 	v.out = v.bufs // WriteTo consumes its receiver; keep v.bufs for reuse
-	_, err = v.out.WriteTo(conn)
+	err = g.writeBuffers(&v.out)
 	v.out = nil
 	clear(v.bufs)
 	v.bufs = v.bufs[:0]

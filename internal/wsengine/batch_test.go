@@ -6,7 +6,15 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
+
+// openGate wraps c in a gate past its handshake, as Upgrade leaves it.
+func openGate(c net.Conn, writeTimeout time.Duration) *gate {
+	g := newGate(c, &gateConfig{maxPayload: defaultMaxPayload, hold: holdThreshold, writeTimeout: int64(writeTimeout)})
+	g.open()
+	return g
+}
 
 // tcpPair returns both ends of a loopback TCP connection, so writes take the
 // real writev path.
@@ -67,7 +75,7 @@ func TestWriteFramed(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		n, total, err := writeFramed(server, msgs)
+		n, total, err := writeFramed(openGate(server, time.Second), msgs)
 		if err == nil && (n != len(msgs) || total != 0+1+125+126+127+65535+65536+70000) {
 			err = io.ErrShortWrite
 		}
@@ -93,7 +101,8 @@ func TestWriteFramedAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	client, server := tcpPair(t)
+	client, conn := tcpPair(t)
+	server := openGate(conn, time.Second)
 	go func() { _, _ = io.Copy(io.Discard, client) }()
 	msgs := []Message{{Payload: []byte(`{"hello":"world"}`)}, {Payload: []byte("bin"), Binary: true}}
 	if _, _, err := writeFramed(server, msgs); err != nil {
@@ -110,9 +119,43 @@ func TestWriteFramedAllocations(t *testing.T) {
 }
 
 func TestWriteFramedError(t *testing.T) {
-	_, server := tcpPair(t)
-	server.Close()
+	_, conn := tcpPair(t)
+	server := openGate(conn, time.Second)
+	conn.Close()
 	if n, _, err := writeFramed(server, []Message{{Payload: []byte("x")}}); err == nil || n != 0 {
 		t.Fatalf("write to a closed conn: n=%d err=%v", n, err)
+	}
+}
+
+// BenchmarkWriteFramed is a warm 16-message batch through the gate onto a
+// loopback socket: the per-receiver cost of a fan-out write.
+func BenchmarkWriteFramed(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	g := openGate(conn, 10*time.Second)
+	msgs := make([]Message, 16)
+	for i := range msgs {
+		msgs[i] = Message{Payload: make([]byte, 64)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := writeFramed(g, msgs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -41,8 +41,6 @@ type Conn interface {
 	Close(code uint16, reason string) error
 	// Abort closes the socket without a close frame (the peer sees 1006).
 	Abort() error
-	// SetWriteDeadline bounds the next writes.
-	SetWriteDeadline(t time.Time) error
 	// RemoteAddr is the peer address of the TCP connection.
 	RemoteAddr() net.Addr
 }

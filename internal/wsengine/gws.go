@@ -1,7 +1,9 @@
 package wsengine
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -10,7 +12,10 @@ import (
 	"github.com/lxzan/gws"
 )
 
-const defaultMaxPayload = 10 << 20
+const (
+	defaultMaxPayload   = 10 << 20
+	defaultWriteTimeout = 10 * time.Second
+)
 
 // NewGWS returns the engine built on github.com/lxzan/gws.
 func NewGWS(cfg Config) Engine {
@@ -22,7 +27,14 @@ func NewGWS(cfg Config) Engine {
 		// connection at 10k with the same echo throughput (docs/decisions.md).
 		cfg.ReadBufferSize = 1024
 	}
-	e := &gwsEngine{compression: cfg.Compression}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	e := &gwsEngine{
+		compression: cfg.Compression,
+		readBuffer:  cfg.ReadBufferSize,
+		gate:        &gateConfig{maxPayload: uint64(cfg.MaxPayload), hold: holdThreshold, writeTimeout: int64(cfg.WriteTimeout)},
+	}
 	opt := &gws.ServerOption{
 		ReadMaxPayloadSize:  cfg.MaxPayload,
 		WriteMaxPayloadSize: cfg.MaxPayload + 1024, // our own limit is checked above the seam
@@ -40,6 +52,8 @@ func NewGWS(cfg Config) Engine {
 
 type gwsEngine struct {
 	up          *gws.Upgrader
+	gate        *gateConfig
+	readBuffer  int
 	compression bool
 }
 
@@ -54,15 +68,38 @@ func offersDeflate(r *http.Request) bool {
 	return false
 }
 
+// Upgrade validates the handshake, hijacks the connection itself and hands
+// gws a gate in place of the socket, so that every byte in either direction
+// passes through the gate (gate.go).
 func (e *gwsEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func(Conn) Handler) error {
-	c, err := e.up.Upgrade(w, r)
-	if err != nil {
+	if err := checkHandshake(w, r); err != nil {
 		return err
 	}
+	sock, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "this connection cannot be upgraded", http.StatusInternalServerError)
+		return fmt.Errorf("wsengine: hijack: %w", err)
+	}
+	// The HTTP server may have left deadlines on the socket (its
+	// ReadTimeout, WriteTimeout); from here on the gate owns them.
+	_ = sock.SetDeadline(time.Time{})
+	g := newGate(sock, e.gate)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// A client may send frames right behind its request; they sit in
+		// the HTTP server's buffer, which is dropped here.
+		b, _ := brw.Reader.Peek(n)
+		g.pre = append([]byte(nil), b...)
+	}
+	c, err := e.up.UpgradeFromConn(g, bufio.NewReaderSize(g, e.readBuffer), r)
+	if err != nil {
+		return err // gws has closed the socket
+	}
+	g.open()
 	// Without permessage-deflate a frame is header + payload, so batches can
 	// be written as is; with it, gws must compress and keep its dictionary.
 	raw := !e.compression || !offersDeflate(r)
-	h := attach(gwsConn{c: c, raw: raw})
+	h := attach(gwsConn{c: c, g: g, raw: raw})
+	g.h = h
 	c.Session().Store("", h)
 	go c.ReadLoop()
 	return nil
@@ -78,21 +115,19 @@ func handlerOf(c *gws.Conn) Handler {
 
 func (gwsEvents) OnOpen(*gws.Conn) {}
 
+// OnClose maps the end of the read loop to the Handler. Only our own read
+// limit is ErrTooLarge: gws reports it as status 1009 (header over the limit,
+// fragments adding up past it, or inflating past it); a peer that closes
+// with code 1009 arrives as a *gws.CloseError and is just a peer close.
 func (gwsEvents) OnClose(c *gws.Conn, err error) {
-	var ce *gws.CloseError
-	if errors.Is(err, gws.ErrMessageTooLarge) || (errors.As(err, &ce) && ce.Code == 1009) || isTooLarge(err) {
+	if isTooLarge(err) {
 		err = ErrTooLarge
 	}
 	handlerOf(c).OnClose(err)
 }
 
-// pongTimeout bounds the pong write. It must be set here: the socket's write
-// deadline is otherwise whatever the last data write left, possibly long
-// past on an idle connection, and the pong would fail and cut a healthy peer.
-const pongTimeout = 10 * time.Second
-
+// OnPing answers with a pong; the gate sets the write deadline for it.
 func (gwsEvents) OnPing(c *gws.Conn, payload []byte) {
-	_ = c.SetWriteDeadline(time.Now().Add(pongTimeout))
 	_ = c.WritePong(payload)
 	handlerOf(c).OnPing()
 }
@@ -105,7 +140,8 @@ func (gwsEvents) OnMessage(c *gws.Conn, m *gws.Message) {
 }
 
 // isTooLarge recognises gws's read-side limit error, which it reports as a
-// status code value rather than a sentinel.
+// status code value (its internal StatusCode type) rather than a sentinel.
+// *gws.CloseError, what a peer's Close frame becomes, has no such method.
 func isTooLarge(err error) bool {
 	type coder interface{ Uint16() uint16 }
 	var c coder
@@ -114,12 +150,13 @@ func isTooLarge(err error) bool {
 
 type gwsConn struct {
 	c   *gws.Conn
+	g   *gate
 	raw bool // no compression: WriteBatch frames and writes by itself
 }
 
 func (g gwsConn) WriteBatch(msgs []Message) (n, bytes int, err error) {
 	if g.raw {
-		return writeFramed(g.c.NetConn(), msgs)
+		return writeFramed(g.g, msgs)
 	}
 	for i := range msgs {
 		if err := g.WriteMessage(msgs[i].Binary, msgs[i].Payload); err != nil {
@@ -143,9 +180,8 @@ func (g gwsConn) Close(code uint16, reason string) error {
 	return g.c.WriteClose(code, []byte(reason))
 }
 
-func (g gwsConn) Abort() error                       { return g.c.NetConn().Close() }
-func (g gwsConn) SetWriteDeadline(t time.Time) error { return g.c.SetWriteDeadline(t) }
-func (g gwsConn) RemoteAddr() net.Addr               { return g.c.RemoteAddr() }
+func (g gwsConn) Abort() error         { return g.g.Close() }
+func (g gwsConn) RemoteAddr() net.Addr { return g.g.RemoteAddr() }
 
 // slot is a one-entry gws.SessionStorage: gws's default allocates a map per
 // connection, and we only ever store our Handler.

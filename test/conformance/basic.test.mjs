@@ -120,18 +120,8 @@ test('compression: MaxLength applies to the inflated size (connection closed, no
   assert.match(ws.extensions, /permessage-deflate/);
   ws.send(JSON.stringify('a'.repeat(64 * 1024))); // ~65 KiB inflated, ~100 bytes on the wire
   const { code } = await ws.closed;
-  assert.ok(code === 1009 || code === 1011, `close code ${code}`);
-  assert.deepEqual(ws.frames, []);
-});
-
-// KNOWN ENGINE LIMITATION (docs/decisions.md): gws v1.8.9 (reader.go
-// emitMessage) reports the inflate limit as an internal error, so the peer
-// gets 1011 where 1009 is right. Kept as a todo so it flips when fixed.
-test('compression: the inflate-limit close code is 1009', { ...opts, todo: 'gws sends 1011 for the inflate limit' }, async () => {
-  const ws = await rawConnect(wsURL(compressed, PATH), { perMessageDeflate: true });
-  ws.send(JSON.stringify('a'.repeat(64 * 1024)));
-  const { code } = await ws.closed;
   assert.equal(code, 1009);
+  assert.deepEqual(ws.frames, []);
 });
 
 test('buffering: writes before open are flushed in order after open', opts, async () => {
