@@ -167,13 +167,22 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 		_, _ = w.Write([]byte(http.StatusText(http.StatusUpgradeRequired)))
 		return
 	}
+	// The upgrade holds a tracker slot from the closing check to the end of
+	// started, taken under the same lock Shutdown sets closing with: either
+	// Shutdown's wait sees this connection, or the connection sees closing.
+	// Without it a handshake that passed the check just before Shutdown
+	// could register its spark after Shutdown had returned.
 	s.mu.RLock()
 	closing := s.closing
+	if !closing {
+		s.active.add()
+	}
 	s.mu.RUnlock()
 	if closing {
 		WriteError(w, &AuthError{Status: http.StatusServiceUnavailable, Message: "server is shutting down"})
 		return
 	}
+	defer s.active.done()
 	var sp *Spark
 	err := s.engine.Upgrade(w, r, func(conn wsengine.Conn) wsengine.Handler {
 		sp = s.attach(conn, r)
@@ -195,7 +204,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	sp := &Spark{
 		server: s,
-		req:    r,
+		req:    retainRequest(r),
 		query:  r.URL.Query(),
 		remote: s.trusted.clientAddr(r),
 		ctx:    ctx,
@@ -219,6 +228,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 	if _, dup := s.sparks[sp.id]; !dup {
 		s.sparks[sp.id] = sp
 	} else {
+		sp.dupID = true
 		sp.removed.Store(true) // never registered; remove must not delete the holder
 	}
 	s.mu.Unlock()
@@ -230,7 +240,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 // started runs once the engine is reading: late-shutdown check, hooks.
 func (s *Server) started(sp *Spark) {
 	s.opts.Logger.Debug("connection", "spark", sp.id, "remote", sp.remote.String())
-	if sp.removed.Load() {
+	if sp.dupID {
 		sp.emitError(ErrDuplicateID)
 		sp.End(nil, true)
 		return
