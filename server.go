@@ -16,7 +16,9 @@ const Version = "0.1.0"
 // ConnectionHook runs when a spark connects. Hooks run in registration order
 // on one goroutine per spark and may block (ctx is the spark's context, done
 // when it ends). Data that arrives meanwhile is queued and delivered, in
-// order, after the last hook returns. An error ends the spark without
+// order, after the last hook returns; past 256 messages or 1 MiB queued the
+// spark stops reading its socket until then (docs/events.md,
+// "Back-pressure"). An error ends the spark without
 // reconnect and is reported to its error handlers.
 type ConnectionHook func(ctx context.Context, s *Spark) error
 
