@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -492,4 +493,78 @@ func TestServeLimitsHeaderBytes(t *testing.T) {
 		t.Fatalf("status %d for %d KiB of headers, want 431", resp.StatusCode, 2*allspark.DefaultMaxHeaderBytes>>10)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// countingHandler is a slog.Handler counting records whose message or
+// attributes mention substr.
+type countingHandler struct {
+	substr string
+	n      *atomic.Int64
+}
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	hit := strings.Contains(r.Message, h.substr)
+	r.Attrs(func(a slog.Attr) bool {
+		hit = hit || strings.Contains(a.Value.String(), h.substr)
+		return !hit
+	})
+	if hit {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// Item 12: with unique ids (a counting generator), clients that close right
+// after the handshake are never reported as duplicate ids.
+func TestImmediateClosesAreNotDuplicateIDs(t *testing.T) {
+	var dups atomic.Int64
+	var next atomic.Int64
+	srv, url := startServer(t, allspark.Options{
+		PingInterval: allspark.NoPing,
+		IDGenerator:  func() string { return fmt.Sprint("id-", next.Add(1)) },
+		Logger:       slog.New(countingHandler{substr: allspark.ErrDuplicateID.Error(), n: &dups}),
+	}, echo)
+	const n = 300
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for range n / 4 {
+				if err := upgradeAndClose(url); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d handshakes failed", f)
+	}
+	waitFor(t, "every spark gone", func() bool { return srv.Len() == 0 && srv.Stats().Accepted == n })
+	if d := dups.Load(); d > 0 {
+		t.Fatalf("%d of %d immediate closes reported as duplicate ids", d, n)
+	}
+}
+
+// upgradeAndClose completes a handshake and closes the socket at once.
+func upgradeAndClose(base string) error {
+	addr := strings.TrimPrefix(base, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /primus HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }

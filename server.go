@@ -247,6 +247,12 @@ func (s *Server) started(sp *Spark) {
 		sp.End(nil, true)
 		return
 	}
+	if sp.ReadyState() == Closed {
+		// The client left before the upgrade handler got here; its end
+		// (and the disconnection hooks) already ran: connection hooks
+		// would only run after them.
+		return
+	}
 	s.mu.RLock()
 	late, reconnect := s.closing, s.reconnectOnLate
 	s.mu.RUnlock()
