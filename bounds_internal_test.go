@@ -95,7 +95,7 @@ func TestMaxPendingAcks(t *testing.T) {
 	endFake(t, srv, sp)
 	for range 2 {
 		var ee *EventError
-		if err := <-errs; !errors.As(err, &ee) || ee.Code != CodeDisconnected {
+		if err := recvWithin(t, errs); !errors.As(err, &ee) || ee.Code != CodeDisconnected {
 			t.Fatalf("waiting request after End: %v", err)
 		}
 	}
@@ -126,7 +126,7 @@ func TestClientGoneBeforeStartedIsNotDuplicate(t *testing.T) {
 	})
 	sp.OnClose(nil) // the read loop ends before the upgrade handler calls started
 	srv.started(sp)
-	if err := srv.Shutdown(t.Context(), ShutdownOptions{}); err != nil {
+	if err := shutdownWithin(t, srv); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -153,7 +153,7 @@ func TestCollidingIDGeneratorReportsDuplicate(t *testing.T) {
 	got := make(chan error, 1)
 	second.OnError(func(err error) { got <- err })
 	srv.started(second)
-	if err := <-got; !errors.Is(err, ErrDuplicateID) {
+	if err := recvWithin(t, got); !errors.Is(err, ErrDuplicateID) {
 		t.Fatalf("collision reported %v", err)
 	}
 	if sp, ok := srv.Spark("same"); !ok || sp != first {
@@ -216,7 +216,7 @@ func TestPeerCloseFlushesQueue(t *testing.T) {
 		t.Fatalf("%d of 10 queued messages written before the close", n)
 	}
 	sp.OnClose(nil)
-	if err := srv.Shutdown(t.Context(), ShutdownOptions{}); err != nil {
+	if err := shutdownWithin(t, srv); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -238,7 +238,7 @@ func TestPeerCloseFlushIsBoundedByWriteTimeout(t *testing.T) {
 	}
 	close(conn.gate)
 	sp.OnClose(nil)
-	if err := srv.Shutdown(t.Context(), ShutdownOptions{}); err != nil {
+	if err := shutdownWithin(t, srv); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -282,6 +282,18 @@ func TestSparkRequestIsTrimmed(t *testing.T) {
 	endFake(t, srv, sp)
 }
 
+// recvWithin receives from ch, failing the test after 5 s.
+func recvWithin[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out")
+		panic("unreachable")
+	}
+}
+
 // waitUntil polls cond until it holds, failing after 5 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -292,4 +304,12 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// shutdownWithin shuts srv down, failing the test if that takes 5 s.
+func shutdownWithin(t *testing.T, srv *Server) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx, ShutdownOptions{})
 }

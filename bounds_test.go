@@ -20,6 +20,18 @@ import (
 	"github.com/lxzan/gws"
 )
 
+// within receives from ch, failing the test after 2 × waitLong.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(2 * waitLong):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
 // flooder sends count numbered binary messages (size bytes each; binary so
 // that the race detector's cost of JSON decoding does not dominate) from a
 // goroutine, counting what the socket accepted, until done or the socket
@@ -149,7 +161,7 @@ func TestDataDuringHooksIsBounded(t *testing.T) {
 	}
 	close(release)
 	seq.wait(t)
-	<-f.done
+	within(t, f.done, "the flood to finish")
 }
 
 // Item 3: data behind a blocked event handler waits within the same bound as
@@ -174,7 +186,7 @@ func TestDataBehindBlockedEventHandlerIsBounded(t *testing.T) {
 	})
 	c := dial(t, url, "/primus", nil)
 	c.sendText(`{"allspark":1,"event":"block"}`)
-	<-started
+	within(t, started, "the blocking handler")
 	_, base := settle()
 	f := flood(c, floodCount, floodSize)
 	sent := f.stall(t)
@@ -187,7 +199,7 @@ func TestDataBehindBlockedEventHandlerIsBounded(t *testing.T) {
 	}
 	close(release)
 	seq.wait(t)
-	<-f.done
+	within(t, f.done, "the flood to finish")
 }
 
 // askServer registers "start", whose handler asks the same client "q" and
@@ -308,7 +320,7 @@ func TestEventFloodPastHardBoundEndsSpark(t *testing.T) {
 			t.Fatal("overflow must end the spark with reconnect")
 		}
 	}
-	if err := <-result; err == nil {
+	if err := within(t, result, "EmitWithAck to fail"); err == nil {
 		t.Fatal("EmitWithAck succeeded on an ended spark")
 	}
 }
@@ -350,7 +362,7 @@ func TestShutdownReturnsByDeadlineDespiteStuckUserCode(t *testing.T) {
 			c := dial(t, url, "/primus", nil)
 			c.sendText(`"data"`)
 			c.sendText(`{"allspark":1,"event":"x"}`)
-			<-entered
+			within(t, entered, "the stuck user code")
 
 			const budget = 400 * time.Millisecond
 			ctx, cancel := context.WithTimeout(context.Background(), budget)
@@ -399,7 +411,7 @@ func TestShutdownWaitsForEndRunByUserGoroutine(t *testing.T) {
 	var sp *allspark.Spark
 	srv.ForEach(func(s *allspark.Spark) bool { sp = s; return false })
 	go sp.End(nil, true) // a user goroutine ends the spark
-	<-inEnd
+	within(t, inEnd, "the OnEnd handler")
 	_, _ = c.waitClose() // the socket is closed; the read loop has ended
 	time.Sleep(50 * time.Millisecond)
 

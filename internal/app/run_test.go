@@ -233,7 +233,11 @@ func TestRunExitsWithinShutdownTimeoutDespiteStuckHook(t *testing.T) {
 			})
 		})
 	c := (&testApp{url: "http://" + addr}).dialRaw(t, "")
-	<-entered
+	select {
+	case <-entered:
+	case <-time.After(waitLong):
+		t.Fatal("the hook did not run")
+	}
 	start := time.Now()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -254,5 +258,9 @@ func TestRunExitsWithinShutdownTimeoutDespiteStuckHook(t *testing.T) {
 		release <- struct{}{} // unblock once so Run can finish before the deferred close
 		t.Fatalf("Run still running 5 s after SIGTERM with --shutdown-timeout %v:\n%s", timeout, logs.String())
 	}
-	<-c.closed
+	select {
+	case <-c.closed:
+	case <-time.After(waitLong):
+		t.Fatal("the client's connection outlived Run")
+	}
 }
