@@ -2,6 +2,7 @@ package allspark
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -31,7 +32,36 @@ var (
 	ErrNotFound = errors.New("allspark: name not registered")
 	// ErrDuplicateID: the IDGenerator returned an id that is in use.
 	ErrDuplicateID = errors.New("allspark: spark id already in use")
+	// ErrTooManyRooms: Join would put the spark in more than
+	// Options.MaxRoomsPerSpark rooms; none of the batch was joined.
+	ErrTooManyRooms = errors.New("allspark: too many rooms for one spark")
+	// ErrTooManyAcks: Options.MaxPendingAcks EmitWithAck requests of the
+	// spark already wait for their replies; nothing was sent.
+	ErrTooManyAcks = errors.New("allspark: too many pending acknowledgements")
+	// ErrEventQueueFull: the client sent past the hard bound of messages
+	// held for its handlers while one of them awaited an EmitWithAck reply
+	// (docs/events.md, "Back-pressure"). It is reported to the spark's error
+	// handlers and the spark is ended with reconnect.
+	ErrEventQueueFull = errors.New("allspark: inbound event queue full")
 )
+
+// ShutdownError is what Shutdown returns when its deadline came while user
+// code (a connection hook, a data or event handler ignoring its context) or a
+// connection's goroutines were still running: the sockets were cut, and
+// Shutdown returned without waiting for them. Abandoned counts those units
+// of work (connections and handler goroutines). It unwraps to the reason the
+// wait stopped: context.DeadlineExceeded or ctx's own error.
+type ShutdownError struct {
+	Abandoned int
+	Err       error
+}
+
+func (e *ShutdownError) Error() string {
+	return fmt.Sprintf("allspark: shutdown: %v; %d connections or handlers still running", e.Err, e.Abandoned)
+}
+
+// Unwrap returns the reason Shutdown stopped waiting.
+func (e *ShutdownError) Unwrap() error { return e.Err }
 
 // AuthError is what an authorization function returns to control the
 // response: the status (default 401), the message sent as {"error": ...} and,

@@ -163,8 +163,12 @@ type ackResult struct {
 // EmitWithAck sends a named event and waits for the client's
 // acknowledgement. It fails with an *EventError: the client's ack error,
 // code timeout when ctx ends first (wrapping ctx.Err()), or code
-// disconnected when the spark ends first (wrapping ErrClosed); or with the
-// errors of Write.
+// disconnected when the spark ends first (wrapping ErrClosed); with
+// ErrTooManyAcks, at once, when Options.MaxPendingAcks requests of this
+// spark already wait; or with the errors of Write.
+//
+// While a request waits, the spark's reader keeps reading past the soft
+// inbound bound so the reply can arrive (docs/events.md, "Back-pressure").
 func (s *Spark) EmitWithAck(ctx context.Context, event string, args ...any) (*Reply, error) {
 	if !events.ValidName(event) {
 		return nil, ErrReserved
@@ -176,11 +180,20 @@ func (s *Spark) EmitWithAck(ctx context.Context, event string, args ...any) (*Re
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if limit := s.server.opts.MaxPendingAcks; limit > 0 && len(s.acks) >= limit {
+		s.mu.Unlock()
+		return nil, ErrTooManyAcks
+	}
 	if s.acks == nil {
 		s.acks = make(map[uint64]chan ackResult)
 	}
 	s.acks[id] = ch
+	s.ackCount.Store(int32(len(s.acks)))
+	// A reader waiting at a full inbound queue may now read on (the reply
+	// is behind what it waits to queue).
+	s.wakePendingLocked()
 	s.mu.Unlock()
+	s.evq.wake()
 	if err := s.Write(events.NewEvent(event, args, id)); err != nil {
 		s.forgetAck(id)
 		return nil, err
@@ -203,6 +216,7 @@ func (s *Spark) EmitWithAck(ctx context.Context, event string, args ...any) (*Re
 func (s *Spark) forgetAck(id uint64) {
 	s.mu.Lock()
 	delete(s.acks, id)
+	s.ackCount.Store(int32(len(s.acks)))
 	s.mu.Unlock()
 }
 
@@ -212,6 +226,7 @@ func (s *Spark) resolveAck(id uint64, r ackResult) {
 	s.mu.Lock()
 	ch, ok := s.acks[id]
 	delete(s.acks, id)
+	s.ackCount.Store(int32(len(s.acks)))
 	s.mu.Unlock()
 	if !ok {
 		s.server.opts.Logger.Debug("late or unknown ack", "spark", s.id, "ack", id)
@@ -228,11 +243,13 @@ func (s *Spark) failAcksLocked() {
 		delete(s.acks, id)
 	}
 	s.acks = nil
+	s.ackCount.Store(0)
 }
 
 // handleEnvelope processes a received envelope on the read path. It reports
-// false when data is plain data for the OnData handlers.
-func (s *Spark) handleEnvelope(data any) bool {
+// false when data is plain data for the OnData handlers. size is the frame's
+// payload length, for the event queue's byte bound.
+func (s *Spark) handleEnvelope(data any, size int) bool {
 	env, ok, err := events.Parse(data)
 	if !ok {
 		return false
@@ -253,13 +270,13 @@ func (s *Spark) handleEnvelope(data any) bool {
 	case events.Report:
 		s.emitError(&EventError{Code: env.Error.Code, Message: env.Error.Message, Event: env.Error.Event})
 	case events.Event:
-		s.receiveEvent(env)
+		s.receiveEvent(env, size)
 	}
 	return true
 }
 
 // receiveEvent finds the handler and queues the call, or answers the failure.
-func (s *Spark) receiveEvent(env events.Envelope) {
+func (s *Spark) receiveEvent(env events.Envelope, size int) {
 	if events.IsReserved(env.Name) {
 		s.fail(env.ID, events.ErrorBody{Code: CodeReservedEvent, Message: "event name is reserved", Event: env.Name})
 		return
@@ -272,7 +289,7 @@ func (s *Spark) receiveEvent(env events.Envelope) {
 		s.fail(env.ID, events.ErrorBody{Code: CodeUnknownEvent, Message: "no handler for event", Event: env.Name})
 		return
 	}
-	s.evq.enqueue(s, inboundEvent{h: h, ev: Event{Name: env.Name, Args: env.Args, Spark: s, id: env.ID}})
+	s.evq.put(s, inboundEvent{h: h, ev: Event{Name: env.Name, Args: env.Args, Spark: s, id: env.ID}, size: size}, false)
 }
 
 // fail answers a failed event: ack error when it asked for an ack, error

@@ -16,6 +16,17 @@ const (
 	DefaultMaxLength    = 10 << 20 // 10 MiB, as Primus
 	DefaultQueueSize    = 1024     // messages per spark
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMaxRoomsPerSpark bounds the rooms one spark may be in: room
+	// membership is memory a client can make the server spend (the demo's
+	// join event, say), and few applications need more.
+	DefaultMaxRoomsPerSpark = 1024
+	// DefaultMaxPendingAcks bounds the EmitWithAck requests of one spark
+	// waiting for replies; each holds a channel and its caller.
+	DefaultMaxPendingAcks = 1024
+	// DefaultMaxHeaderBytes is the http.Server.MaxHeaderBytes of the server
+	// Serve and ListenAndServe run (net/http's default is 1 MiB): a spark
+	// keeps its upgrade request's headers for its lifetime.
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 // NoPing, as Options.PingInterval, turns heartbeats off.
@@ -108,6 +119,14 @@ type Options struct {
 	// whenever the peer takes bytes). A slow reader that keeps taking bytes
 	// is never cut, however large the backlog. Default 10 s.
 	WriteTimeout time.Duration
+	// MaxRoomsPerSpark bounds the rooms one spark may be in; a Join past it
+	// returns ErrTooManyRooms and joins none of its rooms. 0 means
+	// DefaultMaxRoomsPerSpark (1024); negative means unlimited.
+	MaxRoomsPerSpark int
+	// MaxPendingAcks bounds the EmitWithAck requests of one spark waiting
+	// for replies; past it EmitWithAck returns ErrTooManyAcks at once. 0
+	// means DefaultMaxPendingAcks (1024); negative means unlimited.
+	MaxPendingAcks int
 	// Authorization, if set, is installed as by Server.Authorize.
 	Authorization func(*http.Request) error
 	// Broker links this server to the other nodes of a cluster for room
@@ -144,6 +163,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	switch {
+	case o.MaxRoomsPerSpark == 0:
+		o.MaxRoomsPerSpark = DefaultMaxRoomsPerSpark
+	case o.MaxRoomsPerSpark < 0:
+		o.MaxRoomsPerSpark = -1
+	}
+	switch {
+	case o.MaxPendingAcks == 0:
+		o.MaxPendingAcks = DefaultMaxPendingAcks
+	case o.MaxPendingAcks < 0:
+		o.MaxPendingAcks = -1
 	}
 	return o
 }

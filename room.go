@@ -34,10 +34,12 @@ func validRoom(name string) bool {
 }
 
 // Join adds the spark to rooms. Joining a room twice is a no-op. It returns
-// ErrClosed once the spark has ended, ErrInvalidRoom for a bad name (no room
-// is joined then), or the broker's error when the room could not be
-// subscribed across nodes (local membership stands; local writes reach it).
-// OnJoin hooks run for each room newly joined.
+// ErrClosed once the spark has ended, ErrInvalidRoom for a bad name or
+// ErrTooManyRooms when the spark would be in more than
+// Options.MaxRoomsPerSpark rooms (no room of the call is joined then), or
+// the broker's error when the room could not be subscribed across nodes
+// (local membership stands; local writes reach it). OnJoin hooks run for
+// each room newly joined.
 func (s *Spark) Join(rooms ...string) error {
 	for _, r := range rooms {
 		if !validRoom(r) {
@@ -51,6 +53,13 @@ func (s *Spark) Join(rooms ...string) error {
 	if s.ReadyState() == Closed || s.ending.Load() {
 		reg.mu.Unlock()
 		return ErrClosed
+	}
+	if limit := srv.opts.MaxRoomsPerSpark; limit > 0 {
+		// Count the new rooms first, so a batch past the bound joins none.
+		if len(s.rooms)+newRooms(s.rooms, rooms) > limit {
+			reg.mu.Unlock()
+			return ErrTooManyRooms
+		}
 	}
 	for _, r := range rooms {
 		if _, in := s.rooms[r]; in {
@@ -79,6 +88,26 @@ func (s *Spark) Join(rooms ...string) error {
 		}
 	}
 	return err
+}
+
+// newRooms counts the distinct names in rooms that are not in have.
+func newRooms(have map[string]struct{}, rooms []string) int {
+	n := 0
+	if len(rooms) <= 8 {
+		for i, r := range rooms {
+			if _, in := have[r]; !in && !slices.Contains(rooms[:i], r) {
+				n++
+			}
+		}
+		return n
+	}
+	seen := make(map[string]struct{}, len(rooms))
+	for _, r := range rooms {
+		if _, in := have[r]; !in {
+			seen[r] = struct{}{}
+		}
+	}
+	return len(seen)
 }
 
 // Leave removes the spark from rooms it is in; others are ignored. OnLeave

@@ -24,6 +24,12 @@ const (
 // an idle spark has no writer goroutine, and a broadcast costs each receiver
 // one locked append (plus a goroutine start when its writer was idle).
 type sendQueue struct {
+	// Guarded by mu: sealed refuses pushes without a close frame (the peer
+	// closed); drained is closed when the writer finds the queue empty and
+	// stops, or the queue is dropped (nil until waitDrained needs it).
+	sealed  bool
+	drained chan struct{}
+
 	mu      sync.Mutex
 	frames  []frame // pending, oldest first
 	spare   []frame // the writer's last batch, reused to avoid allocation
@@ -42,7 +48,7 @@ const retainCap = 64
 func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closing || q.abort {
+	if q.closing || q.abort || q.sealed {
 		return pushClosed, false
 	}
 	res = pushed
@@ -85,7 +91,44 @@ func (q *sendQueue) drop() {
 	q.abort, q.closing = true, true
 	q.frames = nil
 	q.spare = nil
+	q.signalDrainedLocked()
 	q.mu.Unlock()
+}
+
+// seal refuses further pushes (they report pushClosed) and leaves what is
+// queued to the writer: the peer closed, and gets what was sent before.
+func (q *sendQueue) seal() {
+	q.mu.Lock()
+	q.sealed = true
+	q.mu.Unlock()
+}
+
+// waitDrained waits until no writer runs and nothing is queued, at most
+// timeout. Used after seal, so the queue can only shrink.
+func (q *sendQueue) waitDrained(timeout time.Duration) {
+	q.mu.Lock()
+	if !q.running || q.abort {
+		q.mu.Unlock()
+		return
+	}
+	if q.drained == nil {
+		q.drained = make(chan struct{})
+	}
+	ch := q.drained
+	q.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+func (q *sendQueue) signalDrainedLocked() {
+	if q.drained != nil {
+		close(q.drained)
+		q.drained = nil
+	}
 }
 
 // len returns the number of frames waiting.
@@ -113,6 +156,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, host writerHost) {
 			q.frames, q.spare = nil, nil
 			q.running = false
 			q.abort = true
+			q.signalDrainedLocked()
 			q.mu.Unlock()
 			host.writerFinished(err)
 			return
@@ -123,6 +167,7 @@ func (q *sendQueue) writeLoop(conn wsengine.Conn, host writerHost) {
 			if cap(q.spare) > retainCap {
 				q.spare = nil
 			}
+			q.signalDrainedLocked()
 			q.mu.Unlock()
 			if closing {
 				_ = conn.Close(code, "") // the engine bounds it by its write timeout

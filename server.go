@@ -16,7 +16,9 @@ const Version = "0.1.0"
 // ConnectionHook runs when a spark connects. Hooks run in registration order
 // on one goroutine per spark and may block (ctx is the spark's context, done
 // when it ends). Data that arrives meanwhile is queued and delivered, in
-// order, after the last hook returns. An error ends the spark without
+// order, after the last hook returns; past 256 messages or 1 MiB queued the
+// spark stops reading its socket until then (docs/events.md,
+// "Back-pressure"). An error ends the spark without
 // reconnect and is reported to its error handlers.
 type ConnectionHook func(ctx context.Context, s *Spark) error
 
@@ -170,13 +172,22 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 		_, _ = w.Write([]byte(http.StatusText(http.StatusUpgradeRequired)))
 		return
 	}
+	// The upgrade holds a tracker slot from the closing check to the end of
+	// started, taken under the same lock Shutdown sets closing with: either
+	// Shutdown's wait sees this connection, or the connection sees closing.
+	// Without it a handshake that passed the check just before Shutdown
+	// could register its spark after Shutdown had returned.
 	s.mu.RLock()
 	closing := s.closing
+	if !closing {
+		s.active.add()
+	}
 	s.mu.RUnlock()
 	if closing {
 		WriteError(w, &AuthError{Status: http.StatusServiceUnavailable, Message: "server is shutting down"})
 		return
 	}
+	defer s.active.done()
 	var sp *Spark
 	err := s.engine.Upgrade(w, r, func(conn wsengine.Conn) wsengine.Handler {
 		sp = s.attach(conn, r)
@@ -198,7 +209,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	sp := &Spark{
 		server: s,
-		req:    r,
+		req:    retainRequest(r),
 		query:  r.URL.Query(),
 		remote: s.trusted.clientAddr(r),
 		ctx:    ctx,
@@ -222,6 +233,7 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 	if _, dup := s.sparks[sp.id]; !dup {
 		s.sparks[sp.id] = sp
 	} else {
+		sp.dupID = true
 		sp.removed.Store(true) // never registered; remove must not delete the holder
 	}
 	s.mu.Unlock()
@@ -233,9 +245,15 @@ func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
 // started runs once the engine is reading: late-shutdown check, hooks.
 func (s *Server) started(sp *Spark) {
 	s.opts.Logger.Debug("connection", "spark", sp.id, "remote", sp.remote.String())
-	if sp.removed.Load() {
+	if sp.dupID {
 		sp.emitError(ErrDuplicateID)
 		sp.End(nil, true)
+		return
+	}
+	if sp.ReadyState() == Closed {
+		// The client left before the upgrade handler got here; its end
+		// (and the disconnection hooks) already ran: connection hooks
+		// would only run after them.
 		return
 	}
 	s.mu.RLock()

@@ -23,12 +23,27 @@ type ShutdownOptions struct {
 	KeepListener bool
 }
 
+// cutWait bounds how long Shutdown waits, after cutting the sockets, for the
+// connections' goroutines to return when ctx leaves no time for it. A cut
+// socket ends its read loop within microseconds; what is still running after
+// this is user code that ignores its context, and is abandoned.
+const cutWait = 250 * time.Millisecond
+
 // Shutdown stops the server: new upgrades get 503, heartbeats stop, every
 // spark is ended (see ShutdownOptions.Reconnect) with its queue flushed, and
-// Shutdown returns once every connection goroutine has finished. When ctx
-// ends or Timeout passes first, the remaining connections are cut and
-// ctx's error (or context.DeadlineExceeded) is returned. After Shutdown no
-// goroutine of the server remains. Calling it again waits again.
+// Shutdown returns once every connection goroutine, connection hook and
+// event handler has finished. After such a clean return no goroutine of the
+// server remains.
+//
+// Shutdown returns by ctx's deadline. When the graceful phase runs out (ctx's
+// deadline, less a reserve of up to 250 ms kept for the cut, or Timeout),
+// the remaining sockets are cut and Shutdown waits for their goroutines until
+// ctx's deadline (or, if ctx has no deadline or is already done, up to
+// 250 ms). It then returns ctx's error, or context.DeadlineExceeded, when
+// everything finished after the cut; or a *ShutdownError (which unwraps to
+// that error) counting what is still running: hooks and handlers that ignore
+// their context, which keep running in the background until they return.
+// Calling Shutdown again waits again.
 func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 	s.mu.Lock()
 	s.closing = true
@@ -42,21 +57,29 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 		return true
 	})
 
-	graceCtx := ctx
-	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		graceCtx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
-	err := s.active.wait(graceCtx)
-	if err != nil {
+	graceCtx, cancel := graceContext(ctx, opts.Timeout)
+	defer cancel()
+	var err error
+	if s.active.wait(graceCtx) != nil {
+		err = context.DeadlineExceeded
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
 		s.cutAll()
 		// Cut sockets make every read loop return promptly; hooks see their
-		// context cancelled. Wait for them so no goroutine outlives us.
-		_ = s.active.wait(context.Background())
+		// context cancelled. Wait for them, but only as long as ctx allows.
+		wait := cutWait
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 0 {
+			wait = time.Until(dl)
+		}
+		cutCtx, cancelCut := context.WithTimeout(context.WithoutCancel(ctx), wait)
+		if s.active.wait(cutCtx) != nil {
+			err = &ShutdownError{Abandoned: s.active.count(), Err: err}
+		}
+		cancelCut()
 	}
 
-	if uerr := s.broker.Unregister(context.Background(), s.nodeID); uerr != nil {
+	if uerr := s.broker.Unregister(context.WithoutCancel(ctx), s.nodeID); uerr != nil {
 		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)
 	}
 	if hs != nil && !opts.KeepListener {
@@ -67,8 +90,30 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 	return err
 }
 
+// graceContext is the graceful phase of a Shutdown under ctx: it ends at
+// Timeout, and early enough before ctx's deadline to leave a reserve (a
+// quarter of the time left, at most cutWait) for cutting what remains and
+// seeing its goroutines return.
+func graceContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Time{}
+	if timeout > 0 {
+		end = time.Now().Add(timeout)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		early := dl.Add(-max(0, min(time.Until(dl)/4, cutWait)))
+		if end.IsZero() || early.Before(end) {
+			end = early
+		}
+	}
+	if end.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, end)
+}
+
 // Close is Shutdown without reconnect and without a time limit beyond the
-// write timeout each socket has anyway.
+// write timeout each socket has anyway. It also waits, without limit, for
+// hooks and handlers to return: use Shutdown with a deadline to bound that.
 func (s *Server) Close() error {
 	return s.Shutdown(context.Background(), ShutdownOptions{})
 }
@@ -96,8 +141,12 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Serve serves on ln until Shutdown (which closes ln unless KeepListener).
+// Its http.Server reads request headers for at most 10 s and accepts at most
+// DefaultMaxHeaderBytes (64 KiB) of them (431 past it): a spark keeps its
+// upgrade request's headers as long as it lives. Mount the Server on your own
+// http.Server to choose otherwise.
 func (s *Server) Serve(ln net.Listener) error {
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: DefaultMaxHeaderBytes}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -35,8 +35,16 @@ type Spark struct {
 	alive   atomic.Bool // a pong arrived since the last ping
 	state   atomic.Int32
 	ending  atomic.Bool // End has started; later Ends are no-ops
-	removed atomic.Bool
+	removed atomic.Bool // unregistered (or never registered): remove is a no-op
+	// dupID: attach found the id in use and did not register the spark.
+	// Kept apart from removed, which the read loop also sets when the
+	// client leaves before started runs.
+	dupID   bool
 	nextAck atomic.Uint64 // last request id used by EmitWithAck
+	// ackCount mirrors len(acks) for the reader's lock-free check: while a
+	// handler awaits a reply, inbound bounds overflow instead of blocking
+	// (see inboundLimits).
+	ackCount atomic.Int32
 	// writerFn is runWriter bound once at connect, so starting a writer for
 	// a broadcast does not allocate a closure per receiver.
 	writerFn func()
@@ -46,17 +54,36 @@ type Spark struct {
 	// rooms is guarded by the server's room registry lock, not mu.
 	rooms map[string]struct{}
 
-	mu        sync.Mutex // guards the fields below
-	hooksDone bool       // OnConnection hooks finished; data is delivered directly
-	pending   []Packet   // data that arrived while hooks ran, with Raw copied
-	onData    []func(data any)
-	onEnd     []func()
-	onError   []func(err error)
-	values    map[any]any
-	acks      map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
-	readEnded bool                      // the engine's read loop has returned
-	writers   int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
-	released  bool                      // the server's WaitGroup slot has been released
+	mu        sync.Mutex    // guards the fields below
+	hooksDone bool          // OnConnection hooks finished; data is delivered directly
+	pending   []pendingData // data that arrived while hooks ran
+	// pendingBytes is the payload size of pending, for its byte bound.
+	pendingBytes int
+	// pendingSpace is closed (and cleared) when the reader, waiting for room
+	// in pending, may look again: hooks took a batch or finished, or an
+	// EmitWithAck started (so the bound overflows instead of blocking).
+	pendingSpace chan struct{}
+	onData       []func(data any)
+	onEnd        []func()
+	onError      []func(err error)
+	values       map[any]any
+	acks         map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
+	readEnded    bool                      // the engine's read loop has returned
+	writers      int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+	// finished: finish has run every end-of-life step (registry, rooms,
+	// OnEnd and disconnection hooks). The tracker slot is released only
+	// then, so Shutdown cannot return while another goroutine (a user's End,
+	// the heartbeat) is still unregistering the spark or running its hooks.
+	finished bool
+	released bool // the server's tracker slot has been released
+}
+
+// pendingData is a message that arrived while OnConnection hooks ran: the
+// decoded value and the size of its frame, for the byte bound. Raw is not
+// kept: nothing reads it after the transforms.
+type pendingData struct {
+	data any
+	size int
 }
 
 // Server is the server the spark belongs to.
@@ -73,7 +100,13 @@ func (s *Spark) Query() url.Values { return s.query }
 func (s *Spark) Headers() http.Header { return s.req.Header }
 
 // Request is the HTTP request that opened the connection, as middleware left
-// it. Its body is not readable.
+// it, trimmed for a long life: it keeps the method, URL, protocol, Host,
+// RemoteAddr, RequestURI, TLS state, headers and context (values, path
+// values), but not the body (http.NoBody), GetBody, Form, PostForm,
+// MultipartForm, Trailer or Response, and not the handshake headers
+// that only the WebSocket upgrade needs (Sec-WebSocket-Key,
+// Sec-WebSocket-Version, Sec-WebSocket-Extensions). It is shared: do not
+// modify it.
 func (s *Spark) Request() *http.Request { return s.req }
 
 // RemoteAddr is the client's address: the TCP peer, or, when the peer is a
@@ -248,6 +281,9 @@ func (s *Spark) End(data any, reconnect bool) {
 }
 
 // finish runs the end-of-life steps once: state, context, registry, handlers.
+// The goroutine that runs them (the reader, a user's End, the heartbeat)
+// marks the spark finished at the end, and only then may its tracker slot
+// be released.
 func (s *Spark) finish() {
 	s.ending.Store(true)
 	s.mu.Lock()
@@ -258,7 +294,7 @@ func (s *Spark) finish() {
 	s.state.Store(int32(Closed))
 	handlers := s.onEnd
 	s.onEnd = nil
-	s.pending = nil
+	s.pending, s.pendingBytes = nil, 0
 	s.failAcksLocked()
 	s.mu.Unlock()
 
@@ -269,6 +305,10 @@ func (s *Spark) finish() {
 		fn()
 	}
 	s.server.disconnected(s)
+	s.mu.Lock()
+	s.finished = true
+	s.mu.Unlock()
+	s.maybeRelease()
 }
 
 // emitError hands err to the spark's error handlers, or logs it.
@@ -318,33 +358,73 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 			return
 		}
 	}
-	s.deliver(p)
+	s.deliver(p, len(payload))
 }
 
 // deliver hands a packet to the data handlers, or queues it while the
-// OnConnection hooks still run.
-func (s *Spark) deliver(p Packet) {
+// OnConnection hooks still run. The queue is bounded (inboundLimits): past
+// it the reader waits, which stops reading the socket, until the hooks take
+// what is queued or the spark ends. size is the frame's payload length.
+func (s *Spark) deliver(p Packet, size int) {
 	s.mu.Lock()
-	if !s.hooksDone {
-		p.Raw = append([]byte(nil), p.Raw...)
-		s.pending = append(s.pending, p)
+	for !s.hooksDone {
+		switch admitInbound(len(s.pending), s.pendingBytes, s.ackCount.Load() > 0) {
+		case admitWait:
+			if s.pendingSpace == nil {
+				s.pendingSpace = make(chan struct{})
+			}
+			wait := s.pendingSpace
+			s.mu.Unlock()
+			select {
+			case <-wait:
+			case <-s.ctx.Done():
+				return // ended: nothing will read the queue again
+			}
+			s.mu.Lock()
+			continue
+		case admitOverflow:
+			s.mu.Unlock()
+			s.overflow()
+			return
+		}
+		s.pending = append(s.pending, pendingData{data: p.Data, size: size})
+		s.pendingBytes += size
 		s.mu.Unlock()
 		return
 	}
 	handlers := s.onData
 	s.mu.Unlock()
-	s.dispatch(p.Data, handlers)
+	s.dispatch(p.Data, size, handlers)
+}
+
+// wakePendingLocked lets a reader waiting for room in pending look again.
+// Called with s.mu held.
+func (s *Spark) wakePendingLocked() {
+	if s.pendingSpace != nil {
+		close(s.pendingSpace)
+		s.pendingSpace = nil
+	}
+}
+
+// overflow ends a spark that sent past the hard inbound bound while one of
+// its handlers awaited an EmitWithAck reply (the only time the reader keeps
+// reading past the soft bound). The client reconnects; the message that did
+// not fit is reported, with the cause, as ErrEventQueueFull.
+func (s *Spark) overflow() {
+	s.server.opts.Logger.Warn("inbound queue overflow", "spark", s.id)
+	s.emitError(ErrEventQueueFull)
+	s.End(nil, true)
 }
 
 // dispatch routes one received value: event envelopes to the event
 // machinery, anything else to the data handlers — at once, or, while events
 // are still queued for their handlers, behind them, so a spark's data and
 // events are always handled in arrival order.
-func (s *Spark) dispatch(data any, handlers []func(any)) {
-	if s.handleEnvelope(data) {
+func (s *Spark) dispatch(data any, size int, handlers []func(any)) {
+	if s.handleEnvelope(data, size) {
 		return
 	}
-	if len(handlers) > 0 && s.evq.appendIfBusy(inboundEvent{data: data, onData: handlers}) {
+	if len(handlers) > 0 && s.evq.put(s, inboundEvent{data: data, onData: handlers, size: size}, true) {
 		return
 	}
 	for _, fn := range handlers {
@@ -359,7 +439,8 @@ func (s *Spark) flushPending() {
 	for {
 		s.mu.Lock()
 		batch := s.pending
-		s.pending = nil
+		s.pending, s.pendingBytes = nil, 0
+		s.wakePendingLocked()
 		if len(batch) == 0 {
 			s.hooksDone = true
 			s.mu.Unlock()
@@ -367,11 +448,12 @@ func (s *Spark) flushPending() {
 		}
 		handlers := s.onData
 		s.mu.Unlock()
-		for _, p := range batch {
+		for i, p := range batch {
 			if s.ReadyState() == Closed {
 				return
 			}
-			s.dispatch(p.Data, handlers)
+			s.dispatch(p.data, p.size, handlers)
+			batch[i] = pendingData{} // let the handled value go
 		}
 	}
 }
@@ -380,7 +462,15 @@ func (s *Spark) flushPending() {
 func (s *Spark) OnPing() { s.alive.Store(true) }
 
 // OnPeerClose implements wsengine.Handler: the client sent a Close frame.
-func (s *Spark) OnPeerClose() {}
+// The spark stops taking writes (they return ErrClosed) and waits, at most
+// WriteTimeout, until the writer has put everything already queued on the
+// socket, so a clean client close loses nothing the server had sent; the
+// engine then answers the Close.
+func (s *Spark) OnPeerClose() {
+	s.ending.Store(true)
+	s.queue.seal()
+	s.queue.waitDrained(s.server.opts.WriteTimeout)
+}
 
 // OnClose implements wsengine.Handler: the connection is gone.
 func (s *Spark) OnClose(err error) {
@@ -396,11 +486,12 @@ func (s *Spark) OnClose(err error) {
 	s.maybeRelease()
 }
 
-// maybeRelease frees the spark's slot in the server's tracker once neither the read loop
-// nor a writer is running, so Shutdown can wait for every goroutine.
+// maybeRelease frees the spark's slot in the server's tracker once neither the
+// read loop nor a writer is running and finish has completed, so Shutdown
+// can wait for every goroutine and sees the spark unregistered.
 func (s *Spark) maybeRelease() {
 	s.mu.Lock()
-	done := s.readEnded && s.writers == 0 && !s.released
+	done := s.readEnded && s.writers == 0 && s.finished && !s.released
 	if done {
 		s.released = true
 	}

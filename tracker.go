@@ -30,6 +30,13 @@ func (t *tracker) done() {
 	t.mu.Unlock()
 }
 
+// count is the work still running.
+func (t *tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
 // wait blocks until the count is zero or ctx ends.
 func (t *tracker) wait(ctx context.Context) error {
 	t.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -24,7 +25,8 @@ import (
 //
 // Client → server events (all acknowledged):
 //
-//	join    {room}        → {room, members}   joins; everyone in the room gets "presence"
+//	join    {room}        → {room, members}   joins; everyone in the room gets "presence";
+//	                                          too_many_rooms past Options.MaxRoomsPerSpark
 //	leave   {room}        → (no args)         leaves; the others get "presence"
 //	message {room, text}  → Message           the others in the room get "message"
 //	typing  {room, typing} → (no args)        the others get "typing" {room, id, name, typing}
@@ -188,6 +190,12 @@ func (a *App) installDemo() error {
 				return RoomState{}, err
 			}
 			if err := sp.Join(in.Room); err != nil {
+				if errors.Is(err, allspark.ErrTooManyRooms) {
+					// Room membership is server memory a client spends:
+					// say why, with a code the page can act on.
+					return RoomState{}, demoError("too_many_rooms", "in too many rooms (at most %d): leave one first",
+						a.srv.Options().MaxRoomsPerSpark)
+				}
 				return RoomState{}, err
 			}
 			return a.roomState(in.Room), nil

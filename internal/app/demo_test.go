@@ -206,3 +206,36 @@ func TestDemoNeedsAName(t *testing.T) {
 		t.Fatalf("cleanName cut to %q", got)
 	}
 }
+
+// A client cannot make the server hold rooms without limit: past
+// MaxRoomsPerSpark its join is answered with too_many_rooms.
+func TestDemoJoinPastRoomLimit(t *testing.T) {
+	ta := startApp(t, Config{Demo: true})
+	bob := ta.dialRaw(t, "name=bob")
+	sp, ok := ta.Server().Spark(bob.id())
+	if !ok {
+		t.Fatal("no spark")
+	}
+	limit := ta.Server().Options().MaxRoomsPerSpark
+	rooms := make([]string, limit)
+	for i := range rooms {
+		rooms[i] = fmt.Sprint("r", i)
+	}
+	sp.Set(userKey{}, "") // join the rooms without presence traffic
+	if err := sp.Join(rooms...); err != nil {
+		t.Fatal(err)
+	}
+	sp.Set(userKey{}, "bob")
+	ack, _ := bob.call(1, "join", map[string]any{"room": "one-more"})
+	errBody, _ := ack["error"].(map[string]any)
+	if errBody["code"] != "too_many_rooms" || !strings.Contains(fmt.Sprint(errBody["message"]), fmt.Sprint(limit)) {
+		t.Fatalf("join past the limit: %v", js(ack))
+	}
+	if sp.InRoom("one-more") {
+		t.Fatal("joined past the limit")
+	}
+	// A room already joined is still fine.
+	if ack, _ := bob.call(2, "join", map[string]any{"room": "r0"}); ack["error"] != nil {
+		t.Fatalf("rejoin: %v", js(ack))
+	}
+}

@@ -13,8 +13,17 @@ import (
 // environment, listen, log `msg="allspark listening" addr=HOST:PORT` (test
 // harnesses parse that line: keep it first and keep its shape) followed by
 // the effective configuration, and serve until ctx ends or SIGINT/SIGTERM
-// arrives. --help returns flag.ErrHelp after printing the usage.
+// arrives. It returns within --shutdown-timeout of the signal even when
+// server code ignores its context (Server.Shutdown abandons it, and the
+// process exits). --help returns flag.ErrHelp after printing the usage.
 func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return run(ctx, args, getenv, stderr, nil)
+}
+
+// run is Run with a setup step on the App before it listens: tests use it to
+// install server code the flags cannot (such as a connection hook that never
+// returns, to prove that SIGTERM still exits within --shutdown-timeout).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, setup func(*App)) error {
 	c, err := Load(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -23,6 +32,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	a, err := New(c, logger)
 	if err != nil {
 		return err
+	}
+	if setup != nil {
+		setup(a)
 	}
 	// Catch the signals before listening, so a SIGTERM right after the
 	// listening line is a graceful stop, not the default abrupt exit.

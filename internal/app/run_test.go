@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/allspark/allspark"
 	"github.com/allspark/allspark/client"
 )
 
@@ -55,10 +57,16 @@ func get(t *testing.T, url string) (int, string) {
 // listening line is logged.
 func startRun(t *testing.T, args []string, e map[string]string) (addr string, logs *syncBuffer, stop func() error) {
 	t.Helper()
+	return startRunWith(t, args, e, nil)
+}
+
+// startRunWith is startRun with a setup step on the App (see run).
+func startRunWith(t *testing.T, args []string, e map[string]string, setup func(*App)) (addr string, logs *syncBuffer, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, args, env(e), logs) }()
+	go func() { done <- run(ctx, args, env(e), logs, setup) }()
 	addrRE := regexp.MustCompile(`addr"?[=:]"?(127\.0\.0\.1:\d+)`)
 	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
@@ -206,5 +214,53 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "shutting down; clients will reconnect") || !strings.Contains(logs.String(), "err=<nil>") {
 		t.Fatalf("logs:\n%s", logs.String())
+	}
+}
+
+// SIGTERM exits within --shutdown-timeout even when a connection hook never
+// returns: Shutdown abandons it at the deadline.
+func TestRunExitsWithinShutdownTimeoutDespiteStuckHook(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release) // the abandoned hook returns, for goleak
+	entered := make(chan struct{}, 1)
+	const timeout = 500 * time.Millisecond
+	addr, logs, stop := startRunWith(t, []string{"--addr", "127.0.0.1:0", "--echo", "--shutdown-timeout", timeout.String()}, nil,
+		func(a *App) {
+			a.Server().OnConnection(func(context.Context, *allspark.Spark) error {
+				entered <- struct{}{}
+				<-release // ignores its context
+				return nil
+			})
+		})
+	c := (&testApp{url: "http://" + addr}).dialRaw(t, "")
+	select {
+	case <-entered:
+	case <-time.After(waitLong):
+		t.Fatal("the hook did not run")
+	}
+	start := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan error, 1)
+	go func() { returned <- stop() }()
+	select {
+	case err := <-returned:
+		took := time.Since(start)
+		if took > timeout+time.Second {
+			t.Fatalf("Run took %v to return with --shutdown-timeout %v", took, timeout)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Run = %v, want the shutdown deadline's error", err)
+		}
+		t.Logf("Run returned %v after SIGTERM: %v", took.Round(time.Millisecond), err)
+	case <-time.After(5 * time.Second):
+		release <- struct{}{} // unblock once so Run can finish before the deferred close
+		t.Fatalf("Run still running 5 s after SIGTERM with --shutdown-timeout %v:\n%s", timeout, logs.String())
+	}
+	select {
+	case <-c.closed:
+	case <-time.After(waitLong):
+		t.Fatal("the client's connection outlived Run")
 	}
 }
