@@ -2,6 +2,7 @@ package allspark
 
 import (
 	"sync"
+	"time"
 
 	"github.com/allspark/allspark/internal/wsengine"
 )
