@@ -196,6 +196,11 @@ func (s *Spark) EmitWithAck(ctx context.Context, event string, args ...any) (*Re
 	s.evq.wake()
 	if err := s.Write(events.NewEvent(event, args, id)); err != nil {
 		s.forgetAck(id)
+		if errors.Is(err, ErrClosed) {
+			// The spark ended after the request was registered: the same
+			// answer a request waiting for its reply gets.
+			return nil, &EventError{Code: CodeDisconnected, Event: event, Message: "connection ended before the reply", Err: ErrClosed}
+		}
 		return nil, err
 	}
 	select {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,38 @@ func TestDuplicateIDRefused(t *testing.T) {
 	}
 	if sp, ok := srv.Spark("same"); !ok || sp.ReadyState() != allspark.Open {
 		t.Fatal("first spark lost")
+	}
+}
+
+// An id request that arrives while OnConnection hooks run is answered after
+// them, so a client holding its id can look its spark up and see what the
+// hooks did (here: the room they joined).
+func TestIDAnsweredAfterHooks(t *testing.T) {
+	release := make(chan struct{})
+	srv, base := startServer(t, allspark.Options{PingInterval: allspark.NoPing}, func(srv *allspark.Server) {
+		srv.OnConnection(func(ctx context.Context, s *allspark.Spark) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return s.Join("lobby")
+		})
+	})
+	c := dial(t, base, "/primus", nil)
+	c.sendText(`"primus::id::"`)
+	select {
+	case m := <-c.msgs:
+		t.Fatalf("answered while the hook still ran: %s", m.text)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	m := c.next().text
+	id, ok := strings.CutPrefix(m, `"primus::id::`)
+	if !ok {
+		t.Fatalf("got %s, want the id", m)
+	}
+	sp, ok := srv.Spark(strings.TrimSuffix(id, `"`))
+	if !ok || !sp.InRoom("lobby") {
+		t.Fatalf("spark %q found=%v, in lobby=%v", id, ok, ok && sp.InRoom("lobby"))
 	}
 }

@@ -56,6 +56,7 @@ type Spark struct {
 
 	mu        sync.Mutex    // guards the fields below
 	hooksDone bool          // OnConnection hooks finished; data is delivered directly
+	idWanted  bool          // the client asked for its id while hooks ran; answered after them
 	pending   []pendingData // data that arrived while hooks ran
 	// pendingBytes is the payload size of pending, for its byte bound.
 	pendingBytes int
@@ -344,7 +345,7 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 		s.alive.Store(true)
 		return
 	case protocol.ID:
-		_ = s.writeControl(protocol.IDMessage(s.id))
+		s.answerID()
 		return
 	}
 	p := Packet{Data: data, Raw: payload, Binary: binary}
@@ -443,7 +444,12 @@ func (s *Spark) flushPending() {
 		s.wakePendingLocked()
 		if len(batch) == 0 {
 			s.hooksDone = true
+			answer := s.idWanted
+			s.idWanted = false
 			s.mu.Unlock()
+			if answer {
+				_ = s.writeControl(protocol.IDMessage(s.id))
+			}
 			return
 		}
 		handlers := s.onData
@@ -456,6 +462,21 @@ func (s *Spark) flushPending() {
 			batch[i] = pendingData{} // let the handled value go
 		}
 	}
+}
+
+// answerID answers a client's "primus::id::" request. While OnConnection
+// hooks run the answer waits for them, so a client that has its id knows
+// the hooks are done: rooms they joined and values they set are visible to
+// whoever looks the spark up by that id.
+func (s *Spark) answerID() {
+	s.mu.Lock()
+	if !s.hooksDone {
+		s.idWanted = true
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	_ = s.writeControl(protocol.IDMessage(s.id))
 }
 
 // OnPing implements wsengine.Handler: a client ping frame counts as a pong.
