@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/allspark/allspark"
 )
@@ -36,10 +37,20 @@ func TestIncomingTransforms(t *testing.T) {
 		})
 	})
 	c := dial(t, url, "/primus", nil)
+	// Transforms run as messages arrive, before the hooks finish: wait for
+	// the id (answered after the hooks) so OnError is registered.
+	c.sendText(`"primus::id::"`)
+	c.next()
 	c.sendText(`"secret"`)
 	c.sendText(`"bad"`)
 	var te *allspark.TransformError
-	if err := <-errs; !errors.As(err, &te) || te.Direction != allspark.Incoming || te.Err.Error() != "refused" {
+	var err error
+	select {
+	case err = <-errs:
+	case <-time.After(waitLong):
+		t.Fatal("no transform error reported")
+	}
+	if !errors.As(err, &te) || te.Direction != allspark.Incoming || te.Err.Error() != "refused" {
 		t.Fatalf("error = %v", err)
 	}
 	c.sendText(`"raw"`)
