@@ -59,12 +59,15 @@ go tool staticcheck ./...
 step "go test -race (unit, integration, leak, fuzz seeds)"
 go test -race -count=1 -timeout 15m ./...
 
+step "stress under -race, 3 more runs (Shutdown racing joins, writes, acks, ends and vanishing clients)"
+go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
+
 # Budgets are execution counts, not durations: with a duration, Go 1.26's
 # fuzz coordinator can fail a target with a bare "context deadline exceeded"
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/protocol" "FuzzParse ./internal/events"; do
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/protocol" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/wsengine"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done

@@ -15,9 +15,7 @@
 //     second, ordinary client gets its message echoed.
 //
 // The scenarios are separate top-level tests so a failure names its
-// scenario. Tests that need API added for issue 11 (MaxRoomsPerSpark,
-// MaxPendingAcks and their errors) sit behind the hostile_newapi build tag
-// until that API exists.
+// scenario.
 //
 // Everything talks to loopback only, is bounded in count and time, and stops
 // by itself; the package runs in well under a minute with -race.

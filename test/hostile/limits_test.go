@@ -1,8 +1,6 @@
-//go:build hostile_newapi
-
-// These scenarios use API added for issue 11 (Options.MaxRoomsPerSpark,
-// ErrTooManyRooms, Options.MaxPendingAcks, ErrTooManyAcks, *ShutdownError).
-// The tag goes once that API is merged.
+// Scenarios for the bounds that have options and errors of their own:
+// MaxRoomsPerSpark (ErrTooManyRooms), MaxPendingAcks (ErrTooManyAcks) and
+// Shutdown's deadline (*ShutdownError).
 
 package hostile_test
 
