@@ -88,24 +88,30 @@ func tidyClose(dst, b []byte) []byte {
 
 // writeBuffers writes bufs (consuming them) with vectored writes: a batch
 // of our own frames, never a Close frame.
+//
+// No defer, and the deadline check out of line: this frame sits under the
+// writev system call on every writer goroutine's stack (see vector.build).
 func (g *gate) writeBuffers(bufs *net.Buffers) error {
 	g.wmu.Lock()
-	defer g.wmu.Unlock()
 	if g.wstate != writeOpen {
+		g.wmu.Unlock()
 		return net.ErrClosed
 	}
+	var err error
 	for {
 		g.refreshDeadline()
-		n, err := bufs.WriteTo(g.conn)
-		if err == nil {
-			return nil
-		}
-		if !progressed(n, err) {
-			g.wstate = writeClosed
-			return err
+		var n int64
+		n, err = bufs.WriteTo(g.conn)
+		if err == nil || !progressed(n, err) {
+			break
 		}
 		g.deadline = 0
 	}
+	if err != nil {
+		g.wstate = writeClosed
+	}
+	g.wmu.Unlock()
+	return err
 }
 
 // writeLocked writes all of b, renewing the deadline while the peer makes
