@@ -149,6 +149,14 @@ func TestDataDuringHooksIsBounded(t *testing.T) {
 		})
 	})
 	c := dial(t, url, "/primus", nil)
+	floodWhileBlocked(t, c, release, seq, "while a hook blocked")
+}
+
+// floodWhileBlocked floods c while a handler of the server blocks until
+// release: the heap must grow by far less than the flood (the reader stops
+// reading), and once released every message arrives, in order.
+func floodWhileBlocked(t *testing.T, c *wsClient, release chan struct{}, seq *seqChecker, what string) {
+	t.Helper()
 	_, base := settle()
 	f := flood(c, floodCount, floodSize)
 	sent := f.stall(t)
@@ -157,7 +165,7 @@ func TestDataDuringHooksIsBounded(t *testing.T) {
 	t.Logf("client sent %d of %d messages (%d MiB); heap grew %d KiB", sent, floodCount, sent*floodSize>>20, grew>>10)
 	if grew > heapBound {
 		close(release)
-		t.Fatalf("heap grew %d MiB while a hook blocked (bound %d MiB)", grew>>20, heapBound>>20)
+		t.Fatalf("heap grew %d MiB %s (bound %d MiB)", grew>>20, what, heapBound>>20)
 	}
 	close(release)
 	seq.wait(t)
@@ -187,19 +195,7 @@ func TestDataBehindBlockedEventHandlerIsBounded(t *testing.T) {
 	c := dial(t, url, "/primus", nil)
 	c.sendText(`{"allspark":1,"event":"block"}`)
 	within(t, started, "the blocking handler")
-	_, base := settle()
-	f := flood(c, floodCount, floodSize)
-	sent := f.stall(t)
-	_, heap := settle()
-	grew := int64(heap) - int64(base)
-	t.Logf("client sent %d of %d messages (%d MiB); heap grew %d KiB", sent, floodCount, sent*floodSize>>20, grew>>10)
-	if grew > heapBound {
-		close(release)
-		t.Fatalf("heap grew %d MiB behind a blocked handler (bound %d MiB)", grew>>20, heapBound>>20)
-	}
-	close(release)
-	seq.wait(t)
-	within(t, f.done, "the flood to finish")
+	floodWhileBlocked(t, c, release, seq, "behind a blocked handler")
 }
 
 // askServer registers "start", whose handler asks the same client "q" and
@@ -434,27 +430,6 @@ func TestShutdownWaitsForEndRunByUserGoroutine(t *testing.T) {
 	}
 }
 
-// rawUpgradeWith is rawUpgrade with extra header lines (each ending "\r\n").
-func rawUpgradeWith(t *testing.T, base, extra string) net.Conn {
-	t.Helper()
-	addr := strings.TrimPrefix(base, "http://")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	fmt.Fprintf(conn, "GET /primus HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", addr, extra)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake status %d", resp.StatusCode)
-	}
-	return conn
-}
-
 // Item 7: what a spark retains is its share of the engine plus the headers
 // the API exposes, not more (measured: ~5.0 KB per idle spark without extra
 // headers, ~13.3 KB with an 8 KiB cookie).
@@ -462,11 +437,11 @@ func TestRetainedBytesPerSpark(t *testing.T) {
 	const n, cookie = 200, 8 << 10
 	srv, url := startServer(t, allspark.Options{PingInterval: allspark.NoPing}, nil)
 	extra := "Cookie: " + strings.Repeat("c", cookie) + "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n"
-	rawUpgradeWith(t, url, extra) // warm up pools and the heartbeat
+	rawUpgradeWith(t, url, "/primus", extra) // warm up pools and the heartbeat
 	waitFor(t, "first", func() bool { return srv.Len() == 1 })
 	_, base := settle()
 	for range n {
-		rawUpgradeWith(t, url, extra)
+		rawUpgradeWith(t, url, "/primus", extra)
 	}
 	waitFor(t, "connections", func() bool { return srv.Len() == n+1 })
 	_, heap := settle()

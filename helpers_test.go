@@ -232,6 +232,12 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // without reading anything more from it: a peer that never reads.
 func rawUpgrade(t testing.TB, base, path string) net.Conn {
 	t.Helper()
+	return rawUpgradeWith(t, base, path, "")
+}
+
+// rawUpgradeWith is rawUpgrade with extra header lines (each ending "\r\n").
+func rawUpgradeWith(t testing.TB, base, path, extra string) net.Conn {
+	t.Helper()
 	addr := strings.TrimPrefix(base, "http://")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -240,8 +246,8 @@ func rawUpgrade(t testing.TB, base, path string) net.Conn {
 	t.Cleanup(func() { _ = conn.Close() })
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		path, addr, base64.StdEncoding.EncodeToString(key))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+		path, addr, base64.StdEncoding.EncodeToString(key), extra)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
