@@ -3,10 +3,12 @@
 //
 //	go run ./cmd/allspark            # demo at http://localhost:8080/
 //	go run ./cmd/allspark --help     # every flag, its ALLSPARK_* variable and default
+//	go run ./cmd/allspark client > primus.js   # the client library, as served
 //
 // With --echo every data message is written back to its sender; the
 // conformance and benchmark suites use that mode. Everything lives in
-// internal/app; this file only maps errors to an exit status.
+// internal/app; this file only picks the command and maps errors to an exit
+// status.
 package main
 
 import (
@@ -21,8 +23,19 @@ import (
 )
 
 func main() {
-	err := app.Run(context.Background(), os.Args[1:], os.Getenv, os.Stderr)
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run picks the command, runs it and returns the exit status. `allspark
+// client [flags]` writes the client library and exits; anything else serves.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var err error
+	if len(args) > 0 && args[0] == app.ClientCommand {
+		err = app.Client(args[1:], getenv, stdout, stderr)
+	} else {
+		err = app.Run(context.Background(), args, getenv, stderr)
+	}
+	return exitCode(err, stderr)
 }
 
 // exitCode reports err and maps it to the exit status: 0 for success and

@@ -41,3 +41,34 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("other error: %d", c)
 	}
 }
+
+// TestClientCommand proves `allspark client` is dispatched to the client
+// command (before it, "client" was an unexpected argument: exit 2) and
+// that its exit statuses follow the binary's: 0 written or --help, 2 for a
+// configuration error, 1 for a write error.
+func TestClientCommand(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var stdout, stderr bytes.Buffer
+	if c := run([]string{"client", "--pathname", "/rt"}, noEnv, &stdout, &stderr); c != 0 || stderr.Len() != 0 {
+		t.Fatalf("client: exit %d, stderr %q", c, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `Primus.defaults.pathname="/rt"`) {
+		t.Errorf("stdout is not the library for /rt (%d bytes)", stdout.Len())
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"client", "--help"}, 0, "Usage: allspark client"},
+		{[]string{"client", "--bogus"}, 2, "allspark: config: flag provided but not defined: -bogus"},
+		{[]string{"client", "--parser", "xml"}, 2, "allspark: config: parser"},
+		{[]string{"client", "--out", t.TempDir() + "/missing/primus.js"}, 1, "no such file or directory"},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		if c := run(tc.args, noEnv, &stdout, &stderr); c != tc.code || stdout.Len() != 0 || !strings.Contains(stderr.String(), tc.msg) {
+			t.Errorf("%q: exit %d (want %d), %d bytes on stdout, stderr %q (want %q)", tc.args, c, tc.code, stdout.Len(), stderr.String(), tc.msg)
+		}
+	}
+}

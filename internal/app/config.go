@@ -125,6 +125,13 @@ func newFlagSet(c *Config, configPath *string) *flag.FlagSet {
 // flag.ErrHelp; every other problem returns an error wrapping ErrConfig that
 // names the flag, variable or key at fault.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	return load(args, getenv, stderr, writeUsage, nil)
+}
+
+// load is Load for a command with its own usage text and, through extra,
+// flags of its own (such as the client command's --out). Extra flags are
+// command-line only: they have no variable and no file key.
+func load(args []string, getenv func(string) string, stderr io.Writer, usage func(io.Writer), extra func(*flag.FlagSet)) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -133,12 +140,15 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	var flags Config = Default()
 	var path string
 	fs := newFlagSet(&flags, &path)
+	if extra != nil {
+		extra(fs)
+	}
 	// Errors are returned, not printed with the whole usage: one clear line.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			writeUsage(stderr)
+			usage(stderr)
 			return Config{}, err
 		}
 		return Config{}, fmt.Errorf("%w: %v (see --help)", ErrConfig, err)
@@ -381,9 +391,11 @@ func writeUsage(w io.Writer) {
 	fs := newFlagSet(&d, &path)
 	var b strings.Builder
 	b.WriteString(`Usage: allspark [flags]
+       allspark client [flags] [--out FILE]   (see allspark client --help)
 
 Serves the Allspark real-time server (Primus protocol), the chat demo, an HTTP
-publish API, Prometheus metrics and health checks on one address.
+publish API, Prometheus metrics and health checks on one address. The client
+command writes the client library this server would serve, and exits.
 
 Every flag has an environment variable and a config file key.
 Precedence: flag > environment > config file > default.

@@ -3,7 +3,9 @@
 // logging, the real-time server, the chat demo at /, the HTTP publish API
 // under /api/, Prometheus metrics, health checks and graceful shutdown.
 //
-// cmd/allspark is a thin main around Run; tests drive New and Run directly.
+// cmd/allspark is a thin main around Run (serve) and Client (`allspark
+// client`: write the client library and exit); tests drive New, Run and
+// Client directly.
 //
 // # Routes
 //
