@@ -3,6 +3,11 @@
 // randomized exponential back-off, reconnection strategies, a connect
 // timeout, a ping watchdog and a queue for writes made while disconnected.
 //
+// It speaks WebSocket only, and is meant to stay so: the HTTP fallbacks a
+// server may offer (long-polling) are for browsers behind proxies that
+// refuse upgrades; a Go program that cannot open a WebSocket reconnects by
+// its strategy like after any other failed attempt.
+//
 // # Connecting
 //
 // Dial connects and waits until the connection is open; New starts
