@@ -104,10 +104,9 @@ func (s *Spark) Headers() http.Header { return s.req.Header }
 // it, trimmed for a long life: it keeps the method, URL, protocol, Host,
 // RemoteAddr, RequestURI, TLS state, headers and context (values, path
 // values), but not the body (http.NoBody), GetBody, Form, PostForm,
-// MultipartForm, Trailer or Response, and not the handshake headers
-// that only the WebSocket upgrade needs (Sec-WebSocket-Key,
-// Sec-WebSocket-Version, Sec-WebSocket-Extensions). It is shared: do not
-// modify it.
+// MultipartForm, Trailer or Response. Every header stays, the WebSocket
+// handshake's included, as Primus's spark.headers has them. It is shared: do
+// not modify it.
 func (s *Spark) Request() *http.Request { return s.req }
 
 // RemoteAddr is the client's address: the TCP peer, or, when the peer is a
