@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allspark/allspark/internal/wsengine"
+	"github.com/allspark/allspark/internal/transport/websocket"
 )
 
 // endFake ends a spark made by newFakeSpark as the engine would and shuts its
@@ -170,7 +170,7 @@ type gatedConn struct {
 	gate chan struct{}
 }
 
-func (c *gatedConn) WriteBatch(msgs []wsengine.Message) (int, int, error) {
+func (c *gatedConn) WriteBatch(msgs []websocket.Message) (int, int, error) {
 	<-c.gate
 	return c.fakeConn.WriteBatch(msgs)
 }

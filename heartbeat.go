@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/primus"
 )
 
 // heartbeat is one goroutine per server (not a timer per spark) that pings
@@ -67,7 +67,7 @@ func (h *heartbeat) run(s *Server) {
 // pingAll ends the sparks that missed the last ping and pings the rest. buf is
 // reused between ticks to keep the tick allocation-free.
 func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
-	f, err := s.encode(protocol.PingMessage(now.UnixMilli()))
+	f, err := s.encode(primus.PingMessage(now.UnixMilli()))
 	if err != nil {
 		s.opts.Logger.Error("encoding ping", "err", err)
 		return buf

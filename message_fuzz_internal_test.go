@@ -1,7 +1,7 @@
 package allspark
 
 import (
-	"github.com/allspark/allspark/internal/wsengine"
+	"github.com/allspark/allspark/internal/transport/websocket"
 	"net"
 	"net/http"
 	"sync"
@@ -11,7 +11,7 @@ import (
 	"github.com/allspark/allspark/parser"
 )
 
-// fakeConn is a wsengine.Conn that records what is written.
+// fakeConn is a websocket.Conn that records what is written.
 type fakeConn struct {
 	mu     sync.Mutex
 	writes [][]byte
@@ -24,7 +24,7 @@ func (c *fakeConn) WriteMessage(binary bool, p []byte) error {
 	c.mu.Unlock()
 	return nil
 }
-func (c *fakeConn) WriteBatch(msgs []wsengine.Message) (n, bytes int, err error) {
+func (c *fakeConn) WriteBatch(msgs []websocket.Message) (n, bytes int, err error) {
 	for _, m := range msgs {
 		_ = c.WriteMessage(m.Binary, m.Payload)
 		bytes += len(m.Payload)
@@ -41,11 +41,11 @@ func (c *fakeConn) Abort() error                     { return c.Close(0, "") }
 func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
 func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 
-// nullConn is a wsengine.Conn that discards writes without recording them.
+// nullConn is a websocket.Conn that discards writes without recording them.
 type nullConn struct{ fakeConn }
 
 func (c *nullConn) WriteMessage(bool, []byte) error { return nil }
-func (c *nullConn) WriteBatch(msgs []wsengine.Message) (n, bytes int, err error) {
+func (c *nullConn) WriteBatch(msgs []websocket.Message) (n, bytes int, err error) {
 	for _, m := range msgs {
 		bytes += len(m.Payload)
 	}

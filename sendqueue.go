@@ -4,12 +4,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/allspark/allspark/internal/wsengine"
+	"github.com/allspark/allspark/internal/transport"
 )
 
 // frame is one encoded message waiting to be written. Broadcasts push the same
 // payload slice to many queues; nobody mutates it after encoding.
-type frame = wsengine.Message
+type frame = transport.Message
 
 // pushResult tells the caller what a push did beyond queueing.
 type pushResult uint8
@@ -149,7 +149,7 @@ type writerHost interface {
 
 // writeLoop drains the queue onto conn. It runs while there is work and exits
 // when the queue is empty; host.writerFinished is called exactly once on exit.
-func (q *sendQueue) writeLoop(conn wsengine.Conn, host writerHost) {
+func (q *sendQueue) writeLoop(conn transport.Session, host writerHost) {
 	var err error
 	for {
 		q.mu.Lock()

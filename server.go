@@ -7,7 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/allspark/allspark/internal/wsengine"
+	"github.com/allspark/allspark/internal/transport"
+	"github.com/allspark/allspark/internal/transport/websocket"
 )
 
 // Version is reported by <pathname>/spec.
@@ -30,7 +31,7 @@ type ConnectionHook func(ctx context.Context, s *Spark) error
 // runs.
 type Server struct {
 	opts    Options
-	engine  wsengine.Engine
+	engine  websocket.Engine
 	trusted trustedProxies
 
 	mu      sync.RWMutex
@@ -74,7 +75,7 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		trusted: trusted,
 		sparks:  make(map[string]*Spark),
-		engine: wsengine.NewGWS(wsengine.Config{
+		engine: websocket.NewGWS(websocket.Config{
 			MaxPayload:   opts.MaxLength,
 			Compression:  opts.Compression,
 			WriteTimeout: opts.WriteTimeout,
@@ -189,7 +190,7 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 	}
 	defer s.active.done()
 	var sp *Spark
-	err := s.engine.Upgrade(w, r, func(conn wsengine.Conn) wsengine.Handler {
+	err := s.engine.Upgrade(w, r, func(conn websocket.Conn) websocket.Handler {
 		sp = s.attach(conn, r)
 		return sp
 	})
@@ -202,7 +203,7 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 
 // attach creates and registers the spark for a fresh connection. It runs
 // before the engine reads the first frame.
-func (s *Server) attach(conn wsengine.Conn, r *http.Request) *Spark {
+func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	if r.Header.Get("Host") == "" && r.Host != "" {
 		r.Header.Set("Host", r.Host)
 	}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/allspark/allspark/internal/protocol"
-	"github.com/allspark/allspark/internal/wsengine"
+	"github.com/allspark/allspark/internal/primus"
+	"github.com/allspark/allspark/internal/transport"
 )
 
 // Spark is one client connection.
@@ -30,7 +30,7 @@ type Spark struct {
 	remote  netip.AddrPort
 	ctx     context.Context
 	cancel  context.CancelFunc
-	conn    wsengine.Conn
+	conn    transport.Session
 	queue   sendQueue
 	alive   atomic.Bool // a pong arrived since the last ping
 	state   atomic.Int32
@@ -180,7 +180,7 @@ func (s *Spark) Write(data any) error {
 
 // write is Write without the ending check, for End's final message.
 func (s *Spark) write(data any) error {
-	if str, ok := data.(string); ok && protocol.IsReserved(str) {
+	if str, ok := data.(string); ok && primus.IsReserved(str) {
 		return ErrReserved
 	}
 	if len(s.server.transforms[Outgoing].load()) > 0 {
@@ -272,7 +272,7 @@ func (s *Spark) End(data any, reconnect bool) {
 		}
 	}
 	if !reconnect {
-		_ = s.writeControl(protocol.ServerClose)
+		_ = s.writeControl(primus.ServerClose)
 	}
 	if s.queue.closeGracefully(1000) {
 		s.startWriter()
@@ -325,7 +325,7 @@ func (s *Spark) emitError(err error) {
 	}
 }
 
-// OnMessage implements wsengine.Handler: decode, protocol, transforms, deliver.
+// OnMessage implements transport.Handler: decode, protocol, transforms, deliver.
 func (s *Spark) OnMessage(binary bool, payload []byte) {
 	if s.ReadyState() == Closed {
 		return
@@ -339,11 +339,11 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 		s.emitError(err)
 		return
 	}
-	switch kind, _ := protocol.Parse(data); kind {
-	case protocol.Pong:
+	switch kind, _ := primus.Parse(data); kind {
+	case primus.Pong:
 		s.alive.Store(true)
 		return
-	case protocol.ID:
+	case primus.ID:
 		s.answerID()
 		return
 	}
@@ -447,7 +447,7 @@ func (s *Spark) flushPending() {
 			s.idWanted = false
 			s.mu.Unlock()
 			if answer {
-				_ = s.writeControl(protocol.IDMessage(s.id))
+				_ = s.writeControl(primus.IDMessage(s.id))
 			}
 			return
 		}
@@ -475,13 +475,13 @@ func (s *Spark) answerID() {
 		return
 	}
 	s.mu.Unlock()
-	_ = s.writeControl(protocol.IDMessage(s.id))
+	_ = s.writeControl(primus.IDMessage(s.id))
 }
 
-// OnPing implements wsengine.Handler: a client ping frame counts as a pong.
+// OnPing implements transport.Handler: a client ping frame counts as a pong.
 func (s *Spark) OnPing() { s.alive.Store(true) }
 
-// OnPeerClose implements wsengine.Handler: the client sent a Close frame.
+// OnPeerClose implements transport.Handler: the client sent a Close frame.
 // The spark stops taking writes (they return ErrClosed) and waits, at most
 // WriteTimeout, until the writer has put everything already queued on the
 // socket, so a clean client close loses nothing the server had sent; the
@@ -492,9 +492,9 @@ func (s *Spark) OnPeerClose() {
 	s.queue.waitDrained(s.server.opts.WriteTimeout)
 }
 
-// OnClose implements wsengine.Handler: the connection is gone.
+// OnClose implements transport.Handler: the connection is gone.
 func (s *Spark) OnClose(err error) {
-	if errors.Is(err, wsengine.ErrTooLarge) {
+	if errors.Is(err, transport.ErrTooLarge) {
 		s.emitError(ErrTooLarge)
 	}
 	s.ending.Store(true)

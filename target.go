@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/allspark/allspark/internal/events"
-	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/primus"
 )
 
 // Target selects sparks to write to: the members of some rooms and/or some
@@ -77,7 +77,7 @@ func compact(in []string) []string {
 // *parser.Error, or a *BrokerError when the broker failed (local delivery
 // has happened then).
 func (t Target) Write(data any) (int, error) {
-	if str, ok := data.(string); ok && protocol.IsReserved(str) {
+	if str, ok := data.(string); ok && primus.IsReserved(str) {
 		return 0, ErrReserved
 	}
 	s := t.srv

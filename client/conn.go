@@ -8,7 +8,7 @@ import (
 
 	"github.com/lxzan/gws"
 
-	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/primus"
 )
 
 // connect is one connection attempt, and then the connection's reader: the
@@ -158,20 +158,20 @@ func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 		c.unlock()
 		return
 	}
-	kind, value := protocol.Parse(v)
+	kind, value := primus.Parse(v)
 	switch kind {
-	case protocol.Ping:
+	case primus.Ping:
 		c.heartbeatLocked()
 		c.unlock()
-		_ = c.writeControl(ws, protocol.PongMessage(value))
+		_ = c.writeControl(ws, primus.PongMessage(value))
 		return
-	case protocol.ID:
+	case primus.ID:
 		c.id = value
 		for _, w := range c.idWaiters {
 			w <- idResult{id: value}
 		}
 		c.idWaiters = nil
-	case protocol.Server:
+	case primus.Server:
 		if value == "close" {
 			c.serverClose = true
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/primus"
 )
 
 type idResult struct {
@@ -43,7 +43,7 @@ func (c *Client) ID(ctx context.Context) (string, error) {
 	if ask {
 		// A failed write means the connection is going away; the request is
 		// asked again when the next one opens.
-		_ = c.writeControl(ws, protocol.IDRequest)
+		_ = c.writeControl(ws, primus.IDRequest)
 	}
 	select {
 	case r := <-ch:

@@ -5,7 +5,7 @@ import (
 
 	"github.com/lxzan/gws"
 
-	"github.com/allspark/allspark/internal/protocol"
+	"github.com/allspark/allspark/internal/primus"
 )
 
 // Write sends data to the server, encoded by the parser.
@@ -21,7 +21,7 @@ import (
 // *parser.Error when the value cannot be encoded, ErrClosed after End and
 // ErrDestroyed after Destroy.
 func (c *Client) Write(data any) error {
-	if s, ok := data.(string); ok && protocol.IsReserved(s) {
+	if s, ok := data.(string); ok && primus.IsReserved(s) {
 		return ErrReserved
 	}
 	payload, binary, err := c.opts.Parser.Encode(data)
@@ -101,7 +101,7 @@ func (c *Client) flush(ws *gws.Conn, askID bool) {
 		break
 	}
 	if askID {
-		_ = c.writeControl(ws, protocol.IDRequest)
+		_ = c.writeControl(ws, primus.IDRequest)
 	}
 	c.wmu.Unlock()
 	c.reportDrops(dropped)

@@ -1,4 +1,4 @@
-package protocol
+package primus
 
 import "testing"
 

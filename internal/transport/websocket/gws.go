@@ -1,4 +1,4 @@
-package wsengine
+package websocket
 
 import (
 	"bufio"
@@ -78,7 +78,7 @@ func (e *gwsEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func(
 	sock, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "this connection cannot be upgraded", http.StatusInternalServerError)
-		return fmt.Errorf("wsengine: hijack: %w", err)
+		return fmt.Errorf("websocket: hijack: %w", err)
 	}
 	// The HTTP server may have left deadlines on the socket (its
 	// ReadTimeout, WriteTimeout); from here on the gate owns them.

@@ -1,5 +1,5 @@
 //go:build !race
 
-package wsengine
+package websocket
 
 const raceEnabled = false

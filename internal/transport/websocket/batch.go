@@ -1,4 +1,4 @@
-package wsengine
+package websocket
 
 import (
 	"encoding/binary"

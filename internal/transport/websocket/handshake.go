@@ -1,4 +1,4 @@
-package wsengine
+package websocket
 
 import (
 	"encoding/base64"
@@ -11,7 +11,7 @@ import (
 // ErrHandshake is returned by Upgrade for a request that is not a valid
 // WebSocket opening handshake (RFC 6455 §4.2.1); the engine has answered it
 // with a plain-text 4xx.
-var ErrHandshake = errors.New("wsengine: bad handshake")
+var ErrHandshake = errors.New("websocket: bad handshake")
 
 // checkHandshake validates r before the connection is hijacked, so that a
 // bad request gets an ordinary HTTP answer from us, in our words, rather

@@ -1,4 +1,4 @@
-package wsengine
+package websocket
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 // ErrProtocol is reported to Handler.OnClose when the peer sent a frame the
 // engine refuses before it reaches the WebSocket library (the connection is
 // closed with 1002).
-var ErrProtocol = errors.New("wsengine: protocol error")
+var ErrProtocol = errors.New("websocket: protocol error")
 
 // gateConfig is what every gate of one engine shares; immutable after NewGWS.
 type gateConfig struct {

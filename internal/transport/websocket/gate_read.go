@@ -1,4 +1,4 @@
-package wsengine
+package websocket
 
 // The read side of the gate: a frame scanner over the client→server stream
 // that decides, per frame, whether gws may see it yet.

@@ -1,4 +1,4 @@
-// Package wsengine is the seam between Allspark and the WebSocket library that
+// Package websocket is the seam between Allspark and the WebSocket library that
 // frames bytes on the wire. Everything above it (sparks, queues, heartbeats)
 // sees only Conn and Handler, so the engine can be swapped after a measurement
 // without touching server code. docs/decisions.md records why the current
@@ -46,4 +46,4 @@
 // whole writes, so the engine hijacks the connection itself and hands gws a
 // gate (gate.go): a net.Conn that owns every read and write of the socket
 // and enforces the points above on the bytes.
-package wsengine
+package websocket

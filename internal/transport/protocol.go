@@ -1,0 +1,56 @@
+package transport
+
+import "sync"
+
+// MaxProtocols bounds the protocols one process frames for; Shared keeps a
+// slot per protocol, so it stays a fixed, small allocation per broadcast.
+const MaxProtocols = 4
+
+// Protocol turns the canonical encoding of a message into the frame one
+// kind of client reads. A Protocol value is created once per wire package
+// and shared; its zero value is the identity (Primus framing: the frame is
+// the parser's output).
+type Protocol struct {
+	// Name is for logs and metrics ("primus", "socket.io").
+	Name string
+	// Slot is this protocol's index in Shared, in [0, MaxProtocols); each
+	// re-framing protocol in the process has its own.
+	Slot int
+	// Frame wraps payload for this protocol. nil means identity. It must
+	// not keep or modify payload, and is called at most once per shared
+	// message.
+	Frame func(payload []byte, binary bool) (frame []byte, frameBinary bool)
+}
+
+// Identity reports whether the protocol sends the canonical encoding as is.
+func (p *Protocol) Identity() bool { return p == nil || p.Frame == nil }
+
+// Shared is the per-protocol frame cache of one message queued for many
+// receivers: the first receiver's writer on a protocol frames it, every
+// other receiver on that protocol writes the same bytes. One Shared is
+// allocated per broadcast message (not per receiver), and only when some
+// receiver's protocol re-frames.
+type Shared struct {
+	slots [MaxProtocols]sharedSlot
+}
+
+type sharedSlot struct {
+	once   sync.Once
+	frame  []byte
+	binary bool
+}
+
+// FrameFor returns m framed for p: the payload itself for an identity
+// protocol, the cached frame for a shared message, or a frame made for this
+// receiver alone.
+func (m *Message) FrameFor(p *Protocol) (frame []byte, binary bool) {
+	if p.Identity() {
+		return m.Payload, m.Binary
+	}
+	if m.Shared == nil {
+		return p.Frame(m.Payload, m.Binary)
+	}
+	s := &m.Shared.slots[p.Slot]
+	s.once.Do(func() { s.frame, s.binary = p.Frame(m.Payload, m.Binary) })
+	return s.frame, s.binary
+}
