@@ -162,7 +162,9 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// serveFinal runs after the middleware: upgrade, or 426 for plain HTTP.
+// serveFinal runs after the middleware and hands the request to its wire:
+// an Engine.IO request (its EIO query parameter) to the Engine.IO server, a
+// WebSocket upgrade to the Primus WebSocket handler, anything else gets 426.
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
 	if !upgrade {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -173,11 +175,21 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 		_, _ = w.Write([]byte(http.StatusText(http.StatusUpgradeRequired)))
 		return
 	}
-	// The upgrade holds a tracker slot from the closing check to the end of
-	// started, taken under the same lock Shutdown sets closing with: either
-	// Shutdown's wait sees this connection, or the connection sees closing.
-	// Without it a handshake that passed the check just before Shutdown
-	// could register its spark after Shutdown had returned.
+	s.serveWebSocket(w, r)
+}
+
+// opener is the server as the transports see it (transport.Acceptor),
+// kept off Server's exported method set.
+type opener Server
+
+// Accept implements transport.Acceptor. The opening holds a tracker slot
+// from the closing check to the end of started, taken under the same lock
+// Shutdown sets closing with: either Shutdown's wait sees this session, or
+// the session sees closing. Without it a handshake that passed the check
+// just before Shutdown could register its spark after Shutdown had
+// returned.
+func (o *opener) Accept(r *http.Request, open func(attach transport.Attach) error) error {
+	s := (*Server)(o)
 	s.mu.RLock()
 	closing := s.closing
 	if !closing {
@@ -185,20 +197,21 @@ func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool
 	}
 	s.mu.RUnlock()
 	if closing {
-		WriteError(w, &AuthError{Status: http.StatusServiceUnavailable, Message: "server is shutting down"})
-		return
+		return transport.ErrShuttingDown
 	}
 	defer s.active.done()
 	var sp *Spark
-	err := s.engine.Upgrade(w, r, func(conn websocket.Conn) websocket.Handler {
-		sp = s.attach(conn, r)
+	err := open(func(sess transport.Session) transport.Handler {
+		sp = s.attach(sess, r)
 		return sp
 	})
 	if err != nil {
-		s.opts.Logger.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
-		return
+		return err
 	}
-	s.started(sp)
+	if sp != nil {
+		s.started(sp)
+	}
+	return nil
 }
 
 // attach creates and registers the spark for a fresh connection. It runs
