@@ -1,5 +1,7 @@
 package allspark
 
+import "github.com/allspark/allspark/internal/transport"
+
 // fanout pushes one encoded frame to many sparks. push runs under a registry
 // read lock (Server.mu or the room registry's), so it only queues; anything
 // that could end a spark or call user code (slow-consumer handling) is
@@ -16,6 +18,11 @@ type fanout struct {
 }
 
 func (fo *fanout) init(s *Server, f frame) {
+	if s.reframing.Load() > 0 {
+		// Some receiver's protocol wraps the encoding: its frame is made
+		// once, by the first of its writers, and cached here for the rest.
+		f.Shared = new(transport.Shared)
+	}
 	fo.srv, fo.f = s, f
 	fo.dropOldest = s.opts.SlowConsumer == SlowConsumerDropOldest
 }

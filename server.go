@@ -61,6 +61,9 @@ type Server struct {
 	joinHooks  cowList[func(*Spark, string)]
 	leaveHooks cowList[func(*Spark, string)]
 	events     eventHandlers // server-wide named-event handlers
+	// reframing counts live sparks whose protocol re-frames messages
+	// (transport.Framer); while it is 0 broadcasts carry no frame cache.
+	reframing atomic.Int32
 }
 
 // New returns a Server configured by opts (the zero value works). It fails
@@ -231,6 +234,10 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 		conn:   conn,
 	}
 	sp.writerFn = sp.runWriter
+	if fr, ok := conn.(transport.Framer); ok && !fr.Protocol().Identity() {
+		sp.reframes = true
+		s.reframing.Add(1)
+	}
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
 	sp.hooksDone = len(s.connHooks.load()) == 0

@@ -39,8 +39,11 @@ type Spark struct {
 	// dupID: attach found the id in use and did not register the spark.
 	// Kept apart from removed, which the read loop also sets when the
 	// client leaves before started runs.
-	dupID   bool
-	nextAck atomic.Uint64 // last request id used by EmitWithAck
+	dupID bool
+	// reframes: the session's protocol wraps the encoding; counted in
+	// Server.reframing from attach to finish.
+	reframes bool
+	nextAck  atomic.Uint64 // last request id used by EmitWithAck
 	// ackCount mirrors len(acks) for the reader's lock-free check: while a
 	// handler awaits a reply, inbound bounds overflow instead of blocking
 	// (see inboundLimits).
@@ -299,6 +302,9 @@ func (s *Spark) finish() {
 	s.mu.Unlock()
 
 	s.cancel()
+	if s.reframes {
+		s.server.reframing.Add(-1)
+	}
 	s.server.remove(s)
 	s.LeaveAll()
 	for _, fn := range handlers {

@@ -22,6 +22,14 @@ type Protocol struct {
 	Frame func(payload []byte, binary bool) (frame []byte, frameBinary bool)
 }
 
+// Framer is implemented by a Session whose protocol re-frames messages
+// (Protocol.Frame is set). The server then gives every broadcast a Shared
+// cache, so the frame is made once for all that protocol's receivers; a
+// Session without it is taken to send the canonical encoding as is.
+type Framer interface {
+	Protocol() *Protocol
+}
+
 // Identity reports whether the protocol sends the canonical encoding as is.
 func (p *Protocol) Identity() bool { return p == nil || p.Frame == nil }
 
