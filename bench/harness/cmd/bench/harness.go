@@ -409,6 +409,8 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 		d.Deliveries += x.Deliveries
 		d.Stalls += x.Stalls
 		d.Errors += x.Errors
+		d.CPUSeconds += x.CPUSeconds
+		d.Polls += x.Polls
 		d.Seconds = max(d.Seconds, x.Seconds)
 		if d.FirstErr == "" {
 			d.FirstErr = x.FirstErr
@@ -430,13 +432,13 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 			// of n/rooms members.
 			offered := st.cfg.Rate * float64(st.cfg.Publishers) * float64(st.n) / float64(st.cfg.Rooms)
 			l.Int("rooms", int64(st.cfg.Rooms)).Int("publishers", int64(st.cfg.Publishers)).Float("rate", st.cfg.Rate, 0)
-			l.Float("offered_per_s", offered, 0)
+			l.Float("offered_per_s", offered, 0).Float("polls_per_s", float64(d.Polls)/d.Seconds, 0)
 		}
 		l.Int("published", d.Sent).Int("deliveries", d.Deliveries)
 		l.Float("deliveries_per_s", float64(d.Deliveries)/d.Seconds, 0).Int("stalls", d.Stalls)
 	}
 	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
-	l.Float("cpu_pct", cpu, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
+	l.Float("cpu_pct", cpu, 0).Float("load_cpu_pct", d.CPUSeconds/st.cfg.Duration.Seconds()*100, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
 	if d.FirstErr != "" {
 		l.Str("first_send_err", d.FirstErr)
 	}

@@ -77,7 +77,8 @@ type pollClient struct {
 	ready   chan struct{}
 	closed  atomic.Bool
 	maxPost int
-	rbuf    []byte // GET response buffer, reused
+	rbuf    []byte        // GET response buffer, reused
+	polls   *atomic.Int64 // counts answered GETs when set (before run)
 
 	mu      sync.Mutex
 	pending []byte // payload of queued packets
@@ -175,6 +176,9 @@ func (c *pollClient) run(first []byte, fn onMessage) {
 			return
 		}
 		c.rbuf = body
+		if c.polls != nil {
+			c.polls.Add(1)
+		}
 		if c.handle(body, fn) != nil {
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/allspark/allspark/bench/harness/internal/hist"
@@ -37,6 +38,22 @@ type Done struct {
 	Errors     int64       `json:"errors"`     // send errors
 	FirstErr   string      `json:"first_err,omitempty"`
 	Latency    [][2]uint64 `json:"latency,omitempty"` // hist.Buckets
+	// CPUSeconds is this worker's own CPU time (user+system) over the
+	// measured window: on a shared machine the load generator competes with
+	// the server, and this says how much.
+	CPUSeconds float64 `json:"cpu_s"`
+	// Polls is how many poll GETs were answered in the measured window
+	// (poll-fanout): deliveries/polls is the batching the server achieved.
+	Polls int64 `json:"polls,omitempty"`
+}
+
+// selfCPU is the process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Run executes cfg: connect, report Connected on out, wait for a "go" line on
@@ -109,6 +126,7 @@ type worker struct {
 
 	measuring  atomic.Bool
 	deliveries atomic.Int64
+	polls      atomic.Int64 // answered poll GETs, all sessions
 	lat        hist.Histogram
 	ring       ring
 }
@@ -293,12 +311,15 @@ func (w *worker) run(ctx context.Context) Done {
 		w.measuring.Store(true)
 	case <-ctx.Done():
 	}
+	cpu0, polls0 := selfCPU(), w.polls.Load()
 	timer.Reset(time.Until(endMeasure))
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
 	}
 	w.measuring.Store(false)
+	d.CPUSeconds = (selfCPU() - cpu0).Seconds()
+	d.Polls = w.polls.Load() - polls0
 	sendersWG.Wait()
 	d.Alive = w.alive()
 	d.Sent = sent.Load()
@@ -434,6 +455,7 @@ func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string,
 		if err != nil {
 			return nil, err
 		}
+		c.polls = &w.polls
 		w.wg.Go(func() { c.run(first, fn) })
 		return c, nil
 	}
