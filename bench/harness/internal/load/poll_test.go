@@ -246,7 +246,7 @@ func TestPollSendQueueIsBounded(t *testing.T) {
 	f.onPost = func(string, []byte) { posted <- struct{}{} }
 	addr := startFake(t, f)
 	c := openTestPoll(t, addr, nil)
-	t.Cleanup(func() { close(f.holdPost) }) // runs before the client's cleanup
+	t.Cleanup(func() { close(f.holdPost) })            // runs before the client's cleanup
 	msg := []byte(`"` + strings.Repeat("x", 20) + `"`) // 23 bytes, 24 as a packet
 	if err := c.send(msg); err != nil {
 		t.Fatal(err)
