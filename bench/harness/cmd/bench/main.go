@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -54,8 +55,20 @@ func workerMain(args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	config := fs.String("config", "", "load.Config as JSON")
 	limit := fs.Duration("deadline", 5*time.Minute, "hard stop")
+	cpuprofile := fs.String("cpuprofile", "", "write the worker's CPU profile here (for runs by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var cfg load.Config
 	if err := json.Unmarshal([]byte(*config), &cfg); err != nil {
