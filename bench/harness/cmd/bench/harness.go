@@ -85,11 +85,16 @@ func (h *harness) emit(s string) {
 
 // ratioMetrics are the figures compared between Allspark and each peer.
 var ratioMetrics = map[string][]result.Metric{
-	load.Idle:   {{Key: "kb_per_conn"}, {Key: "connects_per_s", HigherBetter: true}},
-	load.Echo:   {{Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "cpu_pct"}},
-	load.Fanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
-	load.Storm:  {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Idle:       {{Key: "kb_per_conn"}, {Key: "connects_per_s", HigherBetter: true}},
+	load.Echo:       {{Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "cpu_pct"}},
+	load.Fanout:     {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Storm:      {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.PollFanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "rss_mb"}},
 }
+
+// errSkip marks a measurement that does not apply to the server (poll-fanout
+// against a server without long-polling): reported, not a failure.
+var errSkip = errors.New("skipped")
 
 // runPlan measures every step and prints the ratios; it returns the number
 // of failed steps.
@@ -104,12 +109,21 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 			rounds = h.o.rounds
 		}
 		got := make([][]result.Line, len(group))
+		skipped := make([]bool, len(group))
 		for r := range rounds {
 			for i, st := range group {
 				if ctx.Err() != nil {
 					return failures + 1
 				}
+				if skipped[i] {
+					continue
+				}
 				l, err := h.measure(ctx, st)
+				if errors.Is(err, errSkip) {
+					skipped[i] = true
+					h.emit(fmt.Sprintf("SKIP scenario=%s server=%s n=%d reason=%q", st.scenario, st.server, st.n, err.Error()))
+					continue
+				}
 				if err != nil {
 					failures++
 					l.Str("error", err.Error())
@@ -122,6 +136,9 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 			}
 		}
 		for i := range group {
+			if skipped[i] {
+				continue
+			}
 			if rounds > 1 {
 				m := result.Median(got[i])
 				m.Str("round", "median")
@@ -254,6 +271,13 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	time.Sleep(time.Second)
 	pids := procfs.Tree(srv.pids()...)
 	base := procfs.Measure(pids)
+	if st.scenario == load.PollFanout {
+		if err := load.ProbePolling(ctx, srv.addr); errors.Is(err, load.ErrNoPolling) {
+			return l, fmt.Errorf("%w: %v", errSkip, err)
+		} else if err != nil {
+			return l, fmt.Errorf("polling handshake: %w", err)
+		}
+	}
 
 	nworkers := (st.n + h.o.perWorker - 1) / h.o.perWorker
 	readyLimit := 90 * time.Second
@@ -385,6 +409,8 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 		d.Deliveries += x.Deliveries
 		d.Stalls += x.Stalls
 		d.Errors += x.Errors
+		d.CPUSeconds += x.CPUSeconds
+		d.Polls += x.Polls
 		d.Seconds = max(d.Seconds, x.Seconds)
 		if d.FirstErr == "" {
 			d.FirstErr = x.FirstErr
@@ -401,11 +427,18 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 		if st.scenario == load.Storm {
 			l.Int("rooms", int64(st.cfg.Rooms)).Int("per_conn", int64(st.cfg.PerConn)).Int("publishers", int64(st.cfg.Publishers))
 		}
+		if st.scenario == load.PollFanout {
+			// Offered: every publisher at its rate, each message to one room
+			// of n/rooms members.
+			offered := st.cfg.Rate * float64(st.cfg.Publishers) * float64(st.n) / float64(st.cfg.Rooms)
+			l.Int("rooms", int64(st.cfg.Rooms)).Int("publishers", int64(st.cfg.Publishers)).Float("rate", st.cfg.Rate, 0)
+			l.Float("offered_per_s", offered, 0).Float("polls_per_s", float64(d.Polls)/d.Seconds, 0)
+		}
 		l.Int("published", d.Sent).Int("deliveries", d.Deliveries)
 		l.Float("deliveries_per_s", float64(d.Deliveries)/d.Seconds, 0).Int("stalls", d.Stalls)
 	}
 	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
-	l.Float("cpu_pct", cpu, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
+	l.Float("cpu_pct", cpu, 0).Float("load_cpu_pct", d.CPUSeconds/st.cfg.Duration.Seconds()*100, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
 	if d.FirstErr != "" {
 		l.Str("first_send_err", d.FirstErr)
 	}

@@ -8,6 +8,7 @@
 //	cd bench/harness && go run ./cmd/bench                 # full run (≈ 12 min)
 //	cd bench/harness && go run ./cmd/bench --short         # CI: small N, all servers
 //	go run ./cmd/bench --scenarios fanout --servers allspark,centrifuge --profile /tmp/prof
+//	go run ./cmd/bench --scenarios poll-fanout --servers primus-eio  # long-polling only
 //	go run ./cmd/bench --table results.txt                 # Markdown tables from -out
 //
 // Everything is bounded: every server and worker is started by the harness,
@@ -25,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -53,8 +55,20 @@ func workerMain(args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	config := fs.String("config", "", "load.Config as JSON")
 	limit := fs.Duration("deadline", 5*time.Minute, "hard stop")
+	cpuprofile := fs.String("cpuprofile", "", "write the worker's CPU profile here (for runs by hand)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var cfg load.Config
 	if err := json.Unmarshal([]byte(*config), &cfg); err != nil {
@@ -71,7 +85,7 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.short, "short", false, "CI mode: small N and short durations, every server; fails only when a server cannot start or delivers nothing")
-	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm", "scenarios to run")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm,poll-fanout", "scenarios to run")
 	fs.StringVar(&o.servers, "servers", strings.Join(allServers, ","), "servers to measure")
 	fs.StringVar(&o.idleN, "idle-n", "10000,50000", "idle: connection counts")
 	fs.IntVar(&o.echoN, "echo-n", 1000, "echo: connections")
@@ -81,6 +95,10 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.stormRooms, "storm-rooms", 100, "storm: rooms")
 	fs.IntVar(&o.stormPer, "storm-per-conn", 10, "storm: rooms per connection")
 	fs.IntVar(&o.stormPubs, "storm-publishers", 20, "storm: publisher connections")
+	fs.IntVar(&o.pollN, "poll-n", 2000, "poll-fanout: member sessions (Engine.IO long-polling)")
+	fs.IntVar(&o.pollRooms, "poll-rooms", 10, "poll-fanout: rooms (every member in one)")
+	fs.IntVar(&o.pollPubs, "poll-publishers", 10, "poll-fanout: publisher sessions")
+	fs.Float64Var(&o.pollRate, "poll-rate", 10, "poll-fanout: messages per second per publisher")
 	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm: measure each this many times and report the median of every figure too")
 	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")

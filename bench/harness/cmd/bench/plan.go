@@ -11,15 +11,25 @@ import (
 )
 
 // allServers in the order they are measured; allspark-cli is cmd/allspark
-// --echo and takes part in echo only.
-var allServers = []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw"}
+// --echo and takes part in echo only; primus-eio (Primus with the engine.io
+// transformer) takes part in poll-fanout only.
+var allServers = []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw", "primus-eio"}
+
+// pollServers serve Engine.IO v4 long-polling at /primus/ (allspark once its
+// Engine.IO server is in; until then poll-fanout skips it at the handshake).
+var pollServers = []string{"allspark", "primus-eio"}
+
+// wsRooms reports whether server takes part in the WebSocket room scenarios
+// (fanout, storm, idle).
+func wsRooms(server string) bool { return server != "allspark-cli" && server != "primus-eio" }
 
 type options struct {
 	short                                bool
 	scenarios, servers, idleN            string
-	echoN, fanoutN, stormN               int
-	echoRate                             float64
+	echoN, fanoutN, stormN, pollN        int
+	echoRate, pollRate                   float64
 	stormRooms, stormPer, stormPubs      int
+	pollRooms, pollPubs                  int
 	dur, warm, settle                    time.Duration
 	perWorker, perServer, window, rounds int
 	out, profile                         string
@@ -28,7 +38,7 @@ type options struct {
 
 func (o *options) applyShort() {
 	o.idleN = "200"
-	o.echoN, o.fanoutN, o.stormN = 200, 200, 200
+	o.echoN, o.fanoutN, o.stormN, o.pollN = 200, 200, 200, 200
 	o.stormRooms, o.stormPer, o.stormPubs = 20, 4, 4
 	o.dur, o.warm, o.settle = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
 }
@@ -72,7 +82,7 @@ func (o *options) plan() ([]step, error) {
 					return nil, fmt.Errorf("idle-n: %q", f)
 				}
 				for _, s := range servers {
-					if s == "allspark-cli" {
+					if !wsRooms(s) {
 						continue
 					}
 					c := base
@@ -82,13 +92,16 @@ func (o *options) plan() ([]step, error) {
 			}
 		case load.Echo:
 			for _, s := range servers {
+				if s == "primus-eio" {
+					continue
+				}
 				c := base
 				c.Scenario, c.Rate = load.Echo, o.echoRate
 				plan = append(plan, step{sc, s, o.echoN, c})
 			}
 		case load.Fanout:
 			for _, s := range servers {
-				if s == "allspark-cli" {
+				if !wsRooms(s) {
 					continue
 				}
 				c := base
@@ -97,12 +110,24 @@ func (o *options) plan() ([]step, error) {
 			}
 		case load.Storm:
 			for _, s := range servers {
-				if s == "allspark-cli" {
+				if !wsRooms(s) {
 					continue
 				}
 				c := base
 				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Window = load.Storm, o.stormRooms, o.stormPer, o.stormPubs, o.window
 				plan = append(plan, step{sc, s, o.stormN, c})
+			}
+		case load.PollFanout:
+			if o.pollRooms < 1 || o.pollPubs < 1 || o.pollRate <= 0 {
+				return nil, fmt.Errorf("poll-fanout needs rooms, publishers and rate > 0")
+			}
+			for _, s := range servers {
+				if !slices.Contains(pollServers, s) {
+					continue
+				}
+				c := base
+				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Rate = load.PollFanout, o.pollRooms, 1, o.pollPubs, o.pollRate
+				plan = append(plan, step{sc, s, o.pollN, c})
 			}
 		default:
 			return nil, fmt.Errorf("unknown scenario %q", sc)

@@ -9,7 +9,7 @@ import (
 )
 
 func TestPlanShortCoversEveryServer(t *testing.T) {
-	o := options{scenarios: "idle,echo,fanout,storm", servers: strings.Join(allServers, ","), perWorker: 15000, perServer: 17000}
+	o := options{scenarios: "idle,echo,fanout,storm,poll-fanout", servers: strings.Join(allServers, ","), perWorker: 15000, perServer: 17000, pollRooms: 10, pollPubs: 10, pollRate: 10}
 	o.applyShort()
 	plan, err := o.plan()
 	if err != nil {
@@ -23,10 +23,17 @@ func TestPlanShortCoversEveryServer(t *testing.T) {
 		}
 	}
 	for _, s := range allServers {
-		for _, sc := range []string{"idle", "echo", "fanout", "storm"} {
+		for _, sc := range []string{"idle", "echo", "fanout", "storm", "poll-fanout"} {
 			want := 1
-			if s == "allspark-cli" && sc != "echo" {
+			switch {
+			case sc == "poll-fanout":
+				if s != "allspark" && s != "primus-eio" {
+					want = 0 // no Engine.IO long-polling at /primus/
+				}
+			case s == "allspark-cli" && sc != "echo":
 				want = 0 // cmd/allspark --echo has no rooms
+			case s == "primus-eio":
+				want = 0 // engine.io transformer: no plain WebSocket at /primus
 			}
 			if count[sc+"/"+s] != want {
 				t.Fatalf("%s/%s appears %d times, want %d", sc, s, count[sc+"/"+s], want)
@@ -34,7 +41,7 @@ func TestPlanShortCoversEveryServer(t *testing.T) {
 		}
 	}
 	groups := groupSteps(plan)
-	if len(groups) != 4 || len(groups[1]) != len(allServers) {
+	if len(groups) != 5 || len(groups[1]) != len(allServers)-1 || len(groups[4]) != 2 {
 		t.Fatalf("groups: %d, echo group %d", len(groups), len(groups[1]))
 	}
 }
@@ -46,6 +53,7 @@ func TestPlanRejects(t *testing.T) {
 		{scenarios: "idle", servers: "raw", idleN: "x", perWorker: 10, perServer: 10},
 		{scenarios: "fanout", servers: "raw", fanoutN: 50, perWorker: 10, perServer: 10},
 		{scenarios: "idle", servers: "raw", idleN: "10", perWorker: 20000, perServer: 10},
+		{scenarios: "poll-fanout", servers: "primus-eio", pollN: 10, pollRooms: 0, pollPubs: 1, pollRate: 1, perWorker: 10, perServer: 10},
 	} {
 		if _, err := o.plan(); err == nil {
 			t.Fatalf("plan accepted %+v", o)

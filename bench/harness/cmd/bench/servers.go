@@ -67,7 +67,7 @@ func (b *binaries) build(ctx context.Context) error {
 			return fmt.Errorf("go build %s: %w", bd.pkg, err)
 		}
 	}
-	for _, mod := range []string{"primus", "ws", "socket.io"} {
+	for _, mod := range []string{"primus", "ws", "socket.io", "engine.io"} {
 		if _, err := os.Stat(filepath.Join(b.root, "node_modules", mod, "package.json")); err != nil {
 			return fmt.Errorf("node_modules/%s missing: run npm ci at the repository root", mod)
 		}
@@ -114,8 +114,11 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 			return nil, errors.New("allspark-cli runs as one process")
 		}
 		return []*exec.Cmd{exec.Command(filepath.Join(b.dir, "allspark"), "--echo", "--addr", addr, "--log-level", "error")}, nil
-	case "primus", "socketio":
-		script := filepath.Join(b.harness, "node", map[string]string{"primus": "primus-server.js", "socketio": "socketio-server.js"}[kind])
+	case "primus", "socketio", "primus-eio":
+		if kind == "primus-eio" && procs > 1 {
+			return nil, errors.New("primus-eio runs as one process (long-polling needs sticky sessions)")
+		}
+		script := filepath.Join(b.harness, "node", map[string]string{"primus": "primus-server.js", "socketio": "socketio-server.js", "primus-eio": "primus-eio-server.js"}[kind])
 		cmd := exec.Command("node", script, strconv.Itoa(port), strconv.Itoa(procs))
 		cmd.Dir = b.root
 		return []*exec.Cmd{cmd}, nil

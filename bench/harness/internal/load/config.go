@@ -16,6 +16,11 @@ const (
 	Echo   = "echo"
 	Fanout = "fanout"
 	Storm  = "storm"
+	// PollFanout: members and publishers are Engine.IO v4 long-polling
+	// sessions at /primus/; members sit in Rooms rooms (PerConn each),
+	// publishers publish Rate messages per second each, round-robin over the
+	// rooms, on a fixed schedule.
+	PollFanout = "poll-fanout"
 )
 
 // ErrConfig reports a worker configuration that cannot run.
@@ -36,12 +41,12 @@ type Config struct {
 	Duration     time.Duration // measured; default 10 s
 	Size         int           // payload bytes; default 100
 
-	Rate float64 // echo: messages per second per connection; default 10
+	Rate float64 // echo: messages per second per connection; poll-fanout: per publisher; default 10
 
 	Room       string // fanout: the room; default "bench"
-	Rooms      int    // storm: number of rooms; default 100
-	PerConn    int    // storm: rooms each connection joins; default 10
-	Publishers int    // fanout, storm: publisher connections; default 1 (fanout), 20 (storm)
+	Rooms      int    // storm, poll-fanout: number of rooms; default 100 (storm), 10 (poll-fanout)
+	PerConn    int    // storm, poll-fanout: rooms each connection joins; default 10 (storm), 1 (poll-fanout)
+	Publishers int    // fanout, storm, poll-fanout: publisher connections; default 1 (fanout), 20 (storm), 10 (poll-fanout)
 	Window     int    // messages in flight per publisher; default 4 (fanout), 2 (storm)
 	// Complete is the share of a room's members that must have a message
 	// before it stops counting against the window; default 0.99.
@@ -76,6 +81,11 @@ func (c *Config) setDefaults() {
 	if c.Room == "" {
 		c.Room = "bench"
 	}
+	if c.Scenario == PollFanout {
+		def(&c.Rooms, 10)
+		def(&c.PerConn, 1)
+		def(&c.Publishers, 10)
+	}
 	def(&c.Rooms, 100)
 	def(&c.PerConn, 10)
 	if c.Scenario == Storm {
@@ -102,14 +112,14 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 		return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, c.Addr)
 	}
 	switch c.Scenario {
-	case Idle, Echo, Fanout, Storm:
+	case Idle, Echo, Fanout, Storm, PollFanout:
 	default:
 		return nil, nil, fmt.Errorf("%w: unknown scenario %q", ErrConfig, c.Scenario)
 	}
 	if c.N <= 0 || c.N > 19000 {
 		return nil, nil, fmt.Errorf("%w: N = %d (1..19000 per worker: 20,000 open files per process)", ErrConfig, c.N)
 	}
-	if c.Scenario == Storm && (c.PerConn > c.Rooms || c.Rooms <= 0) {
+	if (c.Scenario == Storm || c.Scenario == PollFanout) && (c.PerConn > c.Rooms || c.Rooms <= 0) {
 		return nil, nil, fmt.Errorf("%w: %d rooms per connection out of %d", ErrConfig, c.PerConn, c.Rooms)
 	}
 	if !proto.ValidRoom(c.Room) {
@@ -131,7 +141,7 @@ func (c *Config) memberRooms(i int) []string {
 	switch c.Scenario {
 	case Fanout:
 		return []string{c.Room}
-	case Storm:
+	case Storm, PollFanout:
 		return stormRooms(i, c.Rooms, c.PerConn)
 	}
 	return nil

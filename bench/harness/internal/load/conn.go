@@ -27,7 +27,20 @@ type conn struct {
 }
 
 // onMessage is called by the reader for every data message.
-type onMessage func(c *conn, msg []byte)
+type onMessage func(msg []byte)
+
+// client is one load-generator connection, whatever its transport: a
+// WebSocket (conn) or an Engine.IO polling session (pollClient).
+type client interface {
+	// send queues or writes one text message.
+	send(msg []byte) error
+	// close ends the connection; its reader goroutine then returns.
+	close()
+	// isClosed reports whether the reader goroutine has ended.
+	isClosed() bool
+	// readyChan is closed once the connection is ready (hello replies in).
+	readyChan() <-chan struct{}
+}
 
 func dial(ctx context.Context, addr string, local *net.TCPAddr, p proto.Protocol, rooms []string, id uint32) (*conn, *bufio.Reader, error) {
 	nc, br, err := wsframe.Dial(ctx, wsframe.DialOptions{Addr: addr, Path: p.Path(rooms), Local: local})
@@ -93,11 +106,13 @@ func (c *conn) read(br *bufio.Reader, fn onMessage) {
 			}
 		}
 		if fn != nil {
-			fn(c, msg)
+			fn(msg)
 		}
 	}
 }
 
-func (c *conn) close() { _ = c.nc.Close() }
+func (c *conn) close()                     { _ = c.nc.Close() }
+func (c *conn) isClosed() bool             { return c.closed.Load() }
+func (c *conn) readyChan() <-chan struct{} { return c.ready }
 
 var errNotReady = errors.New("load: connection did not become ready")

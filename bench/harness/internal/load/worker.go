@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/allspark/allspark/bench/harness/internal/hist"
@@ -35,6 +38,22 @@ type Done struct {
 	Errors     int64       `json:"errors"`     // send errors
 	FirstErr   string      `json:"first_err,omitempty"`
 	Latency    [][2]uint64 `json:"latency,omitempty"` // hist.Buckets
+	// CPUSeconds is this worker's own CPU time (user+system) over the
+	// measured window: on a shared machine the load generator competes with
+	// the server, and this says how much.
+	CPUSeconds float64 `json:"cpu_s"`
+	// Polls is how many poll GETs were answered in the measured window
+	// (poll-fanout): deliveries/polls is the batching the server achieved.
+	Polls int64 `json:"polls,omitempty"`
+}
+
+// selfCPU is the process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Run executes cfg: connect, report Connected on out, wait for a "go" line on
@@ -46,7 +65,10 @@ func Run(ctx context.Context, cfg Config, ctl io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := &worker{cfg: cfg, p: p, srcs: srcs}
+	w := &worker{cfg: cfg, p: p, srcs: srcs, life: ctx}
+	if cfg.Scenario == PollFanout {
+		w.hc = &http.Client{Transport: newPollTransport(srcs, cfg.N+cfg.Publishers)}
+	}
 	defer w.closeAll()
 
 	conn := w.connect(ctx)
@@ -95,12 +117,16 @@ type worker struct {
 	p    proto.Protocol
 	srcs []*net.TCPAddr
 
-	members []*conn // connections counting deliveries (all of them for echo)
-	pubs    []*conn // publishers (fanout, storm)
+	members []client // connections counting deliveries (all of them for echo)
+	pubs    []client // publishers (fanout, storm, poll-fanout)
 	wg      sync.WaitGroup
+
+	life context.Context // the whole run: polling sessions live this long
+	hc   *http.Client    // poll-fanout: one shared keep-alive transport
 
 	measuring  atomic.Bool
 	deliveries atomic.Int64
+	polls      atomic.Int64 // answered poll GETs, all sessions
 	lat        hist.Histogram
 	ring       ring
 }
@@ -117,10 +143,13 @@ func (w *worker) closeAll() {
 		}
 	}
 	w.wg.Wait()
+	if w.hc != nil {
+		w.hc.CloseIdleConnections()
+	}
 }
 
 // deliver is the member connections' message handler.
-func (w *worker) deliver(_ *conn, msg []byte) {
+func (w *worker) deliver(msg []byte) {
 	if !w.measuring.Load() {
 		// Still count toward publish windows so the publishers keep going.
 		proto.Scan(msg, func(seq uint64, _ int64) { w.ring.add(seq) })
@@ -136,12 +165,12 @@ func (w *worker) deliver(_ *conn, msg []byte) {
 
 func (w *worker) connect(ctx context.Context) Connected {
 	cfg := w.cfg
-	w.members = make([]*conn, cfg.N)
+	w.members = make([]client, cfg.N)
 	npub := 0
-	if cfg.Scenario == Fanout || cfg.Scenario == Storm {
+	if cfg.Scenario == Fanout || cfg.Scenario == Storm || cfg.Scenario == PollFanout {
 		npub = cfg.Publishers
 	}
-	w.pubs = make([]*conn, npub)
+	w.pubs = make([]client, npub)
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
@@ -167,7 +196,7 @@ func (w *worker) connect(ctx context.Context) Connected {
 					fn = w.deliver
 				}
 				src := w.srcs[i%len(w.srcs)]
-				c, br, err := dial(ctx, cfg.Addr, src, w.p, rooms, uint32(cfg.Offset+i))
+				c, err := w.open(ctx, src, rooms, uint32(cfg.Offset+i), fn)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -178,23 +207,18 @@ func (w *worker) connect(ctx context.Context) Connected {
 				} else {
 					w.pubs[i-cfg.N] = c
 				}
-				w.wg.Add(1)
-				go func() {
-					defer w.wg.Done()
-					c.read(br, fn)
-				}()
 			}
 		}()
 	}
 	dwg.Wait()
 	ready := 0
-	for _, set := range [][]*conn{w.members, w.pubs} {
+	for _, set := range [][]client{w.members, w.pubs} {
 		for _, c := range set {
 			if c == nil {
 				continue
 			}
 			select {
-			case <-c.ready:
+			case <-c.readyChan():
 				ready++
 			case <-ctx.Done():
 			}
@@ -211,9 +235,9 @@ func (w *worker) connect(ctx context.Context) Connected {
 
 func (w *worker) alive() int {
 	n := 0
-	for _, set := range [][]*conn{w.members, w.pubs} {
+	for _, set := range [][]client{w.members, w.pubs} {
 		for _, c := range set {
-			if c != nil && !c.closed.Load() {
+			if c != nil && !c.isClosed() {
 				n++
 			}
 		}
@@ -269,6 +293,17 @@ func (w *worker) run(ctx context.Context) Done {
 				stalls.Add(w.publisher(ctx, c, i, need, endMeasure, count, fail))
 			}()
 		}
+	case PollFanout:
+		for i, c := range w.pubs {
+			if c == nil {
+				continue
+			}
+			sendersWG.Add(1)
+			go func() {
+				defer sendersWG.Done()
+				w.ratePublisher(ctx, c, i, endMeasure, count, fail)
+			}()
+		}
 	}
 	timer := time.NewTimer(time.Until(startMeasure))
 	select {
@@ -276,12 +311,15 @@ func (w *worker) run(ctx context.Context) Done {
 		w.measuring.Store(true)
 	case <-ctx.Done():
 	}
+	cpu0, polls0 := selfCPU(), w.polls.Load()
 	timer.Reset(time.Until(endMeasure))
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
 	}
 	w.measuring.Store(false)
+	d.CPUSeconds = (selfCPU() - cpu0).Seconds()
+	d.Polls = w.polls.Load() - polls0
 	sendersWG.Wait()
 	d.Alive = w.alive()
 	d.Sent = sent.Load()
@@ -298,7 +336,7 @@ func (w *worker) run(ctx context.Context) Done {
 
 // echoSender sends one echo message every 1/Rate seconds, starting at a
 // phase spread by connection index so the load is smooth.
-func (w *worker) echoSender(ctx context.Context, c *conn, i int, end time.Time, count func(time.Time), fail func(error)) {
+func (w *worker) echoSender(ctx context.Context, c client, i int, end time.Time, count func(time.Time), fail func(error)) {
 	interval := time.Duration(float64(time.Second) / w.cfg.Rate)
 	phase := time.Duration(int64(interval) * int64(i%1000) / 1000)
 	t := time.NewTimer(phase)
@@ -331,7 +369,7 @@ func (w *worker) echoSender(ctx context.Context, c *conn, i int, end time.Time, 
 func (w *worker) roomNeeds() map[string]int32 {
 	members := map[string]int{}
 	for i, c := range w.members {
-		if c == nil || c.closed.Load() {
+		if c == nil || c.isClosed() {
 			continue
 		}
 		for _, r := range w.cfg.memberRooms(w.cfg.Offset + i) {
@@ -348,7 +386,7 @@ func (w *worker) roomNeeds() map[string]int32 {
 // publisher publishes with at most Window messages in flight, a message
 // leaving the window when enough members have it or after StallAfter. It
 // returns the number of stalled messages.
-func (w *worker) publisher(ctx context.Context, c *conn, idx int, need map[string]int32, end time.Time, count func(time.Time), fail func(error)) int64 {
+func (w *worker) publisher(ctx context.Context, c client, idx int, need map[string]int32, end time.Time, count func(time.Time), fail func(error)) int64 {
 	type flight struct {
 		seq  uint64
 		sent time.Time
@@ -406,4 +444,63 @@ func (w *worker) publisher(ctx context.Context, c *conn, idx int, need map[strin
 		inflight = append(inflight, flight{seq, now})
 	}
 	return stalls
+}
+
+// open connects one client: a WebSocket with its reader goroutine, or for
+// poll-fanout an Engine.IO polling session with its GET loop. dialCtx bounds
+// the connect; the connection itself lives until closeAll.
+func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string, id uint32, fn onMessage) (client, error) {
+	if w.cfg.Scenario == PollFanout {
+		c, first, err := openPoll(dialCtx, w.life, w.hc, w.cfg.Addr, w.p, rooms)
+		if err != nil {
+			return nil, err
+		}
+		c.polls = &w.polls
+		w.wg.Go(func() { c.run(first, fn) })
+		return c, nil
+	}
+	c, br, err := dial(dialCtx, w.cfg.Addr, src, w.p, rooms, id)
+	if err != nil {
+		return nil, err
+	}
+	w.wg.Go(func() { c.read(br, fn) })
+	return c, nil
+}
+
+// ratePublisher publishes Rate messages per second (open loop: on a fixed
+// schedule, whatever the server does), one room after the other. A message
+// carries its scheduled time, so latency includes any wait in the client's
+// queue while an earlier POST is in flight; a message the bounded queue
+// cannot take is counted as an error and not sent.
+func (w *worker) ratePublisher(ctx context.Context, c client, idx int, end time.Time, count func(time.Time), fail func(error)) {
+	interval := time.Duration(float64(time.Second) / w.cfg.Rate)
+	next := time.Now().Add(time.Duration(int64(interval) * int64(idx) / int64(max(w.cfg.Publishers, 1))))
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	var payload, msg []byte
+	seq := uint64(idx+1) << 40
+	for m := idx; ; m++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if next.After(end) {
+			return
+		}
+		seq++
+		room := RoomName(m % w.cfg.Rooms)
+		payload = proto.AppendPayload(payload[:0], seq, next.UnixNano(), w.cfg.Size)
+		msg = w.p.AppendPublish(msg[:0], seq, room, payload)
+		if err := c.send(msg); err != nil {
+			fail(err)
+			if errors.Is(err, errPollClosed) {
+				return
+			}
+		} else {
+			count(next)
+		}
+		next = next.Add(interval)
+		t.Reset(time.Until(next))
+	}
 }

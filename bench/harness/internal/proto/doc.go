@@ -16,6 +16,10 @@
 //   - allspark, primus: URL /primus?rooms=a,b; echo = a JSON string written
 //     back; publish = {"publish":"<room>","data":"<payload>"}, the server
 //     writes data to every member of the room.
+//   - allspark, primus-eio over Engine.IO v4 long-polling (poll-fanout):
+//     handshake GET /primus/?EIO=4&transport=polling&rooms=a,b, then held
+//     GETs and POSTs with &sid=…; every Primus message above rides in an EIO
+//     "4" packet (eio.go), EIO pings "2" are answered with "3".
 //   - socketio: Engine.IO v4 / Socket.IO v5 over WebSocket only,
 //     /socket.io/?EIO=4&transport=websocket&rooms=a,b; the client sends "40"
 //     to join the main namespace; echo = 42["echo",p] answered with the same;
