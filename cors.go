@@ -2,6 +2,8 @@ package allspark
 
 import (
 	"net/http"
+
+	"github.com/allspark/allspark/internal/eio"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -218,7 +220,10 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, next func(*http.Re
 		return
 	}
 	upgrade := isUpgrade(r)
-	if !s.originAllowed(r, origin, upgrade) {
+	// An Engine.IO handshake opens a session just as an upgrade does, and
+	// carries the page's cookies: it gets the upgrade's origin rule.
+	opens := upgrade || (s.eio != nil && eio.IsHandshake(r))
+	if !s.originAllowed(r, origin, opens) {
 		s.opts.Logger.Debug("origin not allowed", "origin", origin, "host", r.Host, "remote", r.RemoteAddr, "upgrade", upgrade)
 		WriteError(w, &AuthError{Status: http.StatusForbidden, Message: "origin not allowed"})
 		return

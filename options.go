@@ -135,6 +135,47 @@ type Options struct {
 	Broker Broker
 	// NodeID names this server at the broker; default a random id.
 	NodeID string
+	// EngineIO configures the Engine.IO v4 wire served at the pathname
+	// beside the plain WebSocket one (README, "Wires"): HTTP long-polling,
+	// WebSocket, and the upgrade between them, carrying Primus framing.
+	// Primus's engine.io transformer and the JS client's HTTP fallback
+	// speak it. On by default.
+	EngineIO EngineIOOptions
+}
+
+// EngineIOOptions configures the Engine.IO wire. The zero value serves
+// polling and WebSocket with the reference server's defaults (npm
+// engine.io 6).
+type EngineIOOptions struct {
+	// Disabled stops serving Engine.IO: its requests then get what any
+	// other request does (426, or the WebSocket wire for an upgrade).
+	Disabled bool
+	// PingInterval between Engine.IO pings ("2"); default 25 s. The
+	// Primus heartbeat (Options.PingInterval) runs inside it as well.
+	PingInterval time.Duration
+	// PingTimeout is how long a pong ("3") may take before the session
+	// ends and the client reconnects; default 20 s. A client that
+	// vanished is reaped within PingInterval + PingTimeout.
+	PingTimeout time.Duration
+	// UpgradeTimeout is how long a probed WebSocket may take to confirm
+	// the upgrade ("5") before it is closed (the session stays on
+	// polling); default 10 s.
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest POST body, in bytes (larger: 413), and the
+	// maxPayload the open packet announces (clients batch below it).
+	// Default 1,000,000, as the reference. A single message is also
+	// bounded by MaxLength.
+	MaxPayload int
+	// Transports allowed: "polling", "websocket"; default both. A request
+	// for another gets 400 (code 0, "Transport unknown").
+	Transports []string
+	// MaxSessions bounds live Engine.IO sessions; a handshake past it gets
+	// 503. Default 100,000.
+	MaxSessions int
+	// Cookie, when not empty, names a cookie set on the polling handshake
+	// with the session id (Path=/, HttpOnly, SameSite=Lax), for load
+	// balancers that route by cookie (long-polling needs sticky sessions).
+	Cookie string
 }
 
 // withDefaults returns a copy with every zero field set to its default.

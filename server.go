@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/allspark/allspark/internal/eio"
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/internal/transport/websocket"
 )
@@ -32,6 +33,7 @@ type ConnectionHook func(ctx context.Context, s *Spark) error
 type Server struct {
 	opts    Options
 	engine  websocket.Engine
+	eio     *eio.Server // nil when Options.EngineIO.Disabled
 	trusted trustedProxies
 
 	mu      sync.RWMutex
@@ -83,6 +85,11 @@ func New(opts Options) (*Server, error) {
 			Compression:  opts.Compression,
 			WriteTimeout: opts.WriteTimeout,
 		}),
+	}
+	if !opts.EngineIO.Disabled {
+		if s.eio, err = newEngineIO(s); err != nil {
+			return nil, err
+		}
 	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})
 	s.rooms.subscribed = make(map[string]struct{})
@@ -169,6 +176,10 @@ func headerHasToken(h http.Header, name, token string) bool {
 // an Engine.IO request (its EIO query parameter) to the Engine.IO server, a
 // WebSocket upgrade to the Primus WebSocket handler, anything else gets 426.
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	if s.eio != nil && eio.IsRequest(r) {
+		s.eio.ServeHTTP(w, r)
+		return
+	}
 	if !upgrade {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		// RFC 9110 §15.5.22: a 426 names the protocol to switch to.

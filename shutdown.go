@@ -79,6 +79,11 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 		cancelCut()
 	}
 
+	if s.eio != nil {
+		// Sessions still open (a polling client that never came back for
+		// its close packet) are dropped, and their timers stopped.
+		s.eio.Close()
+	}
 	if uerr := s.broker.Unregister(context.WithoutCancel(ctx), s.nodeID); uerr != nil {
 		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)
 	}

@@ -73,6 +73,18 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 		Compression:  c.Compression,
 		Logger:       logger,
 		CORS:         allspark.CORSOptions{Origins: c.origins()},
+		EngineIO: allspark.EngineIOOptions{
+			Disabled:     !c.EIO,
+			PingInterval: c.EIOPingInterval,
+			PingTimeout:  c.EIOPingTimeout,
+			MaxPayload:   c.EIOMaxPayload,
+			Cookie:       c.EIOCookie,
+		},
+	}
+	for _, t := range strings.Split(c.EIOTransports, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			o.EngineIO.Transports = append(o.EngineIO.Transports, t)
+		}
 	}
 	for _, p := range strings.Split(c.TrustedProxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -39,6 +39,13 @@ type Config struct {
 	LogLevel        string        // debug, info, warn, error
 	LogFormat       string        // text or json
 	ShutdownTimeout time.Duration // graceful shutdown limit
+	// Engine.IO wire (long-polling, WebSocket, upgrade) at the pathname.
+	EIO             bool          // serve it
+	EIOTransports   string        // comma-separated: polling, websocket
+	EIOPingInterval time.Duration // between Engine.IO pings
+	EIOPingTimeout  time.Duration // for the pong
+	EIOMaxPayload   int           // largest POST body, bytes
+	EIOCookie       string        // session cookie name; empty: none
 }
 
 // Default returns the configuration used when nothing is set.
@@ -55,6 +62,11 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
+		EIO:             true,
+		EIOTransports:   "polling,websocket",
+		EIOPingInterval: 25 * time.Second,
+		EIOPingTimeout:  20 * time.Second,
+		EIOMaxPayload:   1_000_000,
 	}
 }
 
@@ -92,6 +104,12 @@ var settings = []setting{
 	{name: "origins", usage: "comma-separated origins, besides the server's own, whose pages may open WebSocket connections (e.g. https://app.example.com,https://*.example.com; * allows any site, which lets every page use your users' cookies). Upgrades from other origins get 403", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.StringVar(&c.Origins, n, c.Origins, u)
 	}},
+	{name: "eio", usage: "serve the Engine.IO v4 wire at the pathname (<pathname>/?EIO=4&transport=polling|websocket): HTTP long-polling, WebSocket and the upgrade between them, as Primus's engine.io transformer and the JS client's fallback speak it", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.EIO, n, c.EIO, u) }},
+	{name: "eio-transports", usage: "comma-separated Engine.IO transports allowed: polling, websocket", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOTransports, n, c.EIOTransports, u) }},
+	{name: "eio-ping-interval", usage: "interval between Engine.IO pings", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.EIOPingInterval, n, c.EIOPingInterval, u) }},
+	{name: "eio-ping-timeout", usage: "how long an Engine.IO pong may take before the session ends (a vanished client is reaped within interval + timeout)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u) }},
+	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
+	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
 	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},

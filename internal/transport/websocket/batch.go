@@ -47,9 +47,9 @@ var vectors = sync.Pool{New: func() any { return new(vector) }}
 // It is safe beside the engine's own writes (pongs, close frames) because
 // both go through the gate's write mutex, so frames never interleave and
 // none follows a Close frame.
-func writeFramed(g *gate, msgs []Message) (n, bytes int, err error) {
+func writeFramed(g *gate, msgs []Message, prefix byte) (n, bytes int, err error) {
 	v := vectors.Get().(*vector)
-	bytes = v.build(msgs)
+	bytes = v.build(msgs, prefix)
 	err = g.writeBuffers(&v.out)
 	v.reset()
 	vectors.Put(v)
@@ -66,14 +66,21 @@ func writeFramed(g *gate, msgs []Message) (n, bytes int, err error) {
 // it (9 % of server CPU in the storm benchmark).
 //
 //go:noinline
-func (v *vector) build(msgs []Message) (bytes int) {
-	if need := maxHeader * len(msgs); cap(v.hdrs) < need {
+func (v *vector) build(msgs []Message, prefix byte) (bytes int) {
+	if need := (maxHeader + 1) * len(msgs); cap(v.hdrs) < need {
 		v.hdrs = make([]byte, 0, need)
 	}
 	hdrs := v.hdrs[:0]
 	for i := range msgs {
 		start := len(hdrs)
-		hdrs = appendHeader(hdrs, msgs[i].Binary, len(msgs[i].Payload))
+		if prefix != 0 && !msgs[i].Binary {
+			// The prefix is part of the frame's payload; it rides in the
+			// header's buffer so the payload itself is still not copied.
+			hdrs = appendHeader(hdrs, false, len(msgs[i].Payload)+1)
+			hdrs = append(hdrs, prefix)
+		} else {
+			hdrs = appendHeader(hdrs, msgs[i].Binary, len(msgs[i].Payload))
+		}
 		v.bufs = append(v.bufs, hdrs[start:len(hdrs):len(hdrs)])
 		if len(msgs[i].Payload) > 0 {
 			v.bufs = append(v.bufs, msgs[i].Payload)
@@ -90,7 +97,7 @@ func (v *vector) reset() {
 	v.out = nil
 	clear(v.bufs)
 	v.bufs = v.bufs[:0]
-	if cap(v.bufs) > 4096 || cap(v.hdrs) > 4096*maxHeader {
+	if cap(v.bufs) > 4096 || cap(v.hdrs) > 4096*(maxHeader+1) {
 		v.bufs, v.hdrs = nil, nil
 	}
 }

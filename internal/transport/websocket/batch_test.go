@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,7 +76,7 @@ func TestWriteFramed(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		n, total, err := writeFramed(openGate(server, time.Second), msgs)
+		n, total, err := writeFramed(openGate(server, time.Second), msgs, 0)
 		if err == nil && (n != len(msgs) || total != 0+1+125+126+127+65535+65536+70000) {
 			err = io.ErrShortWrite
 		}
@@ -105,11 +106,11 @@ func TestWriteFramedAllocations(t *testing.T) {
 	server := openGate(conn, time.Second)
 	go func() { _, _ = io.Copy(io.Discard, client) }()
 	msgs := []Message{{Payload: []byte(`{"hello":"world"}`)}, {Payload: []byte("bin"), Binary: true}}
-	if _, _, err := writeFramed(server, msgs); err != nil {
+	if _, _, err := writeFramed(server, msgs, 0); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, _, err := writeFramed(server, msgs); err != nil {
+		if _, _, err := writeFramed(server, msgs, 0); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -122,7 +123,7 @@ func TestWriteFramedError(t *testing.T) {
 	_, conn := tcpPair(t)
 	server := openGate(conn, time.Second)
 	conn.Close()
-	if n, _, err := writeFramed(server, []Message{{Payload: []byte("x")}}); err == nil || n != 0 {
+	if n, _, err := writeFramed(server, []Message{{Payload: []byte("x")}}, 0); err == nil || n != 0 {
 		t.Fatalf("write to a closed conn: n=%d err=%v", n, err)
 	}
 }
@@ -154,8 +155,45 @@ func BenchmarkWriteFramed(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := writeFramed(g, msgs); err != nil {
+		if _, _, err := writeFramed(g, msgs, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A prefixed batch puts the prefix inside every text frame (its length
+// counts it) and leaves binary frames alone, still without allocating.
+func TestWriteFramedPrefixed(t *testing.T) {
+	client, conn := tcpPair(t)
+	server := openGate(conn, time.Second)
+	msgs := []Message{{Payload: []byte(`"hi"`)}, {Payload: []byte{1, 2}, Binary: true}, {Payload: bytes.Repeat([]byte("x"), 200)}}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := writeFramed(server, msgs, '4')
+		errc <- err
+	}()
+	want := []struct {
+		op      byte
+		payload string
+	}{{1, `4"hi"`}, {2, "\x01\x02"}, {1, "4" + strings.Repeat("x", 200)}}
+	for i, w := range want {
+		_, op, payload := readFrame(t, client)
+		if op != w.op || string(payload) != w.payload {
+			t.Fatalf("frame %d: op %d %q, want op %d %q", i, op, payload, w.op, w.payload)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if raceEnabled {
+		return
+	}
+	go func() { _, _ = io.Copy(io.Discard, client) }()
+	if allocs := testing.AllocsPerRun(200, func() {
+		if _, _, err := writeFramed(server, msgs, '4'); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs > 0 {
+		t.Fatalf("prefixed writeFramed allocates %.1f times per batch", allocs)
 	}
 }

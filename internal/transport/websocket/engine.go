@@ -33,6 +33,12 @@ type Conn interface {
 	transport.Session
 	// WriteMessage writes one data frame.
 	WriteMessage(binary bool, payload []byte) error
+	// WriteBatchPrefixed is WriteBatch with prefix put before the payload
+	// of every text message, inside its frame (binary messages are written
+	// as they are): Engine.IO's "4" packet type in front of a Primus
+	// frame. Uncompressed, the prefix rides in the frame header's buffer
+	// and the payload is still not copied. A zero prefix is none.
+	WriteBatchPrefixed(prefix byte, msgs []Message) (n, bytes int, err error)
 }
 
 // Handler receives a connection's events (transport.Handler), from the

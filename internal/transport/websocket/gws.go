@@ -155,11 +155,23 @@ type gwsConn struct {
 }
 
 func (g gwsConn) WriteBatch(msgs []Message) (n, bytes int, err error) {
+	return g.WriteBatchPrefixed(0, msgs)
+}
+
+func (g gwsConn) WriteBatchPrefixed(prefix byte, msgs []Message) (n, bytes int, err error) {
 	if g.raw {
-		return writeFramed(g.g, msgs)
+		return writeFramed(g.g, msgs, prefix)
 	}
+	var buf []byte
 	for i := range msgs {
-		if err := g.WriteMessage(msgs[i].Binary, msgs[i].Payload); err != nil {
+		payload := msgs[i].Payload
+		if prefix != 0 && !msgs[i].Binary {
+			// gws compresses a whole message, so the prefix must be in the
+			// same buffer: a copy, on the compressed path only.
+			buf = append(append(buf[:0], prefix), payload...)
+			payload = buf
+		}
+		if err := g.WriteMessage(msgs[i].Binary, payload); err != nil {
 			return n, bytes, err
 		}
 		n++

@@ -1,0 +1,31 @@
+package allspark
+
+import (
+	"net/http"
+
+	"github.com/allspark/allspark/internal/eio"
+)
+
+// newEngineIO builds the Engine.IO server for s: sessions open through the
+// same opener as WebSocket connections, WebSockets (direct or upgraded)
+// come from the same engine, so limits and compression are shared.
+// serveFinal routes every request with an EIO query parameter to it.
+func newEngineIO(s *Server) (*eio.Server, error) {
+	o := s.opts.EngineIO
+	cfg := eio.Config{
+		PingInterval:   o.PingInterval,
+		PingTimeout:    o.PingTimeout,
+		UpgradeTimeout: o.UpgradeTimeout,
+		MaxPayload:     o.MaxPayload,
+		MaxMessage:     s.opts.MaxLength,
+		WriteTimeout:   s.opts.WriteTimeout,
+		Transports:     o.Transports,
+		MaxSessions:    o.MaxSessions,
+		WebSocket:      s.engine,
+		Logger:         s.opts.Logger,
+	}
+	if o.Cookie != "" {
+		cfg.Cookie = &http.Cookie{Name: o.Cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	}
+	return eio.NewServer(cfg, (*opener)(s))
+}
