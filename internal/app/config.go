@@ -106,8 +106,12 @@ var settings = []setting{
 	}},
 	{name: "eio", usage: "serve the Engine.IO v4 wire at the pathname (<pathname>/?EIO=4&transport=polling|websocket): HTTP long-polling, WebSocket and the upgrade between them, as Primus's engine.io transformer and the JS client's fallback speak it", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.EIO, n, c.EIO, u) }},
 	{name: "eio-transports", usage: "comma-separated Engine.IO transports allowed: polling, websocket", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOTransports, n, c.EIOTransports, u) }},
-	{name: "eio-ping-interval", usage: "interval between Engine.IO pings", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.EIOPingInterval, n, c.EIOPingInterval, u) }},
-	{name: "eio-ping-timeout", usage: "how long an Engine.IO pong may take before the session ends (a vanished client is reaped within interval + timeout)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u) }},
+	{name: "eio-ping-interval", usage: "interval between Engine.IO pings", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.EIOPingInterval, n, c.EIOPingInterval, u)
+	}},
+	{name: "eio-ping-timeout", usage: "how long an Engine.IO pong may take before the session ends (a vanished client is reaped within interval + timeout)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u)
+	}},
 	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
