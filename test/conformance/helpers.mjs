@@ -99,6 +99,34 @@ export async function startEchoServer(extraArgs = []) {
   return { child, addr, base: `http://${addr}` };
 }
 
+const helpTexts = new Map();
+
+/**
+ * The flags `cmd/allspark --help` lists (names without dashes), so tests that
+ * need a flag another change adds can skip with a reason until it exists.
+ */
+export async function allsparkFlags() {
+  const bin = await goBuild('./cmd/allspark', 'allspark');
+  if (!helpTexts.has(bin)) {
+    helpTexts.set(bin, promisify(execFile)(bin, ['--help']).then(
+      ({ stdout, stderr }) => stdout + stderr,
+      (err) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+    ).then((text) => new Set([...text.matchAll(/^\s*--?([a-z][a-z0-9-]*)/gm)].map((m) => m[1]))));
+  }
+  return helpTexts.get(bin);
+}
+
+/**
+ * Starts a Node reference server, test/conformance/reference/<script>, with
+ * args; it prints `LISTEN <addr>` and exits when its stdin closes. Resolves to
+ * { child, addr, base }.
+ */
+export async function startReference(script, args = []) {
+  const file = path.join(ROOT, 'test', 'conformance', 'reference', script);
+  const { child, addr } = await spawnAndMatch(process.execPath, [file, ...args], 'stdout', /^LISTEN (\S+)\n/);
+  return { child, addr, base: `http://${addr}` };
+}
+
 /**
  * Starts test/conformance/fixture (see its doc comment for the pathnames);
  * resolves to { base, addr }.
