@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach } from 'node:test';
 import {
-  ROOT, WebSocket, delay, reader, request, startEchoServer, startReference, allsparkFlags, rawConnect,
+  ROOT, WebSocket, delay, reader, request, startAllsparkEcho, startReference, allsparkFlags, rawConnect,
 } from './helpers.mjs';
 
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -49,7 +49,7 @@ export async function startEio(flags = {}) {
   const known = await allsparkFlags();
   const missing = Object.keys(flags).filter((f) => !known.has(f));
   if (missing.length) return { skip: `needs cmd/allspark ${missing.map((f) => `--${f}`).join(', ')}` };
-  const server = await startEchoServer(args);
+  const server = await startAllsparkEcho(args);
   const probe = await request(server.base, `${EIO_PATH}?EIO=4&transport=polling`);
   if (probe.status === 426 && !STRICT) {
     server.child.kill('SIGKILL');

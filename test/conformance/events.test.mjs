@@ -8,7 +8,7 @@ import { TEST_TIMEOUT, startFixture, connect, seen } from './helpers.mjs';
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 
 async function open() {
   const client = connect(fx.base, '/events');

@@ -9,7 +9,7 @@ import {
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 const BASIC_USER_PASS = `Basic ${Buffer.from('user:pass').toString('base64')}`;
 
 /** Connects to a fixture server that writes {id, query, headers, address, port} first; resolves to [client, info]. */

@@ -10,7 +10,7 @@ import {
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 /** Fast reconnects, so that "no reconnect happened" needs only a short wait. */
 const FAST = { min: 20, max: 40, retries: 2 };
 

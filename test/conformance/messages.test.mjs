@@ -9,7 +9,7 @@ import {
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 const PING_RE = /^"primus::ping::(\d+)"$/;
 const PING_INTERVAL = 150; // the fixture's /ping server
 const MAX_LENGTH = 1000; // the fixture's /maxlen server
