@@ -3,7 +3,7 @@
 // same connection and can even speak the envelope format by hand.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_TIMEOUT, startFixture, connect, seen } from './helpers.mjs';
+import { TEST_TIMEOUT, NEEDS_FIXTURE, startFixture, connect, seen } from './helpers.mjs';
 
 let fx;
 before(async () => { fx = await startFixture(); });

@@ -439,3 +439,22 @@ export function wsOnly(options) {
 export function allsparkOnly(options) {
   return { ...options, skip: options.skip || ALLSPARK_ONLY };
 }
+
+/**
+ * Client transport options that send extra request headers (and an Origin):
+ * ws takes `headers` and `origin`; engine.io-client takes `extraHeaders` for
+ * its polling requests and its WebSocket alike.
+ */
+export function transportHeaders(headers = {}, origin) {
+  if (TRANSFORMER === 'engine.io') return { transport: { extraHeaders: { ...headers, ...(origin && { Origin: origin }) } } };
+  return { transport: { headers, ...(origin && { origin }) } };
+}
+
+/**
+ * The text of a client error, where a refused handshake's status shows: ws
+ * puts it in the message ("Unexpected server response: 401"), engine.io-client
+ * in the description of its "xhr poll error".
+ */
+export function errorText(err) {
+  return `${err?.message} ${err?.description ?? ''}`;
+}

@@ -4,7 +4,7 @@
 import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  STATE, TEST_TIMEOUT, startFixture, connect, seen, delay, until, admin, uniqueTag,
+  STATE, TEST_TIMEOUT, NEEDS_FIXTURE, startFixture, connect, seen, delay, until, admin, uniqueTag,
 } from './helpers.mjs';
 
 let fx;
