@@ -85,6 +85,12 @@ for mode in "websockets true" "engine.io false" "engine.io true"; do
   PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"
 done
 
+step "Node: conformance on the engine.io transformer against Allspark (polling only, then with upgrade), and eio.test.mjs strict"
+EIO_STRICT=1 node --test --test-reporter=tap test/conformance/eio.test.mjs
+for websockets in false true; do
+  PRIMUS_TRANSFORMER=engine.io PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
+done
+
 step "bench harness (its own module, bench/harness): vet, staticcheck, go test -race"
 (cd bench/harness && go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...)
 
