@@ -75,6 +75,22 @@ done
 step "Node: conformance with the stock Primus client, the typed JS client, the demo end to end (node --test)"
 node --test --test-reporter=tap test/conformance/ js/test/ test/e2e/
 
+# The conformance files other than eio.test.mjs (which has its own server switch).
+primus_conformance=(test/conformance/{basic,events,http,lifecycle,messages}.test.mjs)
+
+step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11), ~3 s each"
+EIO_SERVER=reference node --test --test-reporter=tap test/conformance/eio.test.mjs
+for mode in "websockets true" "engine.io false" "engine.io true"; do
+  set -- $mode
+  PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"
+done
+
+step "Node: conformance on the engine.io transformer against Allspark (polling only, then with upgrade), and eio.test.mjs strict"
+EIO_STRICT=1 node --test --test-reporter=tap test/conformance/eio.test.mjs
+for websockets in false true; do
+  PRIMUS_TRANSFORMER=engine.io PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
+done
+
 step "bench harness (its own module, bench/harness): vet, staticcheck, go test -race"
 (cd bench/harness && go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...)
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
   STATE, socketClass, TEST_TIMEOUT, startEchoServer, connect, seen, delay, rawConnect, wsURL, request,
+  MODE, TRANSFORMER, PRIMUS_SERVER, wsOnly, allsparkOnly, upgraded,
 } from './helpers.mjs';
 
 const PATH = '/primus';
@@ -102,7 +103,7 @@ test('echo: a 4 MiB message (below the default MaxLength of 10 MiB)', opts, asyn
   assert.equal(await roundTrip(client, big), big);
 });
 
-test('compression: with --compression the stock client negotiates permessage-deflate and echoes', opts, async () => {
+test('compression: with --compression the stock client negotiates permessage-deflate and echoes', wsOnly(opts), async () => {
   const client = connect(compressed.base, PATH);
   await seen(client, 'open');
   assert.match(client.socket.extensions, /permessage-deflate/);
@@ -115,7 +116,7 @@ test('compression: with --compression the stock client negotiates permessage-def
 
 // A small compressed frame that inflates past MaxLength must close the
 // connection without delivering anything (memory stays bounded).
-test('compression: MaxLength applies to the inflated size (connection closed, nothing echoed)', opts, async () => {
+test('compression: MaxLength applies to the inflated size (connection closed, nothing echoed)', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(compressed, PATH), { perMessageDeflate: true });
   assert.match(ws.extensions, /permessage-deflate/);
   ws.send(JSON.stringify('a'.repeat(64 * 1024))); // ~65 KiB inflated, ~100 bytes on the wire
@@ -123,6 +124,27 @@ test('compression: MaxLength applies to the inflated size (connection closed, no
   assert.equal(code, 1009);
   assert.deepEqual(ws.frames, []);
 });
+
+test('engine.io upgrade: the session moves from polling to WebSocket and keeps echoing in order',
+  { ...opts, skip: MODE !== 'engine.io-upgrade' && `only in mode engine.io-upgrade (this is ${MODE})` }, async () => {
+    const client = connect(server.base, PATH);
+    for (let i = 0; i < 5; i++) client.write({ before: i });
+    await seen(client, 'open');
+    await upgraded(client);
+    assert.equal(client.socket.transport.name, 'websocket');
+    for (let i = 0; i < 5; i++) client.write({ after: i });
+    for (let i = 0; i < 5; i++) assert.deepEqual(await client.data.next(), { before: i });
+    for (let i = 0; i < 5; i++) assert.deepEqual(await client.data.next(), { after: i });
+  });
+
+test('engine.io polling: with websockets:false the session stays on polling',
+  { ...opts, skip: MODE !== 'engine.io-polling' && `only in mode engine.io-polling (this is ${MODE})` }, async () => {
+    const client = connect(server.base, PATH);
+    await seen(client, 'open');
+    assert.equal(client.socket.transport.name, 'polling');
+    assert.equal(await roundTrip(client, 'polled'), 'polled');
+    assert.equal(client.socket.transport.name, 'polling');
+  });
 
 test('buffering: writes before open are flushed in order after open', opts, async () => {
   const client = connect(server.base, PATH);
@@ -181,21 +203,23 @@ test('HTTP: GET <pathname>/spec describes the server', opts, async () => {
   assert.match(res.headers['content-type'], /^application\/json/);
   const spec = JSON.parse(res.body);
   assert.equal(spec.pathname, PATH);
-  assert.equal(spec.transformer, 'websockets');
+  // Primus reports its own transformer; Allspark serves every transport from
+  // one server and reports websockets whatever the client uses.
+  assert.equal(spec.transformer, PRIMUS_SERVER === 'reference' ? TRANSFORMER : 'websockets');
   assert.equal(spec.parser, 'json');
   assert.equal(spec.pingInterval, 30000);
   assert.equal(typeof spec.version, 'string');
   assert.ok(spec.version.length > 0);
 });
 
-test('HTTP: plain GET of the pathname (and below it) answers 426', opts, async () => {
+test('HTTP: plain GET of the pathname (and below it) answers 426', wsOnly(opts), async () => {
   for (const p of [PATH, `${PATH}/`, `${PATH}/anything/else`, `${PATH}?_primuscb=abc`]) {
     const res = await request(server.base, p);
     assert.equal(res.status, 426, p);
   }
 });
 
-test('HTTP: HEAD of /spec has the headers and no body; POST of the pathname is 426', opts, async () => {
+test('HTTP: HEAD of /spec has the headers and no body; POST of the pathname is 426', wsOnly(opts), async () => {
   const head = await request(server.base, `${PATH}/spec`, { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.match(head.headers['content-type'], /^application\/json/);
@@ -204,7 +228,7 @@ test('HTTP: HEAD of /spec has the headers and no body; POST of the pathname is 4
   assert.equal(post.status, 426);
 });
 
-test('HTTP: answers under the pathname carry no-cache headers', opts, async () => {
+test('HTTP: answers under the pathname carry no-cache headers', allsparkOnly(opts), async () => {
   for (const p of [`${PATH}/spec`, PATH]) {
     const res = await request(server.base, p);
     assert.match(res.headers['cache-control'], /no-cache/, p);
@@ -214,14 +238,14 @@ test('HTTP: answers under the pathname carry no-cache headers', opts, async () =
   }
 });
 
-test('HTTP: paths outside the pathname are 404', opts, async () => {
+test('HTTP: paths outside the pathname are 404', allsparkOnly(opts), async () => {
   for (const p of ['/', '/primusx', '/other/primus']) {
     const res = await request(server.base, p);
     assert.equal(res.status, 404, p);
   }
 });
 
-test('HTTP: GET <pathname>/primus.js serves the client library (text/javascript; charset=utf-8, revalidated)', opts, async () => {
+test('HTTP: GET <pathname>/primus.js serves the client library (text/javascript; charset=utf-8, revalidated)', allsparkOnly(opts), async () => {
   const res = await request(server.base, `${PATH}/primus.js`);
   assert.equal(res.status, 200);
   assert.match(res.headers['content-type'], /^text\/javascript; charset=utf-8/);
@@ -231,20 +255,20 @@ test('HTTP: GET <pathname>/primus.js serves the client library (text/javascript;
   assert.match(res.body, /Primus\.defaults\.pathname="\/primus"/);
 });
 
-test('raw ws: the server does not require _primuscb and uses no subprotocol', opts, async () => {
+test('raw ws: the server does not require _primuscb and uses no subprotocol', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   assert.equal(ws.protocol, '');
   ws.send('"plain"');
   assert.equal((await ws.messages.next()).text, '"plain"');
 });
 
-test('raw ws: upgrades below the pathname are served too (Primus owns the whole prefix)', opts, async () => {
+test('raw ws: upgrades below the pathname are served too (Primus owns the whole prefix)', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, `${PATH}/some/where`, '?x=1'));
   ws.send('[1]');
   assert.equal((await ws.messages.next()).text, '[1]');
 });
 
-test('handshake: "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket" (Firefox style) are accepted', opts, async () => {
+test('handshake: "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket" (Firefox style) are accepted', wsOnly(opts), async () => {
   const head = await new Promise((resolve, reject) => {
     const sock = net.connect(Number(server.addr.split(':')[1]), '127.0.0.1');
     let buf = '';
@@ -264,7 +288,7 @@ test('handshake: "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket" (Fir
   assert.match(head, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i);
 });
 
-test('raw ws: a message fragmented over three frames is reassembled', opts, async () => {
+test('raw ws: a message fragmented over three frames is reassembled', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send('{"part":', { fin: false });
   ws.send('"one two ', { fin: false });
@@ -272,14 +296,14 @@ test('raw ws: a message fragmented over three frames is reassembled', opts, asyn
   assert.equal((await ws.messages.next()).text, '{"part":"one two three"}');
 });
 
-test('raw ws: a text frame that is not UTF-8 closes the connection with 1007', opts, async () => {
+test('raw ws: a text frame that is not UTF-8 closes the connection with 1007', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send(Buffer.from([0x22, 0xff, 0xfe, 0x22]), { binary: false });
   const { code } = await ws.closed;
   assert.equal(code, 1007);
 });
 
-test('raw ws: one write is one text frame holding the JSON (no HTML escaping, U+2028 escaped)', opts, async () => {
+test('raw ws: one write is one text frame holding the JSON (no HTML escaping, U+2028 escaped)', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH, '?_primuscb=xyz'));
   ws.send('{"a":"<&>","b":[1,2]}');
   const frame = await ws.messages.next();
@@ -289,7 +313,7 @@ test('raw ws: one write is one text frame holding the JSON (no HTML escaping, U+
   assert.equal((await ws.messages.next()).text, '"x\\u2028y"');
 });
 
-test('raw ws: invalid JSON is dropped, the connection stays open and later messages echo', opts, async () => {
+test('raw ws: invalid JSON is dropped, the connection stays open and later messages echo', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send('{not json');
   ws.send('"still here"');
@@ -298,7 +322,7 @@ test('raw ws: invalid JSON is dropped, the connection stays open and later messa
   assert.equal(ws.readyState, ws.OPEN);
 });
 
-test('raw ws: a binary frame is passed through and echoed as binary', opts, async () => {
+test('raw ws: a binary frame is passed through and echoed as binary', allsparkOnly(wsOnly(opts)), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
   ws.send(bytes, { binary: true });
@@ -307,14 +331,14 @@ test('raw ws: a binary frame is passed through and echoed as binary', opts, asyn
   assert.deepEqual(Buffer.from(frame.data), bytes);
 });
 
-test('raw ws: "primus::id::" is answered with "primus::id::<id>"', opts, async () => {
+test('raw ws: "primus::id::" is answered with "primus::id::<id>"', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send('"primus::id::"');
   const frame = await ws.messages.next();
   assert.match(frame.text, /^"primus::id::[^"]+"$/);
 });
 
-test('raw ws: "primus::pong::<n>" is consumed as a control message, not echoed', opts, async () => {
+test('raw ws: "primus::pong::<n>" is consumed as a control message, not echoed', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send('"primus::pong::12345"');
   ws.send('"after"');
@@ -325,7 +349,7 @@ test('raw ws: "primus::pong::<n>" is consumed as a control message, not echoed',
 // starting with "primus::" (ErrReserved), so the echo server cannot write the
 // unknown control-looking message back. Primus's spark.write sends it, and the
 // stock client hands unknown primus:: messages to the application as data.
-test('raw ws: an unknown "primus::foo::bar" from the client is data and is echoed, as Primus does', opts, async () => {
+test('raw ws: an unknown "primus::foo::bar" from the client is data and is echoed, as Primus does', wsOnly(opts), async () => {
   const ws = await rawConnect(wsURL(server, PATH));
   ws.send('"primus::foo::bar"');
   ws.send('"marker"');

@@ -3,12 +3,12 @@
 // same connection and can even speak the envelope format by hand.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_TIMEOUT, startFixture, connect, seen } from './helpers.mjs';
+import { TEST_TIMEOUT, NEEDS_FIXTURE, startFixture, connect, seen } from './helpers.mjs';
 
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 
 async function open() {
   const client = connect(fx.base, '/events');

@@ -23,6 +23,47 @@ const require = createRequire(path.join(ROOT, 'package.json'));
 export const Primus = require('primus');
 export const WebSocket = require('ws');
 
+// ---------------------------------------------------------------------------
+// Modes: which transformer the stock client uses, and which server it drives.
+
+/** The Primus transformer of the stock client: PRIMUS_TRANSFORMER=websockets (default) or engine.io. */
+export const TRANSFORMER = process.env.PRIMUS_TRANSFORMER || 'websockets';
+if (!['websockets', 'engine.io'].includes(TRANSFORMER)) {
+  throw new Error(`PRIMUS_TRANSFORMER must be websockets or engine.io, not ${TRANSFORMER}`);
+}
+
+/**
+ * PRIMUS_WEBSOCKETS=false gives the client Primus's `websockets: false`: with
+ * the engine.io transformer it then polls only (transports ['polling']);
+ * otherwise it starts polling and upgrades to WebSocket.
+ */
+export const WEBSOCKETS = process.env.PRIMUS_WEBSOCKETS !== 'false';
+
+/** The mode's name: websockets, engine.io-polling or engine.io-upgrade. */
+export const MODE = TRANSFORMER === 'websockets' ? 'websockets' : `engine.io-${WEBSOCKETS ? 'upgrade' : 'polling'}`;
+
+/**
+ * The server behind startEchoServer: PRIMUS_SERVER=allspark (cmd/allspark
+ * --echo, the default) or reference (stock Primus 8 in Node with TRANSFORMER,
+ * test/conformance/reference/primus-server.cjs).
+ */
+export const PRIMUS_SERVER = process.env.PRIMUS_SERVER || 'allspark';
+if (!['allspark', 'reference'].includes(PRIMUS_SERVER)) {
+  throw new Error(`PRIMUS_SERVER must be allspark or reference, not ${PRIMUS_SERVER}`);
+}
+
+/** Skip reason (or false) for scenarios about the WebSocket transformer itself: raw ws frames, the upgrade handshake. */
+export const WS_SPECIFIC = TRANSFORMER !== 'websockets'
+  && `WebSocket-transformer specific (raw ws frames or handshake); not run in mode ${MODE}`;
+
+/** Skip reason (or false) for scenarios that need the Go fixture, which has no reference counterpart. */
+export const NEEDS_FIXTURE = PRIMUS_SERVER === 'reference'
+  && 'needs test/conformance/fixture (Go); the reference is an echo server only';
+
+/** Skip reason (or false) for scenarios about Allspark's own answers (HTTP, binary frames), where Primus answers otherwise. */
+export const ALLSPARK_ONLY = PRIMUS_SERVER === 'reference'
+  && "Allspark's own behaviour (Primus's differs); not run against the reference";
+
 /** Default per-test timeout (ms). */
 export const TEST_TIMEOUT = 10_000;
 
@@ -93,9 +134,45 @@ function spawnAndMatch(cmd, args, stream, re) {
  * `msg="allspark listening" addr=127.0.0.1:N` on stderr.
  */
 export async function startEchoServer(extraArgs = []) {
+  if (PRIMUS_SERVER === 'reference') {
+    return startReference('primus-server.cjs', ['--transformer', TRANSFORMER, ...extraArgs]);
+  }
+  return startAllsparkEcho(extraArgs);
+}
+
+/** Starts `cmd/allspark --echo` whatever PRIMUS_SERVER says (see startEchoServer). */
+export async function startAllsparkEcho(extraArgs = []) {
   const bin = await goBuild('./cmd/allspark', 'allspark');
   const { child, addr } = await spawnAndMatch(bin, ['--echo', '--addr', '127.0.0.1:0', ...extraArgs], 'stderr',
     /allspark listening.*?addr=(127\.0\.0\.1:\d+)/);
+  return { child, addr, base: `http://${addr}` };
+}
+
+const helpTexts = new Map();
+
+/**
+ * The flags `cmd/allspark --help` lists (names without dashes), so tests that
+ * need a flag another change adds can skip with a reason until it exists.
+ */
+export async function allsparkFlags() {
+  const bin = await goBuild('./cmd/allspark', 'allspark');
+  if (!helpTexts.has(bin)) {
+    helpTexts.set(bin, promisify(execFile)(bin, ['--help']).then(
+      ({ stdout, stderr }) => stdout + stderr,
+      (err) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+    ).then((text) => new Set([...text.matchAll(/^\s*--?([a-z][a-z0-9-]*)/gm)].map((m) => m[1]))));
+  }
+  return helpTexts.get(bin);
+}
+
+/**
+ * Starts a Node reference server, test/conformance/reference/<script>, with
+ * args; it prints `LISTEN <addr>` and exits when its stdin closes. Resolves to
+ * { child, addr, base }.
+ */
+export async function startReference(script, args = []) {
+  const file = path.join(ROOT, 'test', 'conformance', 'reference', script);
+  const { child, addr } = await spawnAndMatch(process.execPath, [file, ...args], 'stdout', /^LISTEN (\S+)\n/);
   return { child, addr, base: `http://${addr}` };
 }
 
@@ -104,6 +181,8 @@ export async function startEchoServer(extraArgs = []) {
  * resolves to { base, addr }.
  */
 export async function startFixture() {
+  // Against the reference every fixture scenario is skipped (NEEDS_FIXTURE).
+  if (NEEDS_FIXTURE) return { skip: NEEDS_FIXTURE };
   const bin = await goBuild('./test/conformance/fixture', 'fixture');
   const { child, addr } = await spawnAndMatch(bin, ['-addr', '127.0.0.1:0'], 'stdout', /^LISTEN (\S+)\n/);
   return { child, addr, base: `http://${addr}` };
@@ -129,14 +208,17 @@ afterEach(() => {
 
 const socketClasses = new Map();
 
-/** Primus.createSocket for the websockets transformer, cached per option set. */
+/** Primus.createSocket for the mode's TRANSFORMER, cached per option set. */
 export function socketClass(pathname, extra = {}) {
   const key = JSON.stringify([pathname, extra]);
   if (!socketClasses.has(key)) {
-    socketClasses.set(key, Primus.createSocket({ transformer: 'websockets', pathname, ...extra }));
+    socketClasses.set(key, Primus.createSocket({ transformer: TRANSFORMER, pathname, ...extra }));
   }
   return socketClasses.get(key);
 }
+
+/** The client options the mode adds (websockets: false for engine.io polling only). */
+const modeOptions = TRANSFORMER === 'engine.io' && !WEBSOCKETS ? { websockets: false } : {};
 
 /**
  * Creates a stock Primus client for url (e.g. http://127.0.0.1:N?x=1) and
@@ -146,7 +228,7 @@ export function socketClass(pathname, extra = {}) {
  */
 export function connect(url, pathname, options = {}, createOptions = {}) {
   const Socket = socketClass(pathname, createOptions);
-  const client = new Socket(url, options);
+  const client = new Socket(url, { ...modeOptions, ...options });
   sockets.add(client);
   record(client);
   client.data = reader(client, 'data', normalize);
@@ -227,6 +309,17 @@ export function once(emitter, event, ms = 5000) {
     }
     emitter.on(event, on);
   });
+}
+
+/**
+ * Resolves once the client's Engine.IO socket runs on the WebSocket transport
+ * (after its upgrade); rejects after ms. Only meaningful in engine.io-upgrade.
+ */
+export async function upgraded(client, ms = 5000) {
+  const eio = client.socket;
+  if (!eio || !eio.transport) throw new Error('client has no engine.io socket');
+  if (eio.transport.name === 'websocket') return;
+  await once(eio, 'upgrade', ms);
 }
 
 /** Resolves once the client has recorded event (now or later). */
@@ -336,3 +429,32 @@ export const admin = {
 let tagCounter = 0;
 /** A unique tag for counting one test's connection attempts at the fixture. */
 export const uniqueTag = () => `t${process.pid}-${++tagCounter}`;
+
+/** Test options for a WebSocket-specific scenario: skipped (WS_SPECIFIC) outside the websockets mode. */
+export function wsOnly(options) {
+  return { ...options, skip: options.skip || WS_SPECIFIC };
+}
+
+/** Test options for a scenario about Allspark's own behaviour: skipped (ALLSPARK_ONLY) against the reference. */
+export function allsparkOnly(options) {
+  return { ...options, skip: options.skip || ALLSPARK_ONLY };
+}
+
+/**
+ * Client transport options that send extra request headers (and an Origin):
+ * ws takes `headers` and `origin`; engine.io-client takes `extraHeaders` for
+ * its polling requests and its WebSocket alike.
+ */
+export function transportHeaders(headers = {}, origin) {
+  if (TRANSFORMER === 'engine.io') return { transport: { extraHeaders: { ...headers, ...(origin && { Origin: origin }) } } };
+  return { transport: { headers, ...(origin && { origin }) } };
+}
+
+/**
+ * The text of a client error, where a refused handshake's status shows: ws
+ * puts it in the message ("Unexpected server response: 401"), engine.io-client
+ * in the description of its "xhr poll error".
+ */
+export function errorText(err) {
+  return `${err?.message} ${err?.description ?? ''}`;
+}

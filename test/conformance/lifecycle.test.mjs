@@ -4,13 +4,13 @@
 import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  STATE, TEST_TIMEOUT, startFixture, connect, seen, delay, until, admin, uniqueTag,
+  STATE, TEST_TIMEOUT, NEEDS_FIXTURE, startFixture, connect, seen, delay, until, admin, uniqueTag,
 } from './helpers.mjs';
 
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 /** Fast reconnects, so that "no reconnect happened" needs only a short wait. */
 const FAST = { min: 20, max: 40, retries: 2 };
 

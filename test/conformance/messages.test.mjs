@@ -3,13 +3,13 @@
 import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  TEST_TIMEOUT, startFixture, connect, seen, once, rawConnect, wsURL,
+  TEST_TIMEOUT, NEEDS_FIXTURE, wsOnly, startFixture, connect, seen, once, rawConnect, wsURL,
 } from './helpers.mjs';
 
 let fx;
 before(async () => { fx = await startFixture(); });
 
-const opts = { timeout: TEST_TIMEOUT };
+const opts = { timeout: TEST_TIMEOUT, skip: NEEDS_FIXTURE };
 const PING_RE = /^"primus::ping::(\d+)"$/;
 const PING_INTERVAL = 150; // the fixture's /ping server
 const MAX_LENGTH = 1000; // the fixture's /maxlen server
@@ -21,7 +21,7 @@ async function open(pathname, options = {}) {
 }
 
 describe('heartbeat', () => {
-  test('the ping frame is exactly the JSON string "primus::ping::<ms since epoch>"', opts, async () => {
+  test('the ping frame is exactly the JSON string "primus::ping::<ms since epoch>"', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/ping'));
     const frame = await ws.messages.next();
     assert.equal(frame.binary, false);
@@ -30,7 +30,7 @@ describe('heartbeat', () => {
     assert.ok(Math.abs(Number(m[1]) - Date.now()) < 5000, `ping time ${m[1]} is not now`);
   });
 
-  test('answering every ping with "primus::pong::<ms>" keeps the connection open', opts, async () => {
+  test('answering every ping with "primus::pong::<ms>" keeps the connection open', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/ping'));
     let last = 0;
     for (let i = 0; i < 5; i++) {
@@ -48,7 +48,7 @@ describe('heartbeat', () => {
     assert.equal(ws.readyState, ws.OPEN);
   });
 
-  test('a peer that never answers is disconnected without "primus::server::close"', opts, async () => {
+  test('a peer that never answers is disconnected without "primus::server::close"', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/ping'));
     const started = Date.now();
     const { code } = await ws.closed;
@@ -63,7 +63,7 @@ describe('heartbeat', () => {
     assert.notEqual(code, 1006, 'a close frame, not a cut connection');
   });
 
-  test('WebSocket-level pings from the client count as pongs', opts, async () => {
+  test('WebSocket-level pings from the client count as pongs', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/ping'));
     const pinger = setInterval(() => ws.ping(), PING_INTERVAL / 5);
     try {
@@ -88,7 +88,7 @@ describe('heartbeat', () => {
 });
 
 describe('maxLength', () => {
-  test('a message of exactly MaxLength bytes is accepted', opts, async () => {
+  test('a message of exactly MaxLength bytes is accepted', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/maxlen'));
     const payload = JSON.stringify('a'.repeat(MAX_LENGTH - 2));
     assert.equal(Buffer.byteLength(payload), MAX_LENGTH);
@@ -96,7 +96,7 @@ describe('maxLength', () => {
     assert.equal((await ws.messages.next()).text, payload);
   });
 
-  test('a message one byte over MaxLength closes the connection with 1009', opts, async () => {
+  test('a message one byte over MaxLength closes the connection with 1009', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/maxlen'));
     ws.send(JSON.stringify('a'.repeat(MAX_LENGTH - 1)));
     const { code } = await ws.closed;
@@ -104,7 +104,7 @@ describe('maxLength', () => {
     assert.deepEqual(ws.frames, []);
   });
 
-  test('a fragmented message whose fragments together exceed MaxLength closes with 1009', opts, async () => {
+  test('a fragmented message whose fragments together exceed MaxLength closes with 1009', wsOnly(opts), async () => {
     const ws = await rawConnect(wsURL(fx, '/maxlen'));
     const part = 'a'.repeat(400);
     ws.send(`"${part}`, { fin: false });
