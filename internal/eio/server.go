@@ -163,10 +163,26 @@ func (s *Server) Close() {
 	}
 }
 
-// IsRequest reports whether r is an Engine.IO request: its query names
-// the protocol version (EIO).
+// IsRequest reports whether r is an Engine.IO request: its query has an
+// EIO, transport or sid parameter. (A request with none of them belongs
+// to the plain WebSocket wire that shares the pathname.)
 func IsRequest(r *http.Request) bool {
-	return strings.Contains(r.URL.RawQuery, "EIO=")
+	q := r.URL.RawQuery
+	return q != "" && (hasParam(q, "EIO") || hasParam(q, "transport") || hasParam(q, "sid"))
+}
+
+// hasParam reports whether the raw query has a parameter named name,
+// without parsing the whole query.
+func hasParam(rawQuery, name string) bool {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, _, _ := strings.Cut(kv, "=")
+		if k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // IsHandshake reports whether r would open a new session (an Engine.IO

@@ -231,9 +231,9 @@ func (s *session) finish(err error) {
 	s.mu.Unlock()
 	s.srv.forget(s)
 	if held != nil {
-		// Let the held GET end with a noop: a well-behaved client polls
-		// again and learns the session is gone (400).
-		_, _, _ = s.answerPoll(held, []byte{'0' + byte(Noop)}, nil)
+		// The held GET carries the close packet, as in the reference, so
+		// the client learns at once that the session is gone.
+		_, _, _ = s.answerPoll(held, []byte{'0' + byte(Close)}, nil)
 	}
 	if ws != nil {
 		_ = ws.Abort()
