@@ -12,6 +12,11 @@ import (
 // serveFinal routes every request with an EIO query parameter to it.
 func newEngineIO(s *Server) (*eio.Server, error) {
 	o := s.opts.EngineIO
+	if o.MaxPayload <= 0 {
+		// As Primus's engine.io transformer (maxHttpBufferSize:
+		// maxLength): any message a WebSocket client may send fits a POST.
+		o.MaxPayload = s.opts.MaxLength
+	}
 	cfg := eio.Config{
 		PingInterval:   o.PingInterval,
 		PingTimeout:    o.PingTimeout,
@@ -22,6 +27,7 @@ func newEngineIO(s *Server) (*eio.Server, error) {
 		Transports:     o.Transports,
 		MaxSessions:    o.MaxSessions,
 		WebSocket:      s.engine,
+		NewID:          s.opts.IDGenerator,
 		Logger:         s.opts.Logger,
 	}
 	if o.Cookie != "" {

@@ -163,8 +163,9 @@ type EngineIOOptions struct {
 	UpgradeTimeout time.Duration
 	// MaxPayload is the largest POST body, in bytes (larger: 413), and the
 	// maxPayload the open packet announces (clients batch below it).
-	// Default 1,000,000, as the reference. A single message is also
-	// bounded by MaxLength.
+	// Default MaxLength, as Primus's engine.io transformer sets it, so any
+	// message a WebSocket client may send also fits a POST. A single
+	// message is bounded by MaxLength either way.
 	MaxPayload int
 	// Transports allowed: "polling", "websocket"; default both. A request
 	// for another gets 400 (code 0, "Transport unknown").

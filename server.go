@@ -255,9 +255,16 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	s.active.add()
 	s.live.Store(sp, struct{}{})
 
+	want := ""
+	if ided, ok := conn.(transport.Identified); ok {
+		want = ided.ID()
+	}
 	s.mu.Lock()
 	for range 3 {
-		sp.id = s.opts.IDGenerator()
+		if sp.id = want; sp.id == "" {
+			sp.id = s.opts.IDGenerator()
+		}
+		want = ""
 		if _, dup := s.sparks[sp.id]; !dup {
 			break
 		}

@@ -66,7 +66,6 @@ func Default() Config {
 		EIOTransports:   "polling,websocket",
 		EIOPingInterval: 25 * time.Second,
 		EIOPingTimeout:  20 * time.Second,
-		EIOMaxPayload:   1_000_000,
 	}
 }
 
@@ -112,7 +111,7 @@ var settings = []setting{
 	{name: "eio-ping-timeout", usage: "how long an Engine.IO pong may take before the session ends (a vanished client is reaped within interval + timeout)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u)
 	}},
-	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
+	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload; 0 = max-length", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},

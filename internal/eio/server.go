@@ -74,7 +74,10 @@ type Config struct {
 	// WebSocket upgrades connections for the websocket transport; nil
 	// serves polling only.
 	WebSocket websocket.Engine
-	Logger    *slog.Logger
+	// NewID makes session ids (the sid, which is also the spark id);
+	// default 20 random URL-safe characters.
+	NewID  func() string
+	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WebSocket == nil {
 		c.Transports = slices.DeleteFunc(slices.Clone(c.Transports), func(t string) bool { return t == TransportWebSocket })
+	}
+	if c.NewID == nil {
+		c.NewID = newSID
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -266,6 +272,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, version, name
 		s.cfg.Logger.Warn("engine.io session limit reached", "limit", s.cfg.MaxSessions)
 		writeStatusError(w, http.StatusServiceUnavailable, BadRequest, "Too many sessions")
 		return
+	}
+	for i := 0; s.sessions[ss.id] != nil; i++ {
+		if i == 3 { // an id generator that repeats itself
+			s.mu.Unlock()
+			writeStatusError(w, http.StatusServiceUnavailable, BadRequest, "Session ID in use")
+			return
+		}
+		ss.id = s.cfg.NewID()
 	}
 	s.sessions[ss.id] = ss
 	s.mu.Unlock()

@@ -71,7 +71,7 @@ func newSession(srv *Server, r *http.Request) *session {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = net.TCPAddrFromAddrPort(ap)
 	}
-	return &session{srv: srv, id: newSID(), remote: remote, changed: make(chan struct{})}
+	return &session{srv: srv, id: srv.cfg.NewID(), remote: remote, changed: make(chan struct{})}
 }
 
 // signalLocked wakes everyone waiting on changed.
@@ -88,6 +88,9 @@ func (s *session) transportName() string {
 	}
 	return TransportPolling
 }
+
+// ID implements transport.Identified: the spark is named by the sid.
+func (s *session) ID() string { return s.id }
 
 // RemoteAddr implements transport.Session: the peer of the handshake.
 func (s *session) RemoteAddr() net.Addr { return s.remote }

@@ -94,7 +94,7 @@ func (s *session) onProbePacket(t *wsTransport, p Packet) {
 func (s *session) tickNoop(t *wsTransport) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.probe != t || s.state != stateOpen {
+	if s.probe != t || s.state == stateClosed {
 		return
 	}
 	if s.poll != nil && !s.busy {
@@ -107,13 +107,19 @@ func (s *session) tickNoop(t *wsTransport) {
 // WriteBatch writes on it; what polling had not yet sent is still in the
 // spark's queue (a writer takes a poll only to answer it at once), so
 // nothing is lost or reordered. A poll still held gets a noop; later
-// polls get 400 (the session is no longer on polling).
+// polls get 400 (the session is no longer on polling). A session that is
+// closing (Close queued its close packet while the client, upgrading, had
+// paused polling) switches too and gets the close packet on the socket:
+// the client defers its own close until the upgrade ends, so refusing it
+// would leave both sides waiting.
 func (s *session) switchTo(t *wsTransport) {
 	s.mu.Lock()
-	if s.probe != t || s.state != stateOpen {
+	if s.probe != t || s.state == stateClosed {
 		s.mu.Unlock()
 		return
 	}
+	closing, sent := s.state == stateClosing, s.closeSent
+	s.closeSent = nil
 	s.upgrade.stop()
 	s.probe = nil
 	s.ws = t.conn
@@ -132,6 +138,12 @@ func (s *session) switchTo(t *wsTransport) {
 	for _, c := range ctrl {
 		if c != Separator && c != '0'+byte(Noop) {
 			_ = t.conn.WriteMessage(false, []byte{c})
+		}
+	}
+	if closing {
+		_ = t.conn.Close(1000, "")
+		if sent != nil {
+			close(sent)
 		}
 	}
 }

@@ -40,6 +40,13 @@ type Session interface {
 	RemoteAddr() net.Addr
 }
 
+// Identified is implemented by a Session whose id the client already
+// knows (Engine.IO's sid): its spark takes that id, so the stock Primus
+// client's id() (which reads the transport's id) names the spark.
+type Identified interface {
+	ID() string
+}
+
 // Handler receives one session's events. Transports call it from one
 // goroutine at a time per session, in order; a blocking call delays that
 // session's reads (back-pressure), nobody else's.
