@@ -1,12 +1,30 @@
-// Package eio is the Engine.IO protocol version 4 codec: packets, polling
-// payloads, the open (handshake) packet and the JSON error answers of the
-// reference server (npm engine.io / engine.io-parser 5.x).
+// Package eio is Engine.IO protocol version 4: the codec (packets, polling
+// payloads, the open packet and the JSON error answers of the reference
+// server, npm engine.io / engine.io-parser) and the server that carries
+// Allspark sessions over it — long-polling, WebSocket, and the upgrade
+// between them.
 //
-// It is groundwork for issue 12 (one server, many wires): the Engine.IO
-// server that will sit on it — sessions, the held GET and the POSTs of
-// long-polling, the polling → WebSocket upgrade, heartbeats — is not built
-// yet. This package does no I/O and keeps no state, so that server, its
-// tests and its fuzzers can use it without a network.
+// # Server
+//
+// [Server] serves every request with an EIO, transport or sid query
+// parameter under the pathname (the root's handler_eio.go routes them
+// here). A handshake opens a session through the transport.Acceptor, so a
+// session is a spark like any other; the session is its
+// transport.Session. How a message reaches a polling client: the spark's
+// writer calls WriteBatch (session.go), which waits for the client's held
+// GET and writes the batch as its response (polling.go, answerPoll: each
+// message "4"+payload from where it lies, joined by 0x1e). On a WebSocket
+// (direct, or after the upgrade in upgrade.go) WriteBatch writes the same
+// messages as text frames with the "4" inside the frame, in one writev
+// (websocket.go, through websocket.Conn.WriteBatchPrefixed). heartbeat.go
+// is the ping/pong timer of each session.
+//
+// Everything a client can fill is bounded: one held GET and one POST per
+// session (a second is a protocol error that ends the session), POST bodies
+// by MaxPayload (413) and MaxPackets, message size by MaxMessage, sessions
+// by MaxSessions (503), a vanished client by PingInterval + PingTimeout, a
+// probe that never confirms by UpgradeTimeout. Outbound data waits in the
+// spark's bounded send queue, not here.
 //
 // # Wire format
 //
