@@ -233,6 +233,7 @@ func (s *session) finish(err error) {
 	}
 	s.mu.Unlock()
 	s.srv.forget(s)
+	s.srv.cfg.Logger.Debug("engine.io session ended", "sid", s.id, "reason", err)
 	if held != nil {
 		// The held GET carries the close packet, as in the reference, so
 		// the client learns at once that the session is gone.
