@@ -158,6 +158,9 @@ func (h *handler) check(t testing.TB) {
 type acceptor struct {
 	handlers chan *handler
 	err      error // returned by Accept before open when set
+	// beforeOpen, when set, runs in Accept before open (a race made
+	// deterministic).
+	beforeOpen func()
 	mu       sync.Mutex
 	all      []*handler
 }
@@ -167,6 +170,9 @@ func newAcceptor() *acceptor { return &acceptor{handlers: make(chan *handler, 10
 func (a *acceptor) Accept(r *http.Request, open func(transport.Attach) error) error {
 	if a.err != nil {
 		return a.err
+	}
+	if a.beforeOpen != nil {
+		a.beforeOpen()
 	}
 	return open(func(s transport.Session) transport.Handler {
 		h := newHandler(s)

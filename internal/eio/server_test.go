@@ -213,3 +213,28 @@ func TestServerClose(t *testing.T) {
 		t.Errorf("handshake after Close: %d", st)
 	}
 }
+
+// Server.Close racing a handshake (the session registered, its spark not
+// yet attached) still tells the spark: OnClose exactly once, so it is
+// not left live on a dropped session.
+func TestServerCloseDuringHandshake(t *testing.T) {
+	for _, ws := range []bool{false, true} {
+		e := newEnv(t, fast())
+		e.acc.beforeOpen = e.srv.Close
+		if ws {
+			c, _, err := e.dialWS("EIO=4&transport=websocket")
+			if err == nil {
+				c.waitGone(time.Second)
+			}
+		} else {
+			e.do("GET", "EIO=4&transport=polling", "", "")
+		}
+		h := e.acc.next(t)
+		if err := h.waitClosed(t, time.Second); err == nil {
+			t.Errorf("ws=%v: OnClose(nil), want an error", ws)
+		}
+		if e.srv.Len() != 0 {
+			t.Errorf("ws=%v: Len = %d", ws, e.srv.Len())
+		}
+	}
+}

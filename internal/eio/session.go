@@ -224,7 +224,8 @@ func (s *session) finish(err error) {
 	}
 	s.ctrl = nil
 	s.signalLocked()
-	notify := s.readers == 0 && !s.notified
+	h := s.h
+	notify := s.readers == 0 && !s.notified && h != nil
 	if notify {
 		s.notified = true
 	}
@@ -241,9 +242,30 @@ func (s *session) finish(err error) {
 	if probe != nil && probe.conn != nil {
 		_ = probe.conn.Abort()
 	}
-	if notify && s.h != nil {
-		s.h.OnClose(err)
+	if notify {
+		h.OnClose(err)
 	}
+}
+
+// attachHandler creates the session's spark. A session that ended before
+// its spark existed (Server.Close racing the handshake) tells the spark at
+// once, so every attached spark gets its OnClose, and the handshake
+// fails (ErrShuttingDown: the only way a session ends before it opens).
+func (s *session) attachHandler(attach transport.Attach) error {
+	h := attach(s)
+	s.mu.Lock()
+	s.h = h
+	late := s.state == stateClosed && !s.notified
+	if late {
+		s.notified = true
+	}
+	err := s.closeErr
+	s.mu.Unlock()
+	if late {
+		h.OnClose(err)
+		return transport.ErrShuttingDown
+	}
+	return nil
 }
 
 // enterRead counts a Handler message call about to run; false when the
