@@ -311,10 +311,14 @@ func (s *session) onPacket(p Packet, ws bool) (keep bool, err error) {
 		s.readMu.Unlock()
 	case Pong:
 		s.heartbeat.pong(s)
+		s.readMu.Lock()
 		s.h.OnPing()
+		s.readMu.Unlock()
 	case Close:
 		if ws {
+			s.readMu.Lock()
 			s.h.OnPeerClose()
+			s.readMu.Unlock()
 		}
 		return false, nil
 	case Ping:

@@ -107,7 +107,9 @@ func (t *wsTransport) OnPing() {}
 // packet ends the session too, after flushing what is queued.
 func (t *wsTransport) OnPeerClose() {
 	if t.active() && t.s.enterRead() {
+		t.s.readMu.Lock()
 		t.s.h.OnPeerClose()
+		t.s.readMu.Unlock()
 		t.s.exitRead()
 	}
 }
