@@ -45,6 +45,9 @@ type session struct {
 	readers   int   // Handler message calls running or about to
 	closeErr  error // why the session ended
 	notified  bool  // Handler.OnClose has been called
+	// cleanClose: Close ended the session on its WebSocket; whatever the
+	// engine reports next, the Handler hears nil.
+	cleanClose bool
 
 	heartbeat heartbeat
 	upgrade   upgradeState
@@ -134,6 +137,9 @@ func (s *session) Close(uint16, string) error {
 		return nil
 	}
 	if ws := s.ws; ws != nil {
+		// The engine reports the socket's end (its own close error) as
+		// soon as the close frame goes; the session still ended cleanly.
+		s.state, s.cleanClose = stateClosing, true
 		s.mu.Unlock()
 		_ = ws.WriteMessage(false, []byte{'0' + byte(Close)})
 		_ = ws.Close(1000, "")
@@ -207,6 +213,9 @@ func (s *session) finish(err error) {
 		return
 	}
 	s.state = stateClosed
+	if s.cleanClose {
+		err = nil
+	}
 	s.closeErr = err
 	if s.closeSent != nil {
 		close(s.closeSent) // Close waits no more
