@@ -118,14 +118,13 @@ func TestClientCloseWebSocket(t *testing.T) {
 func TestServerClosePollingHeld(t *testing.T) {
 	e := newEnv(t, fast())
 	p, _ := e.handshake()
-	got := make(chan string, 1)
-	go func() { _, b := p.get(); got <- b }()
+	got := p.goGet()
 	waitHeld(t, p)
 	start := time.Now()
 	if err := p.h.sess.Close(1000, ""); err != nil {
 		t.Fatal(err)
 	}
-	if b := <-got; b != "1" {
+	if b := <-got; b != "200 1" {
 		t.Errorf("held GET got %q, want close", b)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -189,11 +188,10 @@ func TestServerCloseWebSocket(t *testing.T) {
 func TestAbort(t *testing.T) {
 	e := newEnv(t, fast())
 	p, _ := e.handshake()
-	got := make(chan string, 1)
-	go func() { _, b := p.get(); got <- b }()
+	got := p.goGet()
 	waitHeld(t, p)
 	_ = p.h.sess.Abort()
-	if b := <-got; b == "1" {
+	if b := <-got; b == "200 1" {
 		t.Error("Abort sent a close packet")
 	}
 	if err := p.h.waitClosed(t, time.Second); err == nil {

@@ -211,6 +211,9 @@ type env struct {
 	acc *acceptor
 	ts  *httptest.Server
 	cl  *http.Client
+	// gets gets a token when a polling GET of a session reaches the
+	// server.
+	gets chan struct{}
 }
 
 // fast is a config with short timers for tests.
@@ -231,9 +234,19 @@ func newEnv(t testing.TB, cfg eio.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
+	e := &env{t: t, srv: srv, acc: acc, gets: make(chan struct{}, 10000)}
+	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Get("sid") != "" && r.Header.Get("Upgrade") == "" {
+			select {
+			case e.gets <- struct{}{}:
+			default:
+			}
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	ts := e.ts
 	tr := &http.Transport{MaxIdleConnsPerHost: 100}
-	e := &env{t: t, srv: srv, acc: acc, ts: ts, cl: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	e.cl = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	t.Cleanup(func() {
 		srv.Close()
 		ts.CloseClientConnections()
@@ -249,20 +262,44 @@ func (e *env) url(q string) string { return e.ts.URL + "/engine.io/?" + q }
 // do sends a request and returns status and body.
 func (e *env) do(method, q, ctype, body string) (int, string, http.Header) {
 	e.t.Helper()
+	st, b, h, err := e.try(method, q, ctype, body)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, q, err)
+	}
+	return st, b, h
+}
+
+// try is do for goroutines other than the test's: it reports errors.
+func (e *env) try(method, q, ctype, body string) (int, string, http.Header, error) {
 	req, err := http.NewRequest(method, e.url(q), strings.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		return 0, "", nil, err
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
 	res, err := e.cl.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, q, err)
+		return 0, "", nil, err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b), res.Header
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header, err
+}
+
+// goGet polls in a goroutine; the result arrives on the channel as
+// "status body" or "error: …".
+func (p *poller) goGet() <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		st, b, _, err := p.e.try("GET", p.q(), "", "")
+		if err != nil {
+			ch <- "error: " + err.Error()
+			return
+		}
+		ch <- fmt.Sprint(st, " ", b)
+	}()
+	return ch
 }
 
 // openMsg is the open packet's JSON.

@@ -48,8 +48,7 @@ func TestPollingRoundTrip(t *testing.T) {
 func TestPollHeldUntilWrite(t *testing.T) {
 	e := newEnv(t, fast())
 	p, _ := e.handshake()
-	got := make(chan string, 1)
-	go func() { _, b := p.get(); got <- b }()
+	got := p.goGet()
 	select {
 	case b := <-got:
 		t.Fatalf("poll answered at once: %q", b)
@@ -58,7 +57,7 @@ func TestPollHeldUntilWrite(t *testing.T) {
 	if _, _, err := p.h.sess.WriteBatch(msgs("x")); err != nil {
 		t.Fatal(err)
 	}
-	if b := <-got; b != "4x" {
+	if b := <-got; b != "200 4x" {
 		t.Errorf("got %q", b)
 	}
 }
@@ -161,8 +160,7 @@ func TestMaxMessage(t *testing.T) {
 func TestOverlappingPoll(t *testing.T) {
 	e := newEnv(t, fast())
 	p, _ := e.handshake()
-	first := make(chan string, 1)
-	go func() { st, b := p.get(); first <- fmt.Sprint(st, " ", b) }()
+	first := p.goGet()
 	waitHeld(t, p)
 	if st, _ := p.get(); st != 400 {
 		t.Errorf("second GET: %d", st)
@@ -183,18 +181,16 @@ func TestOverlappingPoll(t *testing.T) {
 	}
 }
 
-// waitHeld waits until the server holds a GET of p: a write then does not
-// block. It probes with a session-level signal: the server answers a held
-// poll within ~0 time when Abort... instead, poll the held state through
-// the noop a second overlapping request would cause is not usable, so
-// this just waits for the request to reach the handler via a short
-// sequence of checks on the transport.
+// waitHeld waits until a GET of p has reached the server's handler (the
+// env's hook). The tests using it hold whichever order the server then
+// registers it in: a GET registered a moment later sees the same state.
 func waitHeld(t testing.TB, p *poller) {
 	t.Helper()
-	// The GET is held once the server has registered it; there is no
-	// observable for that other than time. Hold on the connection level:
-	// the client's request is written once the transport has a conn.
-	time.Sleep(30 * time.Millisecond)
+	select {
+	case <-p.e.gets:
+	case <-time.After(5 * time.Second):
+		t.Fatal("GET did not reach the server")
+	}
 }
 
 func TestOverlappingPost(t *testing.T) {
@@ -244,11 +240,12 @@ func TestAbortedPoll(t *testing.T) {
 func TestPollSeparatorInMessage(t *testing.T) {
 	e := newEnv(t, fast())
 	p, _ := e.handshake()
-	go p.get()
+	got := p.goGet()
 	_, _, err := p.h.sess.WriteBatch(msgs("a\x1eb"))
 	if !errors.Is(err, eio.ErrSeparator) {
 		t.Errorf("err = %v", err)
 	}
+	<-got
 }
 
 func TestMessagesValidDuringCallOnly(t *testing.T) {

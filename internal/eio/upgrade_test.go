@@ -158,8 +158,8 @@ func TestUpgradeOrderNoLoss(t *testing.T) {
 				return
 			default:
 			}
-			st, body := p.get()
-			if st != 200 {
+			st, body, _, err := p.e.try("GET", p.q(), "", "")
+			if err != nil || st != 200 {
 				t.Errorf("poll: %d %q", st, body)
 				return
 			}
