@@ -46,8 +46,8 @@ type handler struct {
 	block chan struct{}
 }
 
-func newHandler(sess transport.Session) *handler {
-	return &handler{sess: sess, events: make(chan event, 100000), closed: make(chan error, 1)}
+func newHandler(sess transport.Session, buf int) *handler {
+	return &handler{sess: sess, events: make(chan event, buf), closed: make(chan error, 1)}
 }
 
 func (h *handler) enter(what string) {
@@ -161,8 +161,11 @@ type acceptor struct {
 	// beforeOpen, when set, runs in Accept before open (a race made
 	// deterministic).
 	beforeOpen func()
-	mu       sync.Mutex
-	all      []*handler
+	// eventBuf is each handler's event buffer (1024 when 0); the memory
+	// tests make it small so the heap measures the server, not the fake.
+	eventBuf int
+	mu         sync.Mutex
+	all        []*handler
 }
 
 func newAcceptor() *acceptor { return &acceptor{handlers: make(chan *handler, 10000)} }
@@ -175,7 +178,11 @@ func (a *acceptor) Accept(r *http.Request, open func(transport.Attach) error) er
 		a.beforeOpen()
 	}
 	return open(func(s transport.Session) transport.Handler {
-		h := newHandler(s)
+		buf := a.eventBuf
+		if buf == 0 {
+			buf = 1024
+		}
+		h := newHandler(s, buf)
 		a.mu.Lock()
 		a.all = append(a.all, h)
 		a.mu.Unlock()
