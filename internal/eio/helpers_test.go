@@ -164,8 +164,8 @@ type acceptor struct {
 	// eventBuf is each handler's event buffer (1024 when 0); the memory
 	// tests make it small so the heap measures the server, not the fake.
 	eventBuf int
-	mu         sync.Mutex
-	all        []*handler
+	mu       sync.Mutex
+	all      []*handler
 }
 
 func newAcceptor() *acceptor { return &acceptor{handlers: make(chan *handler, 10000)} }
