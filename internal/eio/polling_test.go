@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +262,46 @@ func TestMessagesValidDuringCallOnly(t *testing.T) {
 		if ev := p.h.next(t, "msg"); ev.data != s {
 			t.Fatalf("got %q want %q", ev.data, s)
 		}
+	}
+}
+
+// A GET the client drops while a writer is writing a large response: the
+// write fails (within WriteTimeout), reports what it did not write, and
+// the session ends; nothing hangs.
+func TestPollAbortedMidResponse(t *testing.T) {
+	e := newEnv(t, fast())
+	p, _ := e.handshake()
+	u, _ := url.Parse(e.ts.URL)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /engine.io/?%s HTTP/1.1\r\nHost: %s\r\n\r\n", p.q(), u.Host)
+	waitHeld(t, p)
+	type res struct {
+		n   int
+		err error
+	}
+	done := make(chan res, 1)
+	big := strings.Repeat("x", 32<<20)
+	go func() {
+		n, _, err := p.h.sess.WriteBatch(msgs("first", big, "last"))
+		done <- res{n, err}
+	}()
+	buf := make([]byte, 1024)
+	if _, err := io.ReadAtLeast(c, buf, 100); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case r := <-done:
+		if r.err == nil || r.n == 3 {
+			t.Errorf("WriteBatch = %d, %v after the GET was dropped", r.n, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteBatch hung on a dropped GET")
+	}
+	if err := p.h.waitClosed(t, 2*time.Second); !errors.Is(err, eio.ErrTransport) {
+		t.Errorf("OnClose(%v)", err)
 	}
 }
