@@ -18,7 +18,9 @@ import (
 // session live; the spark is attached before anything is read.
 func (s *session) openPolling(w http.ResponseWriter, attach transport.Attach) error {
 	cfg := &s.srv.cfg
-	s.h = attach(s)
+	if err := s.attachHandler(attach); err != nil {
+		return err
+	}
 	open := AppendOpen(nil, OpenPacket{
 		SID:          s.id,
 		Upgrades:     s.srv.upgrades(),

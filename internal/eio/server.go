@@ -291,7 +291,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, version, name
 	}
 	if err != nil {
 		s.forget(ss)
-		if errors.Is(err, transport.ErrShuttingDown) {
+		if errors.Is(err, transport.ErrShuttingDown) && !errors.Is(err, errGoneBeforeOpen) {
 			writeStatusError(w, http.StatusServiceUnavailable, BadRequest, "Server is shutting down")
 			return
 		}

@@ -45,6 +45,9 @@ type session struct {
 	readers   int   // Handler message calls running or about to
 	closeErr  error // why the session ended
 	notified  bool  // Handler.OnClose has been called
+	// cleanClose: Close ended the session on its WebSocket; whatever the
+	// engine reports next, the Handler hears nil.
+	cleanClose bool
 
 	heartbeat heartbeat
 	upgrade   upgradeState
@@ -137,6 +140,9 @@ func (s *session) Close(uint16, string) error {
 		return nil
 	}
 	if ws := s.ws; ws != nil {
+		// The engine reports the socket's end (its own close error) as
+		// soon as the close frame goes; the session still ended cleanly.
+		s.state, s.cleanClose = stateClosing, true
 		s.mu.Unlock()
 		_ = ws.WriteMessage(false, []byte{'0' + byte(Close)})
 		_ = ws.Close(1000, "")
@@ -210,6 +216,9 @@ func (s *session) finish(err error) {
 		return
 	}
 	s.state = stateClosed
+	if s.cleanClose {
+		err = nil
+	}
 	s.closeErr = err
 	if s.closeSent != nil {
 		close(s.closeSent) // Close waits no more
@@ -227,7 +236,8 @@ func (s *session) finish(err error) {
 	}
 	s.ctrl = nil
 	s.signalLocked()
-	notify := s.readers == 0 && !s.notified
+	h := s.h
+	notify := s.readers == 0 && !s.notified && h != nil
 	if notify {
 		s.notified = true
 	}
@@ -245,9 +255,30 @@ func (s *session) finish(err error) {
 	if probe != nil && probe.conn != nil {
 		_ = probe.conn.Abort()
 	}
-	if notify && s.h != nil {
-		s.h.OnClose(err)
+	if notify {
+		h.OnClose(err)
 	}
+}
+
+// attachHandler creates the session's spark. A session that ended before
+// its spark existed (Server.Close racing the handshake) tells the spark at
+// once, so every attached spark gets its OnClose, and the handshake
+// fails (ErrShuttingDown: the only way a session ends before it opens).
+func (s *session) attachHandler(attach transport.Attach) error {
+	h := attach(s)
+	s.mu.Lock()
+	s.h = h
+	late := s.state == stateClosed && !s.notified
+	if late {
+		s.notified = true
+	}
+	err := s.closeErr
+	s.mu.Unlock()
+	if late {
+		h.OnClose(err)
+		return transport.ErrShuttingDown
+	}
+	return nil
 }
 
 // enterRead counts a Handler message call about to run; false when the
@@ -293,10 +324,14 @@ func (s *session) onPacket(p Packet, ws bool) (keep bool, err error) {
 		s.readMu.Unlock()
 	case Pong:
 		s.heartbeat.pong(s)
+		s.readMu.Lock()
 		s.h.OnPing()
+		s.readMu.Unlock()
 	case Close:
 		if ws {
+			s.readMu.Lock()
 			s.h.OnPeerClose()
+			s.readMu.Unlock()
 		}
 		return false, nil
 	case Ping:

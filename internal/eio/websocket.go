@@ -24,12 +24,17 @@ type wsTransport struct {
 // spark, then the open packet as the first frame, before any is read.
 func (s *session) openWebSocket(w http.ResponseWriter, r *http.Request, attach transport.Attach) error {
 	cfg := &s.srv.cfg
-	return cfg.WebSocket.Upgrade(w, r, func(c websocket.Conn) websocket.Handler {
+	gone := false
+	err := cfg.WebSocket.Upgrade(w, r, func(c websocket.Conn) websocket.Handler {
 		t := &wsTransport{s: s, conn: c}
 		s.mu.Lock()
 		s.ws = c
 		s.mu.Unlock()
-		s.h = attach(s)
+		if s.attachHandler(attach) != nil {
+			gone = true
+			_ = c.Abort()
+			return t
+		}
 		open := AppendOpen(nil, OpenPacket{
 			SID:          s.id,
 			Upgrades:     []string{},
@@ -41,7 +46,16 @@ func (s *session) openWebSocket(w http.ResponseWriter, r *http.Request, attach t
 		s.heartbeat.start(s)
 		return t
 	})
+	if err == nil && gone {
+		// The response is hijacked: nothing more to answer.
+		err = errGoneBeforeOpen
+	}
+	return err
 }
+
+// errGoneBeforeOpen fails a WebSocket handshake whose session ended while
+// it was being attached; the socket is already dropped.
+var errGoneBeforeOpen = fmt.Errorf("%w: session ended during the handshake", transport.ErrShuttingDown)
 
 // active reports whether t is the session's transport (not a probe).
 func (t *wsTransport) active() bool {
@@ -93,7 +107,9 @@ func (t *wsTransport) OnPing() {}
 // packet ends the session too, after flushing what is queued.
 func (t *wsTransport) OnPeerClose() {
 	if t.active() && t.s.enterRead() {
+		t.s.readMu.Lock()
 		t.s.h.OnPeerClose()
+		t.s.readMu.Unlock()
 		t.s.exitRead()
 	}
 }
