@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -246,8 +247,13 @@ func (s *session) finish(err error) {
 	s.srv.cfg.Logger.Debug("engine.io session ended", "sid", s.id, "reason", err)
 	if held != nil {
 		// The held GET carries the close packet, as in the reference, so
-		// the client learns at once that the session is gone.
-		_, _, _ = s.answerPoll(held, []byte{'0' + byte(Close)}, nil)
+		// the client learns at once that the session is gone; an Abort
+		// sends no closing handshake, only a noop (the next poll gets 400).
+		last := '0' + byte(Close)
+		if errors.Is(err, errAborted) {
+			last = '0' + byte(Noop)
+		}
+		_, _, _ = s.answerPoll(held, []byte{last}, nil)
 	}
 	if ws != nil {
 		_ = ws.Abort()
