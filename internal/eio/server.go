@@ -248,16 +248,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handshake opens a session on transport name.
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, version, name string, upgrade bool) {
-	if version != "4" {
-		writeError(w, NewHTTPError(UnsupportedProtocolVersion))
-		return
-	}
+	// The reference's order: the request is verified (method, WebSocket
+	// without upgrade) before the handshake checks the version.
 	if r.Method != http.MethodGet {
 		writeError(w, NewHTTPError(BadHandshakeMethod))
 		return
 	}
 	if name == TransportWebSocket && !upgrade {
 		writeError(w, NewHTTPError(BadRequest)) // TRANSPORT_HANDSHAKE_ERROR
+		return
+	}
+	if version != "4" {
+		writeError(w, NewHTTPError(UnsupportedProtocolVersion))
 		return
 	}
 	ss := newSession(s, r)
