@@ -106,7 +106,7 @@ func benchPollAnswer(b *testing.B, count int) {
 	b.SetBytes(int64(count * len(payload)))
 	for b.Loop() {
 		p := &heldPoll{w: w, done: make(chan struct{})}
-		s.poll, s.busy = p, true
+		s.poll = nil // taken, as a writer takes it
 		if n, _, err := s.answerPoll(p, nil, batch); err != nil || n != count {
 			b.Fatal(n, err)
 		}

@@ -84,11 +84,11 @@ func (s *session) servePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-p.wake:
 			s.mu.Lock()
-			if s.busy || s.poll != p || len(s.ctrl) == 0 {
+			if s.poll != p || len(s.ctrl) == 0 {
 				s.mu.Unlock()
 				continue
 			}
-			s.busy = true
+			s.poll = nil // taken: the client may poll again once it has the answer
 			ctrl := s.takeCtrlLocked()
 			s.mu.Unlock()
 			if _, _, err := s.answerPoll(p, ctrl, nil); err != nil {
@@ -97,7 +97,7 @@ func (s *session) servePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-r.Context().Done():
 			s.mu.Lock()
-			mine := s.poll == p && !s.busy
+			mine := s.poll == p
 			if mine {
 				s.poll = nil
 				s.signalLocked()
@@ -173,6 +173,9 @@ func (s *session) answerPoll(p *heldPoll, ctrl []byte, msgs []transport.Message)
 	if err = rc.Flush(); err != nil {
 		return n, bytes, err
 	}
+	if s.srv.afterAnswer != nil {
+		s.srv.afterAnswer()
+	}
 	return n, bytes, nil
 }
 
@@ -183,7 +186,6 @@ func (s *session) releasePoll(p *heldPoll, ctrl []byte) {
 	if s.poll == p {
 		s.poll = nil
 	}
-	s.busy = false
 	if s.closeSent != nil && bytes.IndexByte(ctrl, '0'+byte(Close)) >= 0 {
 		close(s.closeSent)
 		s.closeSent = nil

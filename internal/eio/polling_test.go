@@ -305,3 +305,4 @@ func TestPollAbortedMidResponse(t *testing.T) {
 		t.Errorf("OnClose(%v)", err)
 	}
 }
+

@@ -126,6 +126,10 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
+
+	// afterAnswer, when set (by this package's tests), runs after a poll
+	// response is flushed and before the session lets go of it.
+	afterAnswer func()
 }
 
 // NewServer returns a server for cfg. It fails on an unknown transport

@@ -28,13 +28,15 @@ type session struct {
 
 	readMu sync.Mutex
 
-	mu      sync.Mutex
-	state   sessionState
-	ws      websocket.Conn // the WebSocket once the session is on it
-	probe   *wsTransport   // a WebSocket being probed for an upgrade
-	poll    *heldPoll      // the GET waiting for something to send
-	busy    bool           // a writer is writing poll's response
-	posting bool           // a POST is being read
+	mu    sync.Mutex
+	state sessionState
+	ws    websocket.Conn // the WebSocket once the session is on it
+	probe *wsTransport   // a WebSocket being probed for an upgrade
+	// poll is the GET waiting for something to send. Whoever answers it
+	// takes it (sets poll to nil) before writing, so the client's next GET,
+	// sent as soon as it has read the answer, finds the slot free.
+	poll    *heldPoll
+	posting bool // a POST is being read
 	// ctrl holds control packets ("2", "6", "1") for the next poll,
 	// payload-encoded. It holds at most a ping, a noop and a close.
 	ctrl []byte
@@ -114,9 +116,9 @@ func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error)
 			ws := s.ws
 			s.mu.Unlock()
 			return ws.WriteBatchPrefixed('0'+byte(Message), msgs)
-		case s.poll != nil && !s.busy:
+		case s.poll != nil:
 			p := s.poll
-			s.busy = true
+			s.poll = nil
 			ctrl := s.takeCtrlLocked()
 			s.mu.Unlock()
 			n, bytes, err = s.answerPoll(p, ctrl, msgs)
@@ -230,11 +232,7 @@ func (s *session) finish(err error) {
 	ws, probe := s.ws, s.probe
 	s.probe = nil
 	held := s.poll
-	if held != nil && !s.busy {
-		s.busy = true
-	} else {
-		held = nil
-	}
+	s.poll = nil
 	s.ctrl = nil
 	s.signalLocked()
 	h := s.h

@@ -97,7 +97,7 @@ func (s *session) tickNoop(t *wsTransport) {
 	if s.probe != t || s.state == stateClosed {
 		return
 	}
-	if s.poll != nil && !s.busy {
+	if s.poll != nil {
 		s.queueCtrlLocked(Noop)
 	}
 	s.upgrade.noop.Reset(noopEvery)
@@ -124,11 +124,7 @@ func (s *session) switchTo(t *wsTransport) {
 	s.probe = nil
 	s.ws = t.conn
 	held := s.poll
-	if held != nil && !s.busy {
-		s.busy = true
-	} else {
-		held = nil
-	}
+	s.poll = nil
 	ctrl := s.takeCtrlLocked() // a ping waiting for a poll goes on the socket
 	s.signalLocked()
 	s.mu.Unlock()
