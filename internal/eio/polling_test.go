@@ -305,4 +305,3 @@ func TestPollAbortedMidResponse(t *testing.T) {
 		t.Errorf("OnClose(%v)", err)
 	}
 }
-
