@@ -165,6 +165,10 @@ export async function startProxy(port, refuse = 403) {
     state,
     base: `http://127.0.0.1:${p}`,
     port: p,
+    /** Cuts every connection through it (a proxy reload), and keeps listening. */
+    drop() {
+      for (const s of sockets) s.destroy();
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise((r) => server.close(() => r()));
