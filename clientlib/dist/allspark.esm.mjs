@@ -91,8 +91,6 @@ var Engine = class {
     this.onmessage = null;
     /** What carries the session now. */
     this.transport = "polling";
-    /** Called once the session runs on the WebSocket. */
-    this.onupgrade = null;
     this.sid = "";
     this.maxPayload = 1e6;
     this.deadAfter = 0;
@@ -289,7 +287,6 @@ var Engine = class {
     };
     p.onclose = () => this.die(1006);
     this.flush();
-    this.onupgrade?.();
   }
   drop(ws) {
     ws.onopen = ws.onmessage = ws.onclose = null;
@@ -802,6 +799,7 @@ var Primus = class extends Emitter {
   }
   scheduleReconnect(err) {
     if (this.ended) return;
+    this.clear("attemptTimeout");
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {

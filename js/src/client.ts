@@ -574,6 +574,8 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
 
   private scheduleReconnect(err: Error): void {
     if (this.ended) return;
+    // The previous attempt's limit: left running, it would cut a later connection.
+    this.clear('attemptTimeout');
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {

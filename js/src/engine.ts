@@ -48,8 +48,6 @@ export class Engine implements Conn {
   onmessage: Conn['onmessage'] = null;
   /** What carries the session now. */
   transport: 'polling' | 'websocket' = 'polling';
-  /** Called once the session runs on the WebSocket. */
-  onupgrade: (() => void) | null = null;
 
   private sid = '';
   private maxPayload = 1e6;
@@ -267,7 +265,6 @@ export class Engine implements Conn {
     };
     p.onclose = () => this.die(1006);
     this.flush();
-    this.onupgrade?.();
   }
 
   private drop(ws: WebSocketLike): void {

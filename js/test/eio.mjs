@@ -10,9 +10,9 @@
 //                   (npm primus + engine.io 6): the wire the fallback speaks.
 import http from 'node:http';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { require, root, build, startAllspark, startFixture } from './helpers.mjs';
+import { root, build, startAllspark, startFixture } from './helpers.mjs';
 
 export const which = process.env.ALLSPARK_JS_SERVER ?? 'ours';
 if (which !== 'ours' && which !== 'reference') throw new Error(`ALLSPARK_JS_SERVER=${which}: want "ours" or "reference"`);
@@ -26,55 +26,35 @@ export async function waitFor(fn, ms = 5000, what = String(fn)) {
   }
 }
 
-/** The global bundle, for pages the reference server serves (it owns /primus/primus.js with the stock library). */
-const bundle = () => readFileSync(join(root, 'clientlib', 'dist', 'primus.min.js'));
-
 /**
  * A stock Primus server (engine.io transformer) at /primus on 127.0.0.1:port
- * (0: any). Data is echoed, except {cmd:'end'} (spark.end()) and the named
- * event "add" ({A, B} → ack A+B, the fixture's /events wire); ?token=deny is
- * refused with 401 "authentication required". It also serves GET / (a blank
- * page, or `page`) and GET /allspark.js (our bundle) for browser tests.
+ * (0: any), in a child process (reference-server.mjs says what it does), so
+ * that stop() is a crash and leaves no engine.io timer in the test process.
  */
-export async function startReference({ port = 0, pingInterval = 25000, pingTimeout = 20000, page } = {}) {
-  const Primus = require('primus');
-  const server = http.createServer((req, res) => {
-    if (req.url === '/allspark.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-      res.end(bundle());
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(page ?? '<!doctype html><title>reference</title>');
-  });
-  const primus = new Primus(server, { transformer: 'engine.io', pathname: '/primus', transport: { pingInterval, pingTimeout } });
-  primus.authorize((req, done) => {
-    if (new URL(req.url, 'http://x').searchParams.get('token') === 'deny') done({ statusCode: 401, message: 'authentication required' });
-    else done();
-  });
-  primus.on('connection', (spark) => {
-    spark.on('data', (data) => {
-      if (data?.cmd === 'end') return spark.end();
-      if (data?.allspark === 1 && data.event === 'add' && data.id) {
-        const [{ A, B }] = data.args;
-        return spark.write({ allspark: 1, ack: data.id, args: [A + B] });
+export function startReference({ port = 0, pingInterval = 25000, pingTimeout = 20000, page } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'js', 'test', 'reference-server.mjs'), JSON.stringify({ port, pingInterval, pingTimeout, page })],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /LISTEN (\d+)/.exec(out);
+      if (m && !child.resolved) {
+        child.resolved = true;
+        const p = Number(m[1]);
+        resolve({
+          base: `http://127.0.0.1:${p}`,
+          port: p,
+          stop: () => new Promise((r) => {
+            if (child.exitCode !== null || child.signalCode !== null) return r();
+            child.once('exit', () => r());
+            child.kill('SIGKILL');
+          }),
+        });
       }
-      spark.write(data);
     });
+    child.on('exit', (code) => { if (!child.resolved) reject(new Error(`reference server exited ${code}`)); });
   });
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  const p = server.address().port;
-  return {
-    base: `http://127.0.0.1:${p}`,
-    port: p,
-    /** A crash: every connection is cut, nothing is said. */
-    stop() {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
 }
 
 /**
