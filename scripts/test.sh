@@ -91,6 +91,12 @@ for websockets in false true; do
   PRIMUS_TRANSFORMER=engine.io PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
 done
 
+# The same JS HTTP-fallback tests against the reference wire: a stock Node
+# Primus server with the engine.io transformer (js/test/eio.mjs). The step
+# above runs them against ours (ALLSPARK_JS_SERVER=ours, the default).
+step "Node: the JS client's HTTP fallback against the reference engine.io Primus server"
+ALLSPARK_JS_SERVER=reference node --test --test-reporter=tap js/test/polling.test.mjs test/e2e/fallback.test.mjs
+
 step "bench harness (its own module, bench/harness): vet, staticcheck, go test -race"
 (cd bench/harness && go vet ./... && go tool staticcheck ./... && go test -race -count=1 ./...)
 

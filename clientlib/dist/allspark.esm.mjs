@@ -67,6 +67,253 @@ function encode(data) {
   return JSON.stringify(data).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
+// ../js/src/engine.ts
+var SEP = "";
+var toBase64 = (d) => {
+  const b = ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return btoa(s);
+};
+var Engine = class {
+  /**
+   * url: the http(s) URL of `<pathname>/` with the app's query. WS: the
+   * constructor to upgrade with (none: stay on polling). retry: ms between
+   * upgrade attempts after one failed (false: try once).
+   */
+  constructor(url, WS, retry) {
+    this.url = url;
+    this.WS = WS;
+    this.retry = retry;
+    this.onopen = null;
+    this.onclose = null;
+    this.onerror = null;
+    this.onmessage = null;
+    /** What carries the session now. */
+    this.transport = "polling";
+    this.sid = "";
+    this.maxPayload = 1e6;
+    this.deadAfter = 0;
+    this.queue = [];
+    this.getting = false;
+    this.posting = false;
+    /** Between the probe's answer and the switch: polling sends and fetches nothing. */
+    this.paused = false;
+    this.ws = null;
+    this.probe = null;
+    this.closed = false;
+    this.abort = new AbortController();
+    this.timers = {};
+    this.n = 0;
+    this.fail = (e) => {
+      this.getting = this.posting = false;
+      this.die(e?.status ?? 0, e?.text);
+    };
+    this.get(true);
+  }
+  send(data) {
+    this.queue.push(typeof data === "string" ? "4" + data : data);
+    this.flush();
+  }
+  /** Closes the session: the close packet follows what is queued (end(data) must not lose data). */
+  close() {
+    if (this.closed) return;
+    this.queue.push("1");
+    this.closed = true;
+    this.flush();
+    this.shut();
+  }
+  href(transport, ws = false) {
+    const u = new URL(this.url);
+    if (ws) u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    const q = u.searchParams;
+    q.set("EIO", "4");
+    q.set("transport", transport);
+    q.set("t", `${Date.now().toString(36)}${this.n++}`);
+    if (this.sid) q.set("sid", this.sid);
+    return u.href;
+  }
+  /** The held GET (the handshake when first): a payload of server packets. */
+  get(handshake = false) {
+    if (this.closed || this.paused || this.getting || this.ws) return;
+    this.getting = true;
+    this.http(void 0).then((body) => {
+      this.getting = false;
+      if (this.closed) return;
+      if (handshake) {
+        const [open, ...rest] = body.split(SEP);
+        let h;
+        try {
+          h = open[0] === "0" ? JSON.parse(open.slice(1)) : {};
+        } catch {
+          h = {};
+        }
+        if (typeof h.sid !== "string" || !h.sid) return this.die(0, "bad handshake");
+        this.sid = h.sid;
+        if (typeof h.maxPayload === "number" && h.maxPayload > 0) this.maxPayload = h.maxPayload;
+        this.deadAfter = (Number(h.pingInterval) || 0) + (Number(h.pingTimeout) || 0);
+        this.alive();
+        this.onopen?.({});
+        if (this.closed) return;
+        body = rest.join(SEP);
+        if (Array.isArray(h.upgrades) && h.upgrades.includes("websocket")) this.upgrade();
+        this.flush();
+      }
+      if (body) {
+        for (const p of body.split(SEP)) if (!this.packet(p)) return;
+      }
+      if (this.paused) this.switch();
+      else this.get();
+    }, this.fail);
+  }
+  /** A fetch of the session URL (GET, or POST of body); rejects with the status on a non-200. */
+  http(body) {
+    return fetch(this.href("polling"), {
+      method: body === void 0 ? "GET" : "POST",
+      body,
+      headers: body === void 0 ? void 0 : { "Content-Type": "text/plain;charset=UTF-8" },
+      cache: "no-store",
+      // Only the held GET is cut on close: a POST under way still carries writes.
+      signal: body === void 0 ? this.abort.signal : void 0
+    }).then(async (res) => {
+      const text = await res.text();
+      if (res.status !== 200) throw { status: res.status, text };
+      return text;
+    });
+  }
+  /** Sends what is queued: on the WebSocket, or as one POST at a time within maxPayload. */
+  flush() {
+    const q = this.queue;
+    if (this.ws) {
+      this.queue = [];
+      for (const d of q) this.ws.send(d);
+      return;
+    }
+    if (this.posting || this.paused && !this.closed || !this.sid || !q.length) return;
+    const enc = new TextEncoder();
+    let size = 0;
+    let i = 0;
+    const parts = [];
+    for (; i < q.length; i++) {
+      const d = q[i];
+      const p = typeof d === "string" ? d : "b" + toBase64(d);
+      size += enc.encode(p).length + (i ? 1 : 0);
+      if (i && size > this.maxPayload) break;
+      parts.push(p);
+    }
+    this.queue = q.slice(i);
+    this.posting = true;
+    this.http(parts.join(SEP)).then(() => {
+      this.posting = false;
+      if (this.paused && !this.closed) this.switch();
+      else this.flush();
+    }, this.fail);
+  }
+  /** One packet from the server; false when it ended the session. */
+  packet(p) {
+    this.alive();
+    if (typeof p !== "string") {
+      this.onmessage?.({ data: p });
+      return !this.closed;
+    }
+    const data = p.slice(1);
+    switch (p[0]) {
+      case "4":
+        this.onmessage?.({ data });
+        break;
+      case "b": {
+        const s = atob(data);
+        const b = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+        this.onmessage?.({ data: b.buffer });
+        break;
+      }
+      case "2":
+        this.queue.push("3");
+        this.flush();
+        break;
+      case "6":
+        break;
+      default:
+        this.die(1e3);
+    }
+    return !this.closed;
+  }
+  /** Restarts the liveness watchdog: a server silent for pingInterval + pingTimeout is gone. */
+  alive() {
+    clearTimeout(this.timers.dead);
+    if (this.deadAfter) this.timers.dead = setTimeout(() => this.die(1006), this.deadAfter);
+  }
+  /** Probes a WebSocket with the session id: 2probe, 3probe, then switch() sends 5. */
+  upgrade() {
+    if (!this.WS || this.closed || this.ws || this.probe) return;
+    const p = new this.WS(this.href("websocket", true));
+    p.binaryType = "arraybuffer";
+    this.probe = p;
+    const failed = () => {
+      if (this.probe !== p) return;
+      this.probe = null;
+      this.paused = false;
+      this.drop(p);
+      clearTimeout(this.timers.upgrade);
+      if (this.closed) return;
+      if (this.retry !== false) this.timers.upgrade = setTimeout(() => this.upgrade(), this.retry);
+      this.get();
+      this.flush();
+    };
+    this.timers.upgrade = setTimeout(failed, 1e4);
+    p.onopen = () => p.send("2probe");
+    p.onmessage = (ev) => {
+      if (ev.data !== "3probe" || this.paused) return failed();
+      this.paused = true;
+      this.switch();
+    };
+    p.onclose = failed;
+    p.onerror = () => {
+    };
+  }
+  /** Completes the upgrade once polling is idle (the server answers the held GET with a noop). */
+  switch() {
+    const p = this.probe;
+    if (!p || this.getting || this.posting || this.closed) return;
+    this.probe = null;
+    this.paused = false;
+    clearTimeout(this.timers.upgrade);
+    p.send("5");
+    this.ws = p;
+    this.transport = "websocket";
+    p.onmessage = (ev) => {
+      this.packet(ev.data);
+    };
+    p.onclose = () => this.die(1006);
+    this.flush();
+  }
+  drop(ws) {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close();
+    } catch {
+    }
+  }
+  /** Ends the session without telling anyone. */
+  shut() {
+    this.closed = true;
+    clearTimeout(this.timers.dead);
+    clearTimeout(this.timers.upgrade);
+    if (this.probe) this.drop(this.probe);
+    if (this.ws) this.drop(this.ws);
+    this.probe = this.ws = null;
+    this.abort.abort();
+  }
+  /** The session ended under us: code is an HTTP status (refused handshake), a close code, or 0 (network). */
+  die(code, reason) {
+    if (this.closed) return;
+    this.queue = [];
+    this.shut();
+    this.onclose?.({ code, reason });
+  }
+};
+
 // ../js/src/events.ts
 var EventError = class extends Error {
   /**
@@ -202,6 +449,8 @@ var Primus = class extends Emitter {
     else if (options.strategy === void 0) strategy = ["disconnect", "online", "timeout"];
     else strategy = (Array.isArray(options.strategy) ? options.strategy : options.strategy.split(/[, ]+/)).map((s) => s.toLowerCase()).filter(Boolean);
     this.opts = {
+      transports: options.transports ?? ["websocket", "polling"],
+      upgradeRetry: options.upgradeRetry ?? 3e4,
       pathname: options.pathname ?? d.pathname,
       reconnect: { ...defaultReconnect, ...options.reconnect },
       strategy,
@@ -214,6 +463,11 @@ var Primus = class extends Emitter {
     this.WS = options.WebSocket ?? globalThis.WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+  /** What carries the open connection: 'websocket' (plain, or an upgraded Engine.IO session), 'polling'; null while not open. */
+  get transport() {
+    const s = this.socket;
+    return this.readyState === OPEN && s ? s instanceof Engine ? s.transport : "websocket" : null;
   }
   /** Opens the connection (after manual: true, or again after end()). */
   open() {
@@ -395,20 +649,36 @@ var Primus = class extends Emitter {
       this.finish();
       return;
     }
-    if (!this.WS) {
+    const order = this.opts.transports.filter((t) => t === "polling" ? typeof fetch === "function" : this.WS);
+    if (!order.length) {
       this.emit("error", new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
       this.finish();
       return;
     }
+    if (order[1] === this.first) order.reverse();
     this.setState(OPENING);
-    const ws = new this.WS(this.wsURL());
-    ws.binaryType = "arraybuffer";
+    this.try(order);
+  }
+  /** Opens the first transport of order; when it cannot open, the next one, within the same attempt. */
+  try(order) {
+    const kind = order.shift();
+    let ws;
+    if (kind === "polling") {
+      const u = new URL(this.httpURL());
+      u.pathname = this.opts.pathname.replace(/\/?$/, "/");
+      ws = new Engine(u.href, this.opts.transports.includes("websocket") ? this.WS : void 0, this.opts.upgradeRetry);
+    } else {
+      const w = new this.WS(this.wsURL());
+      w.binaryType = "arraybuffer";
+      ws = w;
+    }
     this.socket = ws;
     let opened = false;
     if (this.opts.timeout) {
       this.timers.connect = setTimeout(() => {
         if (this.socket !== ws) return;
         this.detach(ws);
+        if (order.length) return this.try(order);
         this.emit("timeout");
         this.afterFailedConnect(new Error("Connection timed out"), true);
       }, this.opts.timeout);
@@ -416,6 +686,7 @@ var Primus = class extends Emitter {
     ws.onopen = () => {
       if (this.socket !== ws) return;
       opened = true;
+      this.first = kind;
       this.clear("connect");
       this.clear("attemptTimeout");
       this.online = true;
@@ -435,7 +706,7 @@ var Primus = class extends Emitter {
     };
     ws.onerror = () => {
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.socket !== ws) return;
       this.detach(ws);
       if (this.serverClosed) {
@@ -443,7 +714,9 @@ var Primus = class extends Emitter {
         return;
       }
       if (!opened) {
-        this.afterFailedConnect(new Error("Connection failed"), false);
+        const status = kind === "polling" ? ev.code : void 0;
+        if (order.length && status !== 401 && status !== 403) return this.try(order);
+        this.afterFailedConnect(new Error("Connection failed"), false, status, ev.reason);
         return;
       }
       this.setState(CLOSED);
@@ -452,8 +725,11 @@ var Primus = class extends Emitter {
       else this.finish(false);
     };
   }
-  /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
-  afterFailedConnect(err, timedOut) {
+  /**
+   * The connection never opened: authorization refusal ends; otherwise maybe
+   * retry. status/body: what a refused polling handshake answered.
+   */
+  afterFailedConnect(err, timedOut, status, body) {
     const retry = () => {
       if (this.ended) return;
       if (this.attempt || this.has("timeout") || this.has("disconnect") && !timedOut) this.scheduleReconnect(err);
@@ -462,22 +738,21 @@ var Primus = class extends Emitter {
         this.finish();
       }
     };
-    if (timedOut || typeof fetch !== "function") return retry();
-    fetch(this.httpURL(), { cache: "no-store" }).then(async (res) => {
+    const judge = (status2, body2 = "", statusText = `HTTP ${status2}`) => {
       if (this.ended) return;
-      if (res.status === 401 || res.status === 403) {
-        let message = res.statusText;
-        try {
-          message = (await res.json()).error ?? message;
-        } catch {
-        }
-        this.emit("error", new AuthorizationError(res.status, message));
-        this.attempt = null;
-        this.finish();
-        return;
+      if (status2 !== 401 && status2 !== 403) return retry();
+      let message = statusText;
+      try {
+        message = JSON.parse(body2).error ?? message;
+      } catch {
       }
-      retry();
-    }).catch(() => retry());
+      this.emit("error", new AuthorizationError(status2, message));
+      this.attempt = null;
+      this.finish();
+    };
+    if (status !== void 0) return judge(status, body);
+    if (timedOut || typeof fetch !== "function") return retry();
+    fetch(this.httpURL(), { cache: "no-store" }).then(async (res) => judge(res.status, await res.text(), res.statusText)).catch(() => retry());
   }
   incoming(raw) {
     let data = raw;
@@ -524,6 +799,7 @@ var Primus = class extends Emitter {
   }
   scheduleReconnect(err) {
     if (this.ended) return;
+    this.clear("attemptTimeout");
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {

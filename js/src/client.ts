@@ -1,6 +1,7 @@
 import { Emitter, type AnyFn, type Listener } from './emitter';
 import { backoffDelay, defaultReconnect, type ReconnectOptions } from './backoff';
 import { encode, parseControl } from './protocol';
+import { Engine, type Conn, type WebSocketConstructor } from './engine';
 import {
   Args,
   EventError,
@@ -55,18 +56,10 @@ export interface Events {
   drop: [data: unknown];
 }
 
-interface WebSocketLike {
-  readyState: number;
-  binaryType: string;
-  send(data: string | ArrayBufferLike | ArrayBufferView): void;
-  close(code?: number): void;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code: number }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-}
+export type { WebSocketConstructor };
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** How a connection travels: a plain Primus WebSocket, or an Engine.IO session (long-polling, upgraded to a WebSocket when it can). */
+export type Transport = 'websocket' | 'polling';
 
 export interface Options {
   /** Path the server owns; default baked in by the server, else "/primus". */
@@ -86,6 +79,14 @@ export interface Options {
   WebSocket?: WebSocketConstructor;
   /** Default time limit of emitWithAck, ms; 0 (default): none, the request waits until the connection ends. */
   ackTimeout?: number;
+  /**
+   * Transports to try, in order, when a connection opens; the next one
+   * when one cannot open. Default ['websocket', 'polling']; ['polling']
+   * forces long-polling (no upgrade).
+   */
+  transports?: Transport[];
+  /** On polling: ms before probing the WebSocket upgrade again after one failed; false: once per session. Default 30000. */
+  upgradeRetry?: number | false;
 }
 
 /** Settings the server bakes into the library it serves. */
@@ -149,7 +150,9 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     strategy: string[];
   };
   private readonly WS: WebSocketConstructor | undefined;
-  private socket: WebSocketLike | null = null;
+  private socket: Conn | null = null;
+  /** The transport that last opened: the next connection tries it first (no WebSocket timeout on every reconnect behind a proxy that refuses them). */
+  private first?: Transport;
   private buffer: unknown[] = [];
   private attempt: Attempt | null = null;
   private timers: { connect?: Timer; reconnect?: Timer; attemptTimeout?: Timer; heartbeat?: Timer } = {};
@@ -172,6 +175,8 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     else if (options.strategy === undefined) strategy = ['disconnect', 'online', 'timeout'];
     else strategy = (Array.isArray(options.strategy) ? options.strategy : options.strategy.split(/[, ]+/)).map((s) => s.toLowerCase()).filter(Boolean);
     this.opts = {
+      transports: options.transports ?? ['websocket', 'polling'],
+      upgradeRetry: options.upgradeRetry ?? 30000,
       pathname: options.pathname ?? d.pathname,
       reconnect: { ...defaultReconnect, ...options.reconnect },
       strategy,
@@ -184,6 +189,12 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+
+  /** What carries the open connection: 'websocket' (plain, or an upgraded Engine.IO session), 'polling'; null while not open. */
+  get transport(): Transport | null {
+    const s = this.socket;
+    return this.readyState === OPEN && s ? (s instanceof Engine ? s.transport : 'websocket') : null;
   }
 
   /** Opens the connection (after manual: true, or again after end()). */
@@ -400,20 +411,37 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
       this.finish();
       return;
     }
-    if (!this.WS) {
+    const order = this.opts.transports.filter((t) => (t === 'polling' ? typeof fetch === 'function' : this.WS));
+    if (!order.length) {
       this.emit('error', new Error('no WebSocket implementation: pass options.WebSocket (e.g. npm "ws") on Node 20'));
       this.finish();
       return;
     }
+    if (order[1] === this.first) order.reverse();
     this.setState(OPENING);
-    const ws = new this.WS(this.wsURL());
-    ws.binaryType = 'arraybuffer';
+    this.try(order);
+  }
+
+  /** Opens the first transport of order; when it cannot open, the next one, within the same attempt. */
+  private try(order: Transport[]): void {
+    const kind = order.shift();
+    let ws: Conn;
+    if (kind === 'polling') {
+      const u = new URL(this.httpURL());
+      u.pathname = this.opts.pathname.replace(/\/?$/, '/');
+      ws = new Engine(u.href, this.opts.transports.includes('websocket') ? this.WS : undefined, this.opts.upgradeRetry);
+    } else {
+      const w = new this.WS!(this.wsURL());
+      w.binaryType = 'arraybuffer';
+      ws = w;
+    }
     this.socket = ws;
     let opened = false;
     if (this.opts.timeout) {
       this.timers.connect = setTimeout(() => {
         if (this.socket !== ws) return;
         this.detach(ws);
+        if (order.length) return this.try(order);
         this.emit('timeout');
         this.afterFailedConnect(new Error('Connection timed out'), true);
       }, this.opts.timeout);
@@ -421,6 +449,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     ws.onopen = () => {
       if (this.socket !== ws) return;
       opened = true;
+      this.first = kind;
       this.clear('connect');
       this.clear('attemptTimeout');
       this.online = true;
@@ -441,7 +470,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     ws.onerror = () => {
       /* the close event follows; errors are reported there */
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.socket !== ws) return;
       this.detach(ws);
       if (this.serverClosed) {
@@ -449,7 +478,10 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
         return;
       }
       if (!opened) {
-        this.afterFailedConnect(new Error('Connection failed'), false);
+        // A refused polling handshake carries the HTTP status: an authorization refusal ends here.
+        const status = kind === 'polling' ? ev.code : undefined;
+        if (order.length && status !== 401 && status !== 403) return this.try(order);
+        this.afterFailedConnect(new Error('Connection failed'), false, status, ev.reason);
         return;
       }
       this.setState(CLOSED);
@@ -459,8 +491,11 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     };
   }
 
-  /** The connection never opened: authorization refusal ends; otherwise maybe retry. */
-  private afterFailedConnect(err: Error, timedOut: boolean): void {
+  /**
+   * The connection never opened: authorization refusal ends; otherwise maybe
+   * retry. status/body: what a refused polling handshake answered.
+   */
+  private afterFailedConnect(err: Error, timedOut: boolean, status?: number, body?: string): void {
     const retry = () => {
       if (this.ended) return; // end() or destroy() while we were asking
       if (this.attempt || this.has('timeout') || (this.has('disconnect') && !timedOut)) this.scheduleReconnect(err);
@@ -469,26 +504,25 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
         this.finish();
       }
     };
+    const judge = (status: number, body = '', statusText = `HTTP ${status}`) => {
+      if (this.ended) return;
+      if (status !== 401 && status !== 403) return retry();
+      let message = statusText;
+      try {
+        message = (JSON.parse(body) as { error?: string }).error ?? message;
+      } catch {
+        /* not JSON */
+      }
+      this.emit('error', new AuthorizationError(status, message));
+      this.attempt = null;
+      this.finish();
+    };
+    if (status !== undefined) return judge(status, body);
     if (timedOut || typeof fetch !== 'function') return retry();
     // A browser cannot read the status of a refused upgrade; a plain request
     // runs the same authorization and tells us (401/403 + {"error": ...}).
     fetch(this.httpURL(), { cache: 'no-store' })
-      .then(async (res) => {
-        if (this.ended) return;
-        if (res.status === 401 || res.status === 403) {
-          let message = res.statusText;
-          try {
-            message = ((await res.json()) as { error?: string }).error ?? message;
-          } catch {
-            /* not JSON */
-          }
-          this.emit('error', new AuthorizationError(res.status, message));
-          this.attempt = null;
-          this.finish();
-          return;
-        }
-        retry();
-      })
+      .then(async (res) => judge(res.status, await res.text(), res.statusText))
       .catch(() => retry());
   }
 
@@ -540,6 +574,8 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
 
   private scheduleReconnect(err: Error): void {
     if (this.ended) return;
+    // The previous attempt's limit: left running, it would cut a later connection.
+    this.clear('attemptTimeout');
     const o = this.opts.reconnect;
     const n = (this.attempt?.attempt ?? 0) + 1;
     if (n > o.retries) {
@@ -566,7 +602,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
   }
 
   /** Stops listening to a socket and closes it. */
-  private detach(ws: WebSocketLike): void {
+  private detach(ws: Conn): void {
     ws.onopen = ws.onclose = ws.onmessage = null;
     ws.onerror = () => {}; // npm ws throws on an unhandled error when closing while connecting
     try {

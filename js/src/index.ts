@@ -1,5 +1,5 @@
 export { Primus, Primus as Allspark, AuthorizationError, OPENING, CLOSED, OPEN, defaults } from './client';
-export type { Options, Events, EventNames, ReservedName, Attempt, Strategy, Defaults, WebSocketConstructor } from './client';
+export type { Options, Events, EventNames, ReservedName, Attempt, Strategy, Defaults, WebSocketConstructor, Transport } from './client';
 export { EventError, Args, isReserved } from './events';
 export type { EventsMap, DefaultEventsMap, ReplyArgs, Handler } from './events';
 export { backoffDelay, defaultReconnect } from './backoff';

@@ -83,6 +83,22 @@ test('server restart: close, reconnect scheduled inside the back-off bounds, rec
   await again.stop();
 });
 
+test('a failed reconnect attempt\'s time limit does not outlive it and cut the connection that opens later', async () => {
+  const srv = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']);
+  const c = make(srv.base, { reconnect: { min: 20, max: 40, retries: 100, 'reconnect timeout': 600 } });
+  const ev = record(c);
+  await ev.wait('open');
+  await srv.stop();
+  await ev.wait('reconnect scheduled', 4); // three attempts failed, each with its own time limit
+  const again = await startAllspark(allspark, ['--echo', '--addr', `127.0.0.1:${srv.port}`]);
+  await ev.wait('reconnected', 1, 10000);
+  await new Promise((r) => setTimeout(r, 800)); // past every earlier attempt's limit
+  assert.equal(c.readyState, Primus.OPEN);
+  assert.ok(!ev.names().includes('reconnect timeout'), ev.names().join(','));
+  c.end();
+  await again.stop();
+});
+
 test('retries exhausted: end, then reconnect failed', async () => {
   const srv = await startAllspark(allspark, ['--echo', '--addr', '127.0.0.1:0']);
   const c = make(srv.base, { reconnect: { min: 10, max: 20, retries: 2 } });

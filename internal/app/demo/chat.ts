@@ -252,6 +252,9 @@ function start(name: string): void {
     ackTimeout: 10000,
   });
   watchConnection(client);
+  // The page's client, for the console and the end-to-end tests (which read
+  // client.transport to see the long-polling fallback and the upgrade).
+  (globalThis as { client?: Client }).client = client;
 
   client.on('message', (msg) => {
     addLine(msg.room, messageLine(msg, msg.from ? [] : ['api']));

@@ -238,6 +238,7 @@
       ackTimeout: 1e4
     });
     watchConnection(client);
+    globalThis.client = client;
     client.on("message", (msg) => {
       addLine(msg.room, messageLine(msg, msg.from ? [] : ["api"]));
       const t = roomOf(msg.room).typing.get(msg.from ?? "");
