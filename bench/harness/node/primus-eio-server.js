@@ -21,26 +21,5 @@ if (Number(process.argv[3] || 1) > 1) {
 
 serve((server) => {
   const Primus = require('primus');
-  const primus = new Primus(server, { transformer: 'engine.io' });
-  const rooms = new Map();
-
-  primus.on('connection', (spark) => {
-    const names = String(spark.query.rooms || '').split(',').filter(Boolean);
-    for (const r of names) {
-      let set = rooms.get(r);
-      if (!set) rooms.set(r, (set = new Set()));
-      set.add(spark);
-    }
-    spark.on('data', (data) => {
-      if (data && typeof data === 'object' && typeof data.publish === 'string') {
-        const set = rooms.get(data.publish);
-        if (set) for (const s of set) s.write(data.data);
-        return;
-      }
-      spark.write(data);
-    });
-    spark.on('end', () => {
-      for (const r of names) rooms.get(r)?.delete(spark);
-    });
-  });
+  require('./primus-rooms')(new Primus(server, { transformer: 'engine.io' }));
 });
