@@ -20,7 +20,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const target = await startTarget();
-const test = (name, fn, skip = target.eio) => nodeTest(`${which}: ${name}`, { timeout: 60000, skip: skip ?? false }, fn);
+const test = (name, fn, skip = target.eio) => nodeTest(`${which}: ${name}`, { timeout: 120000, skip: skip ?? false }, fn);
 let browser;
 const pageErrors = [];
 
@@ -119,7 +119,9 @@ test('demo: chat behind a proxy that refuses WebSockets (polling), then on WebSo
   proxy.state.refuse = 0;
   proxy.drop();
   for (const page of [alice, bob]) {
-    await until(page, () => client.transport === 'websocket', undefined, 20000);
+    // A probe that fails under load is retried after the client's
+    // upgradeRetry (30 s), so allow for one retry.
+    await until(page, () => client.transport === 'websocket', undefined, 45000);
     await until(page, () => document.querySelector('#status').dataset.state === 'open');
   }
   await until(alice, () => document.querySelectorAll('#members li').length === 2);
