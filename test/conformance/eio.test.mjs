@@ -321,8 +321,18 @@ test('errors: an overlapping GET → 400, and the session is closed', opts, asyn
 test('errors: a POST over maxPayload → 413', opts, async (t) => {
   if (skipped(t, plain)) return;
   const { sid, open: o } = await handshake(plain);
-  const res = await post(plain, sid, `4"${'x'.repeat(o.maxPayload)}"`);
-  assert.equal(res.status, 413);
+  // The server answers 413 from the Content-Length, before the body: a
+  // client still sending a large body may see the connection reset
+  // instead of reading the answer (Allspark's maxPayload follows
+  // MaxLength, 10 MiB, here). Either way the session stays usable.
+  let status;
+  try {
+    status = (await post(plain, sid, `4"${'x'.repeat(o.maxPayload)}"`)).status;
+  } catch (err) {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+    status = 413;
+  }
+  assert.equal(status, 413);
   // A POST of maxPayload bytes exactly is fine.
   const fits = await post(plain, sid, `4"${'y'.repeat(o.maxPayload - 3)}"`);
   assert.equal(fits.status, 200, `${fits.status} ${fits.body}`);
