@@ -1,6 +1,9 @@
 package eio
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // heartbeat is a session's ping timer, as in the reference: a ping "2"
 // every PingInterval; without a pong "3" within PingTimeout the session
@@ -8,8 +11,11 @@ import "time"
 // extends the wait once (a busy client's pong may sit behind its data).
 // One timer per session; its callback runs only when it fires.
 type heartbeat struct {
-	timer     *time.Timer
-	awaiting  bool // a ping is out, no pong yet
+	timer *time.Timer
+	// awaiting: a ping is out, no pong yet. Written under session.mu;
+	// read without it by sawPacket, so the common case (no ping out) costs
+	// a message no lock.
+	awaiting  atomic.Bool
 	refreshed bool // the wait was extended once already
 }
 
@@ -38,12 +44,13 @@ func (s *session) onHeartbeat() {
 		return
 	}
 	hb := &s.heartbeat
-	if hb.awaiting {
+	if hb.awaiting.Load() {
 		s.mu.Unlock()
 		s.finish(ErrPingTimeout)
 		return
 	}
-	hb.awaiting, hb.refreshed = true, false
+	hb.awaiting.Store(true)
+	hb.refreshed = false
 	hb.timer.Reset(s.srv.cfg.PingTimeout)
 	ws := s.ws
 	if ws == nil {
@@ -58,8 +65,8 @@ func (s *session) onHeartbeat() {
 // pong records the client's answer and schedules the next ping.
 func (hb *heartbeat) pong(s *session) {
 	s.mu.Lock()
-	if hb.awaiting && s.state != stateClosed {
-		hb.awaiting = false
+	if hb.awaiting.Load() && s.state != stateClosed {
+		hb.awaiting.Store(false)
 		hb.timer.Reset(s.srv.cfg.PingInterval)
 	}
 	s.mu.Unlock()
@@ -67,11 +74,11 @@ func (hb *heartbeat) pong(s *session) {
 
 // sawPacket extends the pong wait once for a packet other than a pong.
 func (hb *heartbeat) sawPacket(s *session, t Type) {
-	if t == Pong {
+	if t == Pong || !hb.awaiting.Load() {
 		return
 	}
 	s.mu.Lock()
-	if hb.awaiting && !hb.refreshed && s.state != stateClosed {
+	if hb.awaiting.Load() && !hb.refreshed && s.state != stateClosed {
 		hb.refreshed = true
 		hb.timer.Reset(s.srv.cfg.PingTimeout)
 	}
