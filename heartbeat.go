@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/allspark/allspark/internal/primus"
+	"github.com/allspark/allspark/internal/transport"
 )
 
 // heartbeat is one goroutine per server (not a timer per spark) that pings
@@ -72,8 +73,12 @@ func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
 		s.opts.Logger.Error("encoding ping", "err", err)
 		return buf
 	}
+	f.Control = transport.Ping
 	s.mu.RLock()
 	for _, sp := range s.sparks {
+		if sp.ownHeartbeat {
+			continue
+		}
 		if !sp.alive.Swap(false) {
 			buf = append(buf, sp)
 		}
@@ -84,7 +89,14 @@ func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
 		s.opts.Logger.Debug("missed pong", "spark", sp.id)
 		sp.End(nil, true)
 	}
-	s.fanout(f, nil)
+	var filter func(*Spark) bool
+	if s.ownHeartbeats.Load() > 0 {
+		filter = primusHeartbeat
+	}
+	s.fanout(f, filter)
 	clear(buf)
 	return buf
 }
+
+// primusHeartbeat selects the sparks the Primus heartbeat pings.
+func primusHeartbeat(sp *Spark) bool { return !sp.ownHeartbeat }

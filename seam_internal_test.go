@@ -48,9 +48,9 @@ func TestBroadcastIsFramedOncePerProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls atomic.Int32
-	proto := &transport.Protocol{Name: "wrap", Slot: 1, Frame: func(p []byte, bin bool) ([]byte, bool) {
+	proto := &transport.Protocol{Name: "wrap", Slot: 1, Frame: func(m *transport.Message) ([]byte, bool) {
 		calls.Add(1)
-		return append([]byte("W"), p...), bin
+		return append([]byte("W"), m.Payload...), m.Binary
 	}}
 	r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
 	r.RemoteAddr = "127.0.0.1:1"

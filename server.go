@@ -66,6 +66,9 @@ type Server struct {
 	// reframing counts live sparks whose protocol re-frames messages
 	// (transport.Framer); while it is 0 broadcasts carry no frame cache.
 	reframing atomic.Int32
+	// ownHeartbeats counts live sparks whose wire keeps them alive itself
+	// (Protocol.OwnHeartbeat); while it is 0 the Primus ping goes to all.
+	ownHeartbeats atomic.Int32
 }
 
 // New returns a Server configured by opts (the zero value works). It fails
@@ -245,9 +248,16 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 		conn:   conn,
 	}
 	sp.writerFn = sp.runWriter
-	if fr, ok := conn.(transport.Framer); ok && !fr.Protocol().Identity() {
-		sp.reframes = true
-		s.reframing.Add(1)
+	if fr, ok := conn.(transport.Framer); ok {
+		proto := fr.Protocol()
+		if proto != nil && proto.OwnHeartbeat {
+			sp.ownHeartbeat = true
+			s.ownHeartbeats.Add(1)
+		}
+		if !proto.Identity() {
+			sp.reframes = true
+			s.reframing.Add(1)
+		}
 	}
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
@@ -407,7 +417,14 @@ func (s *Server) encode(data any) (frame, error) {
 	if len(payload) > s.opts.MaxLength {
 		return frame{}, ErrTooLarge
 	}
-	return frame{Payload: payload, Binary: binary}, nil
+	f := frame{Payload: payload, Binary: binary}
+	if s.reframing.Load() > 0 && hasRawBytes(data) {
+		// A re-framing protocol (Socket.IO) sends []byte values as binary
+		// attachments; the canonical encoding may have turned them into
+		// text, so the value travels with it.
+		f.Value = data
+	}
+	return f, nil
 }
 
 func (s *Server) reportSlow(sp *Spark, ev SlowConsumerEvent) {

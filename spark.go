@@ -43,7 +43,10 @@ type Spark struct {
 	// reframes: the session's protocol wraps the encoding; counted in
 	// Server.reframing from attach to finish.
 	reframes bool
-	nextAck  atomic.Uint64 // last request id used by EmitWithAck
+	// ownHeartbeat: the session's wire keeps it alive itself
+	// (Protocol.OwnHeartbeat); the server's Primus heartbeat skips it.
+	ownHeartbeat bool
+	nextAck      atomic.Uint64 // last request id used by EmitWithAck
 	// ackCount mirrors len(acks) for the reader's lock-free check: while a
 	// handler awaits a reply, inbound bounds overflow instead of blocking
 	// (see inboundLimits).
@@ -229,12 +232,14 @@ func (s *Spark) enqueue(f frame) error {
 }
 
 // writeControl sends a protocol message, bypassing transforms (as Primus's
-// _write does).
-func (s *Spark) writeControl(msg string) error {
+// _write does). kind lets a protocol that does not speak Primus translate
+// it (Socket.IO's DISCONNECT for ServerClose) or skip it.
+func (s *Spark) writeControl(msg string, kind transport.Control) error {
 	f, err := s.server.encode(msg)
 	if err != nil {
 		return err
 	}
+	f.Control = kind
 	return s.enqueue(f)
 }
 
@@ -275,7 +280,7 @@ func (s *Spark) End(data any, reconnect bool) {
 		}
 	}
 	if !reconnect {
-		_ = s.writeControl(primus.ServerClose)
+		_ = s.writeControl(primus.ServerClose, transport.ServerClose)
 	}
 	if s.queue.closeGracefully(1000) {
 		s.startWriter()
@@ -304,6 +309,9 @@ func (s *Spark) finish() {
 	s.cancel()
 	if s.reframes {
 		s.server.reframing.Add(-1)
+	}
+	if s.ownHeartbeat {
+		s.server.ownHeartbeats.Add(-1)
 	}
 	s.server.remove(s)
 	s.LeaveAll()
@@ -353,7 +361,26 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 		s.answerID()
 		return
 	}
-	p := Packet{Data: data, Raw: payload, Binary: binary}
+	s.receive(Packet{Data: data, Raw: payload, Binary: binary}, len(payload))
+}
+
+// OnValue implements transport.ValueHandler: a value decoded by the wire
+// (Socket.IO packets, SockJS plain strings) takes the same path as a
+// parsed Primus message, from the incoming transforms on. size is the
+// length of the bytes it came from.
+func (s *Spark) OnValue(v any, size int) {
+	if s.ReadyState() == Closed {
+		return
+	}
+	srv := s.server
+	srv.stats.messagesIn.Add(1)
+	srv.stats.bytesIn.Add(uint64(size))
+	s.receive(Packet{Data: v}, size)
+}
+
+// receive runs the incoming transforms on a decoded packet and delivers it.
+func (s *Spark) receive(p Packet, size int) {
+	srv := s.server
 	if len(srv.transforms[Incoming].load()) > 0 {
 		keep, err := srv.runTransforms(Incoming, s, &p)
 		if err != nil {
@@ -364,7 +391,7 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 			return
 		}
 	}
-	s.deliver(p, len(payload))
+	s.deliver(p, size)
 }
 
 // deliver hands a packet to the data handlers, or queues it while the
@@ -453,7 +480,7 @@ func (s *Spark) flushPending() {
 			s.idWanted = false
 			s.mu.Unlock()
 			if answer {
-				_ = s.writeControl(primus.IDMessage(s.id))
+				_ = s.writeControl(primus.IDMessage(s.id), transport.IDAnswer)
 			}
 			return
 		}
@@ -481,7 +508,7 @@ func (s *Spark) answerID() {
 		return
 	}
 	s.mu.Unlock()
-	_ = s.writeControl(primus.IDMessage(s.id))
+	_ = s.writeControl(primus.IDMessage(s.id), transport.IDAnswer)
 }
 
 // OnPing implements transport.Handler: a client ping frame counts as a pong.

@@ -16,10 +16,16 @@ type Protocol struct {
 	// Slot is this protocol's index in Shared, in [0, MaxProtocols); each
 	// re-framing protocol in the process has its own.
 	Slot int
-	// Frame wraps payload for this protocol. nil means identity. It must
-	// not keep or modify payload, and is called at most once per shared
-	// message.
-	Frame func(payload []byte, binary bool) (frame []byte, frameBinary bool)
+	// Frame turns m into this protocol's frame. nil means identity. It
+	// must not keep or modify m.Payload, and is called at most once per
+	// shared message. A nil frame means the protocol sends nothing for m
+	// (a Primus control message it has no use for); the session skips it.
+	Frame func(m *Message) (frame []byte, frameBinary bool)
+	// OwnHeartbeat: the wire keeps its sessions alive itself (Engine.IO's
+	// ping for Socket.IO, SockJS's "h", SSE comments) or its clients cannot
+	// answer a Primus ping, so the server sends these sessions no
+	// "primus::ping" and never ends them for a missed pong.
+	OwnHeartbeat bool
 }
 
 // Framer is implemented by a Session whose protocol re-frames messages
@@ -56,9 +62,9 @@ func (m *Message) FrameFor(p *Protocol) (frame []byte, binary bool) {
 		return m.Payload, m.Binary
 	}
 	if m.Shared == nil {
-		return p.Frame(m.Payload, m.Binary)
+		return p.Frame(m)
 	}
 	s := &m.Shared.slots[p.Slot]
-	s.once.Do(func() { s.frame, s.binary = p.Frame(m.Payload, m.Binary) })
+	s.once.Do(func() { s.frame, s.binary = p.Frame(m) })
 	return s.frame, s.binary
 }

@@ -11,11 +11,11 @@ import (
 // counting is a re-framing protocol that wraps a payload in brackets and
 // counts its calls.
 func counting(calls *atomic.Int32) *transport.Protocol {
-	return &transport.Protocol{Name: "brackets", Slot: 1, Frame: func(p []byte, binary bool) ([]byte, bool) {
+	return &transport.Protocol{Name: "brackets", Slot: 1, Frame: func(m *transport.Message) ([]byte, bool) {
 		calls.Add(1)
-		out := make([]byte, 0, len(p)+2)
-		out = append(append(append(out, '['), p...), ']')
-		return out, binary
+		out := make([]byte, 0, len(m.Payload)+2)
+		out = append(append(append(out, '['), m.Payload...), ']')
+		return out, m.Binary
 	}}
 }
 

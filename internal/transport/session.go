@@ -10,10 +10,32 @@ import "net"
 type Message struct {
 	Payload []byte
 	Binary  bool
+	// Control says whether the message is one of the Primus control
+	// strings the server writes itself (ping, id answer, server close),
+	// so a protocol that does not speak Primus can translate or skip it
+	// without comparing bytes.
+	Control Control
 	// Shared is nil for a message with one receiver; a protocol that
 	// re-frames then does it for that receiver alone.
 	Shared *Shared
+	// Value is the value before encoding, kept only when it holds parts a
+	// re-framing protocol sends differently from the canonical encoding
+	// (raw []byte values, which Socket.IO sends as binary attachments
+	// while JSON turns them into base64 strings). nil otherwise, and
+	// always nil for a message that came from another node.
+	Value any
 }
+
+// Control tells a Primus control message from data.
+type Control uint8
+
+// Control messages a spark writes.
+const (
+	Data        Control = iota // application data or an event envelope
+	Ping                       // "primus::ping::<ms>"
+	IDAnswer                   // "primus::id::<id>"
+	ServerClose                // "primus::server::close": the server ends the session, no reconnect
+)
 
 // Session is one client session on some transport, as a spark sees it.
 //
@@ -45,6 +67,16 @@ type Session interface {
 // client's id() (which reads the transport's id) names the spark.
 type Identified interface {
 	ID() string
+}
+
+// ValueHandler is implemented by the Handler (the spark) for protocols
+// that decode client messages themselves (Socket.IO's packets and binary
+// attachments, SockJS's plain strings): OnValue delivers one decoded value
+// as if the server's parser had produced it, with the size of the bytes it
+// came from for the inbound bounds. Like OnMessage it is called from one
+// goroutine at a time per session.
+type ValueHandler interface {
+	OnValue(v any, size int)
 }
 
 // Handler receives one session's events. Transports call it from one
