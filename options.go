@@ -141,6 +141,31 @@ type Options struct {
 	// Primus's engine.io transformer and the JS client's HTTP fallback
 	// speak it. On by default.
 	EngineIO EngineIOOptions
+	// SocketIO configures the Socket.IO v5 wire (stock socket.io-client
+	// 4.x) served at its own path beside the pathname. On by default.
+	SocketIO SocketIOOptions
+}
+
+// DefaultSocketIOPath is where the stock socket.io-client connects by
+// default.
+const DefaultSocketIOPath = "/socket.io/"
+
+// SocketIOOptions configures the Socket.IO wire (README, "Coming from
+// Socket.IO"). Its Engine.IO layer (ping, payload limit, transports,
+// session bound, cookie) is configured by Options.EngineIO.
+type SocketIOOptions struct {
+	// Disabled stops serving Socket.IO; Path then belongs to nobody (404).
+	Disabled bool
+	// Path the client connects to (its "path" option); default
+	// "/socket.io/". Server.ServeHTTP owns it beside the pathname: mount
+	// the server on both (or on "/").
+	Path string
+	// ConnectTimeout closes a connection that joined no namespace within
+	// it; default 45 s, as the reference.
+	ConnectTimeout time.Duration
+	// MaxAttachments bounds the binary attachments one packet may
+	// announce (more: the connection closes, "parse error"); default 10.
+	MaxAttachments int
 }
 
 // EngineIOOptions configures the Engine.IO wire. The zero value serves
@@ -211,6 +236,12 @@ func (o Options) withDefaults() Options {
 		o.MaxRoomsPerSpark = DefaultMaxRoomsPerSpark
 	case o.MaxRoomsPerSpark < 0:
 		o.MaxRoomsPerSpark = -1
+	}
+	if o.SocketIO.Path == "" {
+		o.SocketIO.Path = DefaultSocketIOPath
+	}
+	if !strings.HasPrefix(o.SocketIO.Path, "/") {
+		o.SocketIO.Path = "/" + o.SocketIO.Path
 	}
 	switch {
 	case o.MaxPendingAcks == 0:
