@@ -41,6 +41,9 @@ type conn struct {
 	pending     *Packet
 	pendingAtts [][]byte
 	pendingSize int
+	// failed: a malformed packet closed the connection; what the client
+	// sent after it is ignored.
+	failed bool
 }
 
 func newConn(srv *Server, sess transport.Session, r *http.Request) *conn {
@@ -73,6 +76,8 @@ func (c *conn) setReason(r Reason) {
 // fail ends the connection on a malformed packet: the reference closes
 // the Engine.IO session with reason "parse error".
 func (c *conn) fail(err error) {
+	c.failed = true
+	c.pending, c.pendingAtts = nil, nil
 	c.srv.cfg.Logger.Debug("socket.io parse error", "err", err)
 	c.setReason(ReasonParseError)
 	_ = c.sess.Close(1000, "parse error")
@@ -81,6 +86,9 @@ func (c *conn) fail(err error) {
 // OnMessage implements transport.Handler: one Engine.IO message, a packet
 // or an attachment of the packet before it.
 func (c *conn) OnMessage(binary bool, payload []byte) {
+	if c.failed {
+		return
+	}
 	if c.pending != nil {
 		if !binary {
 			c.fail(ErrUnexpectedText)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/allspark/allspark/internal/eio"
 	"github.com/allspark/allspark/internal/transport"
+	"github.com/allspark/allspark/parser"
 )
 
 // ErrUnknownNamespace is Host.Admit's answer for a namespace the server
@@ -60,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Framing.Decode == nil {
-		c.Framing.JSON = true
+		c.Framing = Framing{JSON: true, Decode: parser.JSON{}.Decode}
 	}
 	return c
 }
