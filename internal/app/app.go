@@ -80,6 +80,7 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			MaxPayload:   c.EIOMaxPayload,
 			Cookie:       c.EIOCookie,
 		},
+		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
 	}
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -104,6 +105,9 @@ func (a *App) routes() error {
 	p := a.srv.Pathname()
 	a.mux.Handle(p, a.srv)
 	a.mux.Handle(p+"/", a.srv)
+	if sio := a.srv.Options().SocketIO; !sio.Disabled {
+		a.mux.Handle(strings.TrimSuffix(sio.Path, "/")+"/", a.srv)
+	}
 	a.mux.HandleFunc("/healthz", a.healthz)
 	a.mux.HandleFunc("/readyz", a.readyz)
 	a.mux.Handle("/metrics", a.metrics.handler())

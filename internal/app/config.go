@@ -46,6 +46,9 @@ type Config struct {
 	EIOPingTimeout  time.Duration // for the pong
 	EIOMaxPayload   int           // largest POST body, bytes
 	EIOCookie       string        // session cookie name; empty: none
+	// Socket.IO v5 wire (stock socket.io-client 4.x) at its own path.
+	SocketIO     bool   // serve it
+	SocketIOPath string // the client's "path" option
 }
 
 // Default returns the configuration used when nothing is set.
@@ -66,6 +69,8 @@ func Default() Config {
 		EIOTransports:   "polling,websocket",
 		EIOPingInterval: 25 * time.Second,
 		EIOPingTimeout:  20 * time.Second,
+		SocketIO:        true,
+		SocketIOPath:    allspark.DefaultSocketIOPath,
 	}
 }
 
@@ -112,6 +117,8 @@ var settings = []setting{
 		fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u)
 	}},
 	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload; 0 = max-length", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
+	{name: "socketio", usage: "serve the Socket.IO v5 wire (stock socket.io-client 4.x) at --socketio-path, over Engine.IO polling, WebSocket and the upgrade; its Engine.IO settings are the --eio-* ones", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SocketIO, n, c.SocketIO, u) }},
+	{name: "socketio-path", usage: "path Socket.IO clients connect to (their \"path\" option)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SocketIOPath, n, c.SocketIOPath, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
