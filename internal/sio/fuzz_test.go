@@ -3,6 +3,9 @@ package sio
 import (
 	"bytes"
 	"testing"
+
+	"github.com/allspark/allspark/internal/events"
+	"github.com/allspark/allspark/parser"
 )
 
 // FuzzDecode: any text decodes or fails with an error, never panics, and a
@@ -55,6 +58,29 @@ func FuzzConn(f *testing.F) {
 			if len(r.values) != n {
 				t.Fatal("delivered after a parse error")
 			}
+		}
+	})
+}
+
+// FuzzFrameEvent: the sliced fast path for event envelopes frames exactly
+// what the value path does, whatever the name and arguments hold.
+func FuzzFrameEvent(f *testing.F) {
+	f.Add("chat", "hello", uint64(0))
+	f.Add(`a"b\`, `],"id":3}`, uint64(7))
+	f.Add("ü", "\u2028", uint64(1<<53-1))
+	f.Fuzz(func(t *testing.T, name, arg string, id uint64) {
+		if name == "" || id > 1<<53-1 {
+			return
+		}
+		v := events.NewEvent(name, []any{arg, []any{arg}}, id)
+		payload, _, err := parser.JSON{}.Encode(v)
+		if err != nil {
+			return
+		}
+		fast, ok := frameJSON(payload)
+		slow, _ := frameValue(v)
+		if !ok || !bytes.Equal(fast, slow) {
+			t.Fatalf("fast %q, value path %q", fast, slow)
 		}
 	})
 }

@@ -86,6 +86,9 @@ func frameJSON(payload []byte) ([]byte, bool) {
 		out = append(out, payload...)
 		return append(out, ']'), true
 	}
+	if out, ok := frameEventJSON(payload); ok {
+		return out, true
+	}
 	var env struct {
 		Event *string           `json:"event"`
 		Args  []json.RawMessage `json:"args"`
@@ -127,6 +130,72 @@ func frameJSON(payload []byte) ([]byte, bool) {
 		return append(out, ']'), true
 	}
 	return nil, false
+}
+
+// eventPrefix and argsKey are the fixed parts of an event envelope as the
+// server encodes it (internal/events EventMsg: version, event, args, id).
+var (
+	eventPrefix = []byte(`{"` + events.Key + `":1,"event":"`)
+	argsKey     = []byte(`,"args":[`)
+)
+
+// frameEventJSON frames an event envelope in the layout the server's JSON
+// encoding always has, `{"allspark":1,"event":"<name>","args":[<args>]}`
+// with an optional `,"id":<n>` before the brace, by slicing it: the name
+// and the arguments are copied as they are. Anything else (another node's
+// encoder, a hand-written envelope) reports false and is read in full.
+func frameEventJSON(payload []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(payload, eventPrefix) {
+		return nil, false
+	}
+	rest := payload[len(eventPrefix)-1:] // from the name's opening quote
+	end := 1
+	for ; end < len(rest); end++ {
+		if rest[end] == '\\' {
+			end++
+			continue
+		}
+		if rest[end] == '"' {
+			break
+		}
+	}
+	if end >= len(rest) {
+		return nil, false
+	}
+	name := rest[:end+1]
+	rest = rest[end+1:]
+	if !bytes.HasPrefix(rest, argsKey) {
+		return nil, false
+	}
+	rest = rest[len(argsKey):]
+	var id uint64
+	switch {
+	case bytes.HasSuffix(rest, []byte("]}")):
+		rest = rest[:len(rest)-2]
+	default:
+		i := bytes.LastIndex(rest, []byte(`],"id":`))
+		if i < 0 || rest[len(rest)-1] != '}' {
+			return nil, false
+		}
+		digits := rest[i+len(`],"id":`) : len(rest)-1]
+		for _, d := range digits {
+			if d < '0' || d > '9' {
+				return nil, false
+			}
+			id = id*10 + uint64(d-'0')
+		}
+		if len(digits) == 0 || len(digits) > maxIDDigits {
+			return nil, false
+		}
+		rest = rest[:i]
+	}
+	out := make([]byte, 0, len(name)+len(rest)+24)
+	out = AppendHeader(out, Event, 0, MainNamespace, id, id > 0)
+	out = append(append(out, '['), name...)
+	if len(rest) > 0 {
+		out = append(append(out, ','), rest...)
+	}
+	return append(out, ']'), true
 }
 
 // frameValue frames a value: a local write (which may hold []byte), or

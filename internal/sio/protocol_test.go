@@ -30,6 +30,7 @@ func TestFrameTurnsEveryKindOfMessageIntoItsPacket(t *testing.T) {
 		{"event", events.NewEvent("chat", []any{"x", 2}, 0), `2["chat","x",2]`},
 		{"event without args", events.NewEvent("tick", nil, 0), `2["tick"]`},
 		{"server request", events.NewEvent("ask", []any{1}, 7), `27["ask",1]`},
+		{"awkward name and args", events.NewEvent(`a"b\`, []any{`],"id":3}`, []any{1}}, 4), `24["a\"b\\","],\"id\":3}",[1]]`},
 		{"reply to the client's request 0", events.NewAck(1, []any{"ok"}), `30["ok"]`},
 		{"reply with no args", events.NewAck(5, nil), `34[]`},
 		{"ack error", events.NewFailure(3, events.ErrorBody{Code: "unknown_event", Message: "no handler", Event: "x"}),
