@@ -44,6 +44,87 @@ type conn struct {
 	// failed: a malformed packet closed the connection; what the client
 	// sent after it is ignored.
 	failed bool
+
+	// Guarded by mu: packets the connection answers itself (CONNECT
+	// replies, CONNECT_ERROR), written by a writer goroutine that runs
+	// while there are some, never by the read path.
+	control        []controlPacket
+	controlRunning bool
+}
+
+// controlPacket is a packet the connection writes itself: a socket's
+// CONNECT reply (sock set; skipped if the socket's own writer wrote it
+// first) or a ready payload.
+type controlPacket struct {
+	sock    *socket
+	payload []byte
+}
+
+// maxPendingControl bounds the answers a connection holds for a client
+// that sends CONNECTs faster than it reads: past it the connection is
+// closed (a client waits for each CONNECT's answer; none sends a thousand
+// at once).
+const maxPendingControl = 1024
+
+// queueControl queues p for the control writer, starting it if idle.
+func (c *conn) queueControl(p controlPacket) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.control) >= maxPendingControl {
+		c.mu.Unlock()
+		c.fail(ErrControlFlood)
+		return
+	}
+	c.control = append(c.control, p)
+	start := !c.controlRunning
+	c.controlRunning = true
+	c.mu.Unlock()
+	if start {
+		go c.writeControl()
+	}
+}
+
+// writeControl writes the queued control packets, in order, until none is
+// left or the session is gone.
+func (c *conn) writeControl() {
+	var out []transport.Message
+	for {
+		c.mu.Lock()
+		batch := c.control
+		c.control = nil
+		if len(batch) == 0 || c.closed {
+			c.control = nil
+			c.controlRunning = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.writeMu.Lock()
+		out = out[:0]
+		for _, p := range batch {
+			if p.sock == nil {
+				out = append(out, transport.Message{Payload: p.payload})
+			} else if !p.sock.replied {
+				p.sock.replied = true
+				out = append(out, transport.Message{Payload: p.sock.connectReply()})
+			}
+		}
+		var err error
+		if len(out) > 0 {
+			_, _, err = c.sess.WriteBatch(out)
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			c.control = nil
+			c.controlRunning = false
+			c.mu.Unlock()
+			return
+		}
+	}
 }
 
 func newConn(srv *Server, sess transport.Session, r *http.Request) *conn {
@@ -80,7 +161,10 @@ func (c *conn) fail(err error) {
 	c.pending, c.pendingAtts = nil, nil
 	c.srv.cfg.Logger.Debug("socket.io parse error", "err", err)
 	c.setReason(ReasonParseError)
-	_ = c.sess.Close(1000, "parse error")
+	// Not on the read path: on polling, Close waits for a GET to carry the
+	// close packet, and the client may be waiting for this POST's answer.
+	// Once per connection (failed stops the reading).
+	go func() { _ = c.sess.Close(1000, "parse error") }()
 }
 
 // OnMessage implements transport.Handler: one Engine.IO message, a packet
@@ -218,10 +302,13 @@ func (c *conn) connect(p Packet) {
 			return transport.ErrShuttingDown
 		}
 		// The CONNECT reply goes out before anything the spark writes:
-		// the connection hooks start only after this returns, and a
-		// broadcast that reached the spark already waits in writeFrames
-		// for the reply to be written first.
-		return s.writeFrames(nil)
+		// whichever writes first for this socket (the control writer or
+		// the spark's own writer, in writeFrames) writes it, under
+		// writeMu. It is not written here: on polling a write waits for
+		// the client's next GET, which a client upgrading to WebSocket
+		// does not send until this POST is answered.
+		c.queueControl(controlPacket{sock: s})
+		return nil
 	})
 	switch {
 	case err == nil:
@@ -255,10 +342,7 @@ func (c *conn) refuse(nsp string, err error) {
 			Message string `json:"message"`
 		}{body.Message})
 	}
-	out := append(AppendHeader(nil, ConnectError, 0, nsp, 0, false), data...)
-	c.writeMu.Lock()
-	_, _, _ = c.sess.WriteBatch([]transport.Message{{Payload: out}})
-	c.writeMu.Unlock()
+	c.queueControl(controlPacket{payload: append(AppendHeader(nil, ConnectError, 0, nsp, 0, false), data...)})
 }
 
 // event hands an EVENT to its socket's spark: the "message" event with one

@@ -15,6 +15,9 @@ import (
 
 // fakeSession records what a conn writes to its Engine.IO session.
 type fakeSession struct {
+	// gate, when set, holds every write until it is closed: a polling
+	// session whose client sends no GET.
+	gate   chan struct{}
 	mu     sync.Mutex
 	out    []transport.Message
 	closed int
@@ -23,6 +26,9 @@ type fakeSession struct {
 }
 
 func (f *fakeSession) WriteBatch(msgs []transport.Message) (int, int, error) {
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, m := range msgs {
@@ -42,6 +48,32 @@ func (f *fakeSession) Close(uint16, string) error {
 }
 func (f *fakeSession) Abort() error         { f.mu.Lock(); f.abort++; f.mu.Unlock(); return nil }
 func (f *fakeSession) RemoteAddr() net.Addr { return &net.TCPAddr{} }
+
+// eventually waits for cond: the connection writes and closes off its
+// read path.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (f *fakeSession) closes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// textsN waits until at least n packets were written and returns them.
+func (f *fakeSession) textsN(t testing.TB, n int) []string {
+	t.Helper()
+	eventually(t, "packets", func() bool { return len(f.texts()) >= n })
+	return f.texts()
+}
 
 func (f *fakeSession) texts() []string {
 	f.mu.Lock()
@@ -150,7 +182,7 @@ func send(c *conn, packets ...string) {
 func TestConnectAnswersPerNamespace(t *testing.T) {
 	c, sess, _ := newTestConn(t, Config{})
 	send(c, `0`, `0/admin,{"token":"ok"}`, `0/admin,{"token":"no"}`, `0/nope,`, `0/bad,{"token":"no"}`)
-	got := sess.texts()
+	got := sess.textsN(t, 4)
 	want := []string{`0{"sid":"s1"}`, `0/admin,{"sid":"s2"}`, `4/nope,{"message":"Invalid namespace"}`, `4/bad,{"message":"Invalid namespace"}`}
 	// The second CONNECT to /admin is ignored: the namespace is joined.
 	if len(got) != len(want) {
@@ -163,7 +195,7 @@ func TestConnectAnswersPerNamespace(t *testing.T) {
 	}
 	c2, sess2, _ := newTestConn(t, Config{})
 	send(c2, `0/admin,{"token":"no"}`)
-	if got := sess2.texts(); len(got) != 1 || got[0] != `4/admin,{"message":"unauthorized","data":{"why":"token"}}` {
+	if got := sess2.textsN(t, 1); len(got) != 1 || got[0] != `4/admin,{"message":"unauthorized","data":{"why":"token"}}` {
 		t.Errorf("refusal = %q", got)
 	}
 }
@@ -244,12 +276,14 @@ func TestMalformedInputClosesWithParseError(t *testing.T) {
 		c, sess, host := newTestConn(t, Config{MaxAttachments: 4})
 		send(c, `0`)
 		tc.in(c)
-		if sess.closed != 1 {
-			t.Errorf("%s: session closed %d times", tc.name, sess.closed)
+		eventually(t, tc.name+": close", func() bool { return sess.closes() >= 1 })
+		if sess.closes() != 1 {
+			t.Errorf("%s: session closed %d times", tc.name, sess.closes())
 			continue
 		}
 		r := host.sock("/")
-		if len(r.closed) != 1 || !errors.Is(r.closed[0], ReasonParseError) {
+		eventually(t, tc.name+": socket end", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.closed) == 1 })
+		if !errors.Is(r.closed[0], ReasonParseError) {
 			t.Errorf("%s: socket ended with %v", tc.name, r.closed)
 		}
 	}
@@ -260,9 +294,7 @@ func TestAttachmentsAreBoundedByMaxMessage(t *testing.T) {
 	send(c, `0`, `52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
 	c.OnMessage(true, make([]byte, 60))
 	c.OnMessage(true, make([]byte, 60))
-	if sess.closed != 1 {
-		t.Fatalf("closed %d", sess.closed)
-	}
+	eventually(t, "close", func() bool { return sess.closes() == 1 })
 	if c.pending != nil || c.pendingAtts != nil {
 		t.Error("the attachments are still held")
 	}
@@ -271,7 +303,7 @@ func TestAttachmentsAreBoundedByMaxMessage(t *testing.T) {
 func TestEventsForUnjoinedNamespacesAreDropped(t *testing.T) {
 	c, sess, host := newTestConn(t, Config{})
 	send(c, `0`, `2/admin,["x"]`, `3/admin,1[]`)
-	if sess.closed != 0 || len(host.sock("/").values) != 0 {
+	if sess.closes() != 0 || len(host.sock("/").values) != 0 {
 		t.Errorf("closed %d values %v", sess.closed, host.sock("/").values)
 	}
 }
@@ -282,35 +314,23 @@ func TestClientDisconnectEndsOnlyThatNamespace(t *testing.T) {
 	if r := host.sock("/admin"); len(r.closed) != 1 || !errors.Is(r.closed[0], ReasonClientDisconnect) {
 		t.Errorf("/admin ended with %v", r.closed)
 	}
-	if len(host.sock("/").closed) != 0 || sess.closed != 0 {
+	if len(host.sock("/").closed) != 0 || sess.closes() != 0 {
 		t.Error("the main namespace or the connection ended too")
 	}
 	// The namespace may be joined again.
 	send(c, `0/admin,{"token":"ok"}`)
-	if got := sess.texts(); got[len(got)-1] != `0/admin,{"sid":"s3"}` {
+	if got := sess.textsN(t, 3); got[len(got)-1] != `0/admin,{"sid":"s3"}` {
 		t.Errorf("rejoin answered %q", got)
 	}
 }
 
 func TestConnectTimeoutClosesAnIdleConnection(t *testing.T) {
 	_, sess, _ := newTestConn(t, Config{ConnectTimeout: 20 * time.Millisecond})
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		sess.mu.Lock()
-		closed := sess.closed
-		sess.mu.Unlock()
-		if closed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not closed after connectTimeout")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "connectTimeout", func() bool { return sess.closes() == 1 })
 	c, sess2, _ := newTestConn(t, Config{ConnectTimeout: 20 * time.Millisecond})
 	send(c, `0`)
 	time.Sleep(60 * time.Millisecond)
-	if sess2.closed != 0 {
+	if sess2.closes() != 0 {
 		t.Error("a connection with a namespace was closed by connectTimeout")
 	}
 }
@@ -339,10 +359,55 @@ func TestSocketWritesFrameWithItsNamespace(t *testing.T) {
 		}
 	}
 	// After its DISCONNECT, Close ends the namespace only.
-	if err := s.Close(1000, ""); err != nil || sess.closed != 0 {
-		t.Errorf("Close: %v, session closed %d", err, sess.closed)
+	if err := s.Close(1000, ""); err != nil || sess.closes() != 0 {
+		t.Errorf("Close: %v, session closed %d", err, sess.closes())
 	}
 	if c.socket("/admin") != nil {
 		t.Error("the socket is still joined")
 	}
+}
+
+// TestConnectNeverWaitsForTheClient: the read path answers CONNECTs
+// without waiting for the write (a polling client that is upgrading sends
+// no GET until its POST is answered), and the answers come in order once
+// the client reads again.
+func TestConnectNeverWaitsForTheClient(t *testing.T) {
+	c, sess, _ := newTestConn(t, Config{})
+	sess.gate = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		send(c, `0`, `0/admin,{"token":"ok"}`, `0/nope,`)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the read path waited for the write")
+	}
+	close(sess.gate)
+	got := sess.textsN(t, 3)
+	want := []string{`0{"sid":"s1"}`, `0/admin,{"sid":"s2"}`, `4/nope,{"message":"Invalid namespace"}`}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("packet %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestControlFloodClosesTheConnection: a client that sends CONNECTs
+// without reading their answers is closed once maxPendingControl are held.
+func TestControlFloodClosesTheConnection(t *testing.T) {
+	c, sess, _ := newTestConn(t, Config{})
+	sess.gate = make(chan struct{})
+	for range 2 * maxPendingControl {
+		send(c, `0/nope,`)
+	}
+	c.mu.Lock()
+	held := len(c.control)
+	c.mu.Unlock()
+	if held > maxPendingControl {
+		t.Fatalf("holding %d answers", held)
+	}
+	eventually(t, "close", func() bool { return sess.closes() == 1 })
+	close(sess.gate)
 }

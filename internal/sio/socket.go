@@ -106,7 +106,7 @@ func (s *socket) writeFrames(msgs []transport.Message) error {
 	}
 	clear(out)
 	s.out = out[:0]
-	if err == nil {
+	if err == nil && !s.replied {
 		s.replied = true
 	}
 	return err
