@@ -13,7 +13,7 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { TEST_TIMEOUT, connect as primusConnect, delay, until } from './helpers.mjs';
 import {
-  ALLSPARK_ONLY, MODES, RECONNECT_DELAY, ack, argsReader, bytes, connected, killServer, sioClient,
+  ALLSPARK_ONLY, MODES, RECONNECT_DELAY, SERVER, ack, argsReader, bytes, connected, killServer, sioClient,
   sioManager, startSio, track, uniqueRoom, upgraded,
 } from './socketio-helpers.mjs';
 
@@ -133,7 +133,7 @@ for (const mode of Object.keys(MODES)) {
 
     test('server-side disconnect without reconnect: "io server disconnect", the client stays away', opts, async () => {
       const s = await open(mode);
-      s.emit('end', false);
+      s.emit('kick', false);
       assert.equal(await s.disconnects.next(), 'io server disconnect');
       assert.equal(s.active, false);
       await delay(NO_RECONNECT_WAIT);
@@ -143,7 +143,7 @@ for (const mode of Object.keys(MODES)) {
     test('server-side disconnect with reconnect: the connection closes, the client reconnects as a new socket', opts, async () => {
       const s = await open(mode);
       const first = s.id;
-      s.emit('end', true);
+      s.emit('kick', true);
       assert.equal(await s.disconnects.next(), 'transport close');
       const second = await s.connects.next();
       assert.notEqual(second, first);
@@ -155,7 +155,7 @@ for (const mode of Object.keys(MODES)) {
       const cases = [
         ['client namespace disconnect', (s) => s.disconnect()],
         ['transport close', (s) => s.io.engine.close()],
-        ['server namespace disconnect', (s) => s.emit('end', false)],
+        ['server namespace disconnect', (s) => s.emit('kick', false)],
       ];
       for (const [reason, cause] of cases) {
         const s = await open(mode);
@@ -197,7 +197,9 @@ for (const mode of Object.keys(MODES)) {
       await ack(s, 'target', { to: [s.id], volatile: true }, 'emit', 'vol', -1);
       assert.equal(await vol.next(), -1, 'an idle client gets a volatile emit');
 
-      const n = 2000;
+      // Below Allspark's default QueueSize (1024): a plain burst past it is a
+      // slow consumer (see the scenario after this loop).
+      const n = 1000;
       await ack(s, 'target', { to: [s.id], volatile: true }, 'burst', n, 'vol');
       await ack(s, 'target', { to: [s.id] }, 'burst', n, 'all');
       await until(() => all.all().length === n);
@@ -208,6 +210,41 @@ for (const mode of Object.keys(MODES)) {
     });
   });
 }
+
+test('a burst past QueueSize ends a polling client as a slow consumer; it reconnects (Allspark bounds, the reference buffers)',
+  { ...opts, skip: ALLSPARK_ONLY }, async () => {
+    const s = await open('polling');
+    const first = s.id;
+    s.emit('target', { to: [s.id] }, 'burst', 5000, 'flood');
+    assert.equal(await s.disconnects.next(), 'transport close');
+    assert.notEqual(await s.connects.next(), first);
+    assert.deepEqual(await ack(s, 'echo', 'back'), ['back']);
+  });
+
+// Ack errors: a Node handler decides what its ack carries, and an event no
+// handler listens to is never answered (the caller times out). Allspark
+// answers both, so a caller never waits for nothing: a Go handler's error is
+// the ack argument {error: {code, message, event}}, an unknown event with an
+// ack gets code "unknown_event", and one without an ack is reported as the
+// event "allspark:error" (which the stock client ignores unless listened to).
+test('an event nobody handles: the reference never answers; Allspark answers an ack error or reports "allspark:error"', opts, async () => {
+  const s = await open('upgrade');
+  if (SERVER === 'reference') {
+    await assert.rejects(s.timeout(300).emitWithAck('nobody', 1), /operation has timed out/);
+    return;
+  }
+  const [reply] = await ack(s, 'nobody', 1);
+  assert.deepEqual(reply, { error: { code: 'unknown_event', message: 'no handler for event', event: 'nobody' } });
+  const reports = argsReader(s, 'allspark:error', (e) => e);
+  s.emit('nobody', 2);
+  assert.deepEqual(await reports.next(), { code: 'unknown_event', message: 'no handler for event', event: 'nobody' });
+});
+
+test('a Go handler\'s error reaches the client as the ack {error: {code, message}}', { ...opts, skip: ALLSPARK_ONLY }, async () => {
+  const s = await open('upgrade');
+  const [reply] = await ack(s, 'fail', 'not_found', 'no such thing');
+  assert.deepEqual(reply, { error: { code: 'not_found', message: 'no such thing', event: 'fail' } });
+});
 
 // ---------------------------------------------------------------------------
 // Namespaces and authorization

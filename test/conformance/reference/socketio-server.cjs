@@ -27,7 +27,7 @@
 //	say(room, text)                write {from: id, text} to the other members of room; ack nothing
 //	target(spec, op, ...args)      run op on the target spec = {nsp, rooms, to, except, volatile}
 //	                               (see runTarget); ack its result
-//	end(reconnect)                 server-side disconnect: false → namespace DISCONNECT (the client
+//	kick(reconnect)                server-side disconnect: false → namespace DISCONNECT (the client
 //	                               does not reconnect), true → close the Engine.IO connection
 //	anyLog()                       ack the events this socket sent, as onAny saw them: [{event, args}]
 //	send(x) / "message"            one arg, no ack: write {got: x} back (event "message")
@@ -258,7 +258,7 @@ io.on('connection', (socket) => {
     const [[spec, op, ...args], cb] = split(a);
     runTarget(spec ?? {}, op, args).then(cb, (err) => cb({ error: err.message }));
   });
-  socket.on('end', (...a) => {
+  socket.on('kick', (...a) => {
     const [[reconnect]] = split(a);
     if (reconnect) socket.conn.close();
     else socket.disconnect();
