@@ -80,6 +80,9 @@ primus_conformance=(test/conformance/{basic,events,http,lifecycle,messages}.test
 
 step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11), ~3 s each"
 EIO_SERVER=reference node --test --test-reporter=tap test/conformance/eio.test.mjs
+# The Socket.IO suite against npm socket.io 4.8.4 (+ primus for the shared
+# rooms), ~20 s; the step above ran it against Allspark (siofixture).
+SIO_SERVER=reference node --test --test-reporter=tap test/conformance/socketio.test.mjs
 for mode in "websockets true" "engine.io false" "engine.io true"; do
   set -- $mode
   PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"
