@@ -150,8 +150,16 @@ export function argsReader(emitter, event, map = (...args) => args) {
 /** Resolves with socket.id once socket is connected (now or later). */
 export async function connected(socket, ms = 5000) {
   if (socket.connected) return socket.id;
-  const race = socket.connectErrors.next(ms).then((err) => { throw new Error(`connect_error: ${err.message}`); });
-  return Promise.race([socket.connects.next(ms), race]);
+  let timer;
+  const refused = new Promise((_, reject) => {
+    socket.once('connect_error', (err) => reject(new Error(`connect_error: ${err.message}`)));
+    timer = setTimeout(() => reject(new Error(`not connected within ${ms} ms (${socket.nsp})`)), ms);
+  });
+  try {
+    return await Promise.race([socket.connects.next(ms + 1000), refused]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
