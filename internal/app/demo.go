@@ -256,14 +256,17 @@ type asset struct {
 }
 
 // loadAsset reads an embedded file; the page's reference to the client
-// library follows the configured pathname.
-func loadAsset(name, contentType, pathname string) (asset, error) {
+// library follows the configured pathname, and its Socket.IO path the
+// configured one.
+func loadAsset(name, contentType string, opts allspark.Options) (asset, error) {
 	b, err := demoFiles.ReadFile(name)
 	if err != nil {
 		return asset{}, err
 	}
 	if strings.HasSuffix(name, ".html") {
-		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(pathname)+"/primus.js"))
+		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(opts.Pathname)+"/primus.js"))
+		b = bytes.ReplaceAll(b, []byte(`name="socketio-path" content="`+allspark.DefaultSocketIOPath+`"`),
+			[]byte(`name="socketio-path" content="`+html.EscapeString(opts.SocketIO.Path)+`"`))
 	}
 	sum := sha256.Sum256(b)
 	return asset{body: b, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}, nil
@@ -299,7 +302,7 @@ func (a *App) demoRoutes() error {
 		{socketIOClientRoute, socketIOClient, "text/javascript; charset=utf-8"},
 	}
 	for _, f := range files {
-		as, err := loadAsset(f.name, f.typ, a.srv.Pathname())
+		as, err := loadAsset(f.name, f.typ, a.srv.Options())
 		if err != nil {
 			return fmt.Errorf("demo asset %s: %w", f.name, err) // a build defect
 		}

@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/allspark/allspark"
 )
 
 // vendorPin is what demo/vendor/README.md pins the socket.io-client bundle to.
@@ -90,5 +93,22 @@ func TestVendoredSocketIOClient(t *testing.T) {
 	resp, body := fetch(t, "GET", ta.url+socketIOClientRoute, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || body != string(embedded) {
 		t.Fatalf("%s: %d %q, %d bytes", socketIOClientRoute, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+}
+
+// TestDemoPageSocketIOPath checks that the page tells its Socket.IO client
+// the configured path (and the library's pathname), escaped for HTML.
+func TestDemoPageSocketIOPath(t *testing.T) {
+	opts := allspark.Options{Pathname: "/rt", SocketIO: allspark.SocketIOOptions{Path: `/io"x/`}}
+	as, err := loadAsset("demo/index.html", "text/html; charset=utf-8", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(as.body)
+	if !strings.Contains(page, `<meta name="socketio-path" content="/io&#34;x/">`) || strings.Contains(page, allspark.DefaultSocketIOPath) {
+		t.Errorf("page does not carry the Socket.IO path:\n%s", page)
+	}
+	if !strings.Contains(page, `<script src="/rt/primus.js">`) {
+		t.Error("page does not follow the pathname")
 	}
 }
