@@ -29,7 +29,12 @@ apt_install() {
 }
 
 step "npm ci (primus, ws, playwright-core for the Node-side tests)"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink (a worktree sharing another checkout's) is
+# left alone: npm ci would empty the directory it points to before replacing
+# the link.
+if [ -L node_modules ]; then
+  echo "node_modules is a symlink ($(readlink node_modules)): npm ci skipped"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 
