@@ -267,17 +267,7 @@ test('namespaces: /admin middleware refuses another token: connect_error "unauth
   }
 });
 
-// Known Allspark bug (found by this scenario: 29 of 200 multiplexed connections): the client
-// sends both CONNECTs on polling and starts the upgrade once the first reply
-// arrives; the server writes the second reply from the POST's read path,
-// where a polling write waits for the next GET, while the upgrading client
-// sends no GET until that POST is answered. The /admin socket then never
-// connects (the session stalls until the heartbeat ends it). Marked todo
-// against Allspark until internal/sio writes CONNECT replies off the read path.
-const MUX_TODO = SERVER === 'allspark'
-  && 'known bug: a CONNECT reply written from the POST read path waits for a GET the upgrading client never sends';
-
-test('namespaces: "/" and "/admin" multiplexed on one connection; room "lobby" of each is its own', { ...opts, todo: MUX_TODO }, async () => {
+test('namespaces: "/" and "/admin" multiplexed on one connection; room "lobby" of each is its own', opts, async () => {
   const manager = sioManager(server);
   const root = track(manager.socket('/'));
   const adm = track(manager.socket('/admin', { auth: { token: 'admin' } }));
@@ -300,7 +290,7 @@ test('namespaces: "/" and "/admin" multiplexed on one connection; room "lobby" o
   assert.deepEqual(adm.messages.all(), [{ from: 'admin' }]);
 });
 
-test('namespaces: 40 multiplexed connections ("/" and "/admin", polling then upgrade), one after another, all connect both', { ...opts, todo: MUX_TODO }, async () => {
+test('namespaces: 40 multiplexed connections ("/" and "/admin", polling then upgrade), one after another, all connect both', opts, async () => {
   // One at a time: in parallel the upgrades lag behind the CONNECT replies
   // and the race above does not show.
   for (let i = 0; i < 40; i++) {
