@@ -84,3 +84,25 @@ func FuzzFrameEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFrameAck: the sliced fast path for replies frames exactly what the
+// value path does.
+func FuzzFrameAck(f *testing.F) {
+	f.Add("ok", uint64(1))
+	f.Add(`]}`, uint64(1<<53-1))
+	f.Fuzz(func(t *testing.T, arg string, id uint64) {
+		if id == 0 || id > 1<<53-1 {
+			return
+		}
+		v := events.NewAck(id, []any{arg, map[string]any{"k": arg}})
+		payload, _, err := parser.JSON{}.Encode(v)
+		if err != nil {
+			return
+		}
+		fast, ok := frameAckJSON(payload)
+		slow, _ := frameValue(v)
+		if !ok || !bytes.Equal(fast, slow) {
+			t.Fatalf("fast %q, value path %q", fast, slow)
+		}
+	})
+}

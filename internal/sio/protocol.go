@@ -89,6 +89,9 @@ func frameJSON(payload []byte) ([]byte, bool) {
 	if out, ok := frameEventJSON(payload); ok {
 		return out, true
 	}
+	if out, ok := frameAckJSON(payload); ok {
+		return out, true
+	}
 	var env struct {
 		Event *string           `json:"event"`
 		Args  []json.RawMessage `json:"args"`
@@ -184,7 +187,7 @@ func frameEventJSON(payload []byte) ([]byte, bool) {
 			}
 			id = id*10 + uint64(d-'0')
 		}
-		if len(digits) == 0 || len(digits) > maxIDDigits {
+		if len(digits) == 0 || len(digits) > maxEnvelopeIDDigits {
 			return nil, false
 		}
 		rest = rest[:i]
@@ -195,6 +198,37 @@ func frameEventJSON(payload []byte) ([]byte, bool) {
 	if len(rest) > 0 {
 		out = append(append(out, ','), rest...)
 	}
+	return append(out, ']'), true
+}
+
+// maxEnvelopeIDDigits: envelope ids go up to 2^53-1, 16 digits.
+const maxEnvelopeIDDigits = 16
+
+// ackPrefix starts an ack envelope as the server encodes it (internal/events
+// AckMsg: version, ack, args).
+var ackPrefix = []byte(`{"` + events.Key + `":1,"ack":`)
+
+// frameAckJSON frames a reply in the layout the server's JSON encoding
+// always has, `{"allspark":1,"ack":<n>,"args":[<args>]}`, by slicing, as
+// frameEventJSON does for events: replies are per receiver (never shared),
+// so this is paid once per ack.
+func frameAckJSON(payload []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(payload, ackPrefix) || !bytes.HasSuffix(payload, []byte("]}")) {
+		return nil, false
+	}
+	rest := payload[len(ackPrefix):]
+	i := 0
+	var id uint64
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		id = id*10 + uint64(rest[i]-'0')
+	}
+	if i == 0 || i > maxEnvelopeIDDigits || id == 0 || !bytes.HasPrefix(rest[i:], argsKey) {
+		return nil, false
+	}
+	args := rest[i+len(argsKey) : len(rest)-2]
+	out := make([]byte, 0, len(args)+20)
+	out = AppendHeader(out, Ack, 0, MainNamespace, clientAckID(id), true)
+	out = append(append(out, '['), args...)
 	return append(out, ']'), true
 }
 

@@ -137,3 +137,13 @@ func BenchmarkFrameDataJSON(b *testing.B) {
 		m.FrameFor(p)
 	}
 }
+
+func BenchmarkFrameAckJSON(b *testing.B) {
+	p := NewProtocol(jsonFraming())
+	payload, _, _ := parser.JSON{}.Encode(events.NewAck(7, []any{"hello there"}))
+	b.ReportAllocs()
+	for b.Loop() {
+		m := transport.Message{Payload: payload}
+		m.FrameFor(p)
+	}
+}
