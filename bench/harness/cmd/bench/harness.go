@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,6 +153,16 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
 		h.emit(r)
 	}
+	// Allspark's Socket.IO server against the Socket.IO peers only.
+	var sio []result.Line
+	for _, l := range h.lines {
+		if s, _ := l.Get("server"); slices.Contains(sioServers, s) {
+			sio = append(sio, l)
+		}
+	}
+	for _, r := range result.Ratios(sio, "allspark-sio", ratioMetrics) {
+		h.emit(r)
+	}
 	return failures
 }
 
@@ -271,6 +282,13 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	time.Sleep(time.Second)
 	pids := procfs.Tree(srv.pids()...)
 	base := procfs.Measure(pids)
+	if slices.Contains(sioServers, st.server) {
+		if err := load.ProbeSocketIO(ctx, srv.addr); errors.Is(err, load.ErrNoSocketIO) {
+			return l, fmt.Errorf("%w: %v", errSkip, err)
+		} else if err != nil {
+			return l, fmt.Errorf("socket.io probe: %w", err)
+		}
+	}
 	if st.scenario == load.PollFanout {
 		if err := load.ProbePolling(ctx, srv.addr); errors.Is(err, load.ErrNoPolling) {
 			return l, fmt.Errorf("%w: %v", errSkip, err)

@@ -4,6 +4,12 @@
 // to the room with Server.Room(room).Write (encoded once), and any
 // other message written back to its sender (echo).
 //
+// The same server is the harness's allspark-sio: Socket.IO clients reach it
+// at /socket.io/ (on by default) with the Socket.IO contract of the other
+// Socket.IO servers under test: rooms from the handshake query, 'echo' with
+// an ack answered by the handler's result (43<id>[x]), 'publish' (room, data)
+// → Server.Room(room).Emit("m", data).
+//
 //	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
 //
 // -reuseport lets the harness run several processes on one port (one process
@@ -54,5 +60,37 @@ func run(f serve.Flags) error {
 		})
 		return nil
 	})
+	if err := socketIO(srv); err != nil {
+		return err
+	}
 	return serve.Run(f, srv)
+}
+
+// socketIO installs the Socket.IO side of the contract: events, which only
+// Socket.IO clients send here (Primus clients write plain data).
+func socketIO(srv *allspark.Server) error {
+	// 'echo' with an ack: the handler's result is the ack's argument.
+	// Without one, the data is emitted back as 'echo'.
+	if err := srv.On("echo", func(_ context.Context, ev *allspark.Event) (any, error) {
+		if len(ev.Args) == 0 {
+			return nil, nil
+		}
+		if !ev.WantsAck() {
+			return nil, ev.Spark.Emit("echo", ev.Args[0])
+		}
+		return ev.Args[0], nil
+	}); err != nil {
+		return err
+	}
+	return srv.On("publish", func(_ context.Context, ev *allspark.Event) (any, error) {
+		if len(ev.Args) < 2 {
+			return nil, nil
+		}
+		room, ok := ev.Args[0].(string)
+		if !ok {
+			return nil, nil
+		}
+		_, err := srv.Room(room).Emit("m", ev.Args[1]) // encoded once for all members
+		return nil, err
+	})
 }
