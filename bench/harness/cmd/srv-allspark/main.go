@@ -6,9 +6,10 @@
 //
 // The same server is the harness's allspark-sio: Socket.IO clients reach it
 // at /socket.io/ (on by default) with the Socket.IO contract of the other
-// Socket.IO servers under test: rooms from the handshake query, 'echo' with
-// an ack answered by the handler's result (43<id>[x]), 'publish' (room, data)
-// → Server.Room(room).Emit("m", data).
+// Socket.IO servers under test: rooms from the handshake query or the CONNECT
+// auth payload ({"rooms":"a,b"}), 'echo' with an ack answered by the
+// handler's result (43<id>[x]), 'publish' (room, data) →
+// Server.Room(room).Emit("m", data).
 //
 //	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
 //
@@ -44,7 +45,7 @@ func run(f serve.Flags) error {
 		return err
 	}
 	srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
-		if q := sp.Query().Get("rooms"); q != "" {
+		if q := roomsOf(sp); q != "" {
 			if err := sp.Join(strings.Split(q, ",")...); err != nil {
 				return err
 			}
@@ -93,4 +94,18 @@ func socketIO(srv *allspark.Server) error {
 		_, err := srv.Room(room).Emit("m", ev.Args[1]) // encoded once for all members
 		return nil, err
 	})
+}
+
+// roomsOf returns the rooms a spark asks for: the rooms query parameter, or
+// for a Socket.IO client without one the rooms field of its CONNECT auth.
+func roomsOf(sp *allspark.Spark) string {
+	if q := sp.Query().Get("rooms"); q != "" {
+		return q
+	}
+	if auth, ok := sp.Auth().(map[string]any); ok {
+		if q, ok := auth["rooms"].(string); ok {
+			return q
+		}
+	}
+	return ""
 }
