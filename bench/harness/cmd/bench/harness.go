@@ -268,7 +268,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	}
 	l.Int("procs", int64(procs))
 	pprof := ""
-	if h.o.profile != "" && st.server == "allspark" && procs == 1 {
+	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && procs == 1 {
 		if p, err := freePort(); err == nil {
 			pprof = fmt.Sprintf("127.0.0.1:%d", p)
 		}
@@ -368,10 +368,10 @@ func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*wo
 	time.Sleep(h.o.settle)
 	after := procfs.Measure(pids)
 	if srv.pprof != "" {
-		h.fetchProfile(srv.pprof, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
+		h.fetchProfile(srv, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
 		// The text form ends with runtime.MemStats (stack vs heap vs GC slack).
-		h.fetchProfile(srv.pprof, "/debug/pprof/heap?debug=1", fmt.Sprintf("heap-idle-%d.txt", st.n))
-		h.fetchProfile(srv.pprof, "/debug/pprof/goroutine?debug=1", fmt.Sprintf("goroutine-idle-%d.txt", st.n))
+		h.fetchProfile(srv, "/debug/pprof/heap?debug=1", fmt.Sprintf("heap-idle-%d.txt", st.n))
+		h.fetchProfile(srv, "/debug/pprof/goroutine?debug=1", fmt.Sprintf("goroutine-idle-%d.txt", st.n))
 	}
 	sendGo(ws)
 	dones := make([]load.Done, len(ws))
@@ -405,7 +405,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 	if srv.pprof != "" {
 		secs := int(st.cfg.Duration.Seconds())
 		prof.Go(func() {
-			h.fetchProfile(srv.pprof, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("cpu-%s-%d.pb.gz", st.scenario, st.n))
+			h.fetchProfile(srv, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("cpu-%s-%d.pb.gz", st.scenario, st.n))
 		})
 	}
 	time.Sleep(time.Until(start.Add(st.cfg.Warmup + st.cfg.Duration)))
@@ -466,14 +466,19 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 	return nil
 }
 
-func (h *harness) fetchProfile(addr, path, name string) {
+// fetchProfile saves a profile of the server under test as name; profiles of
+// allspark-sio get an "sio-" prefix, so one run can profile both kinds.
+func (h *harness) fetchProfile(srv *server, path, name string) {
 	cl := &http.Client{Timeout: 2 * time.Minute}
-	resp, err := cl.Get("http://" + addr + path)
+	resp, err := cl.Get("http://" + srv.pprof + path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
 		return
 	}
 	defer resp.Body.Close()
+	if srv.kind == "allspark-sio" {
+		name = "sio-" + name
+	}
 	f, err := os.Create(filepath.Join(h.o.profile, name))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
