@@ -87,7 +87,7 @@ func TestSocketIOMessages(t *testing.T) {
 	if v := validJSON(t, echo[4:]).([]any); v[0] != "echo" || v[1] != string(pl) {
 		t.Fatalf("echo = %v", v)
 	}
-	if !s.EchoReply([]byte(`4317["` + string(pl) + `"]`)) || s.EchoReply([]byte(`42["echo","`+string(pl)+`"]`)) {
+	if !s.EchoReply([]byte(`4317["`+string(pl)+`"]`)) || s.EchoReply([]byte(`42["echo","`+string(pl)+`"]`)) {
 		t.Fatal("EchoReply must take the ack and only the ack")
 	}
 	pub := string(s.AppendPublish(nil, 1, "bench", pl))
