@@ -153,17 +153,22 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
 		h.emit(r)
 	}
-	// Allspark's Socket.IO server against the Socket.IO peers only.
+	for _, r := range sioRatios(h.lines) {
+		h.emit(r)
+	}
+	return failures
+}
+
+// sioRatios compares Allspark's Socket.IO server with the Socket.IO peers
+// only (the other servers speak other protocols).
+func sioRatios(lines []result.Line) []string {
 	var sio []result.Line
-	for _, l := range h.lines {
+	for _, l := range lines {
 		if s, _ := l.Get("server"); slices.Contains(sioServers, s) {
 			sio = append(sio, l)
 		}
 	}
-	for _, r := range result.Ratios(sio, "allspark-sio", ratioMetrics) {
-		h.emit(r)
-	}
-	return failures
+	return result.Ratios(sio, "allspark-sio", ratioMetrics)
 }
 
 // groupSteps splits the plan into runs of consecutive steps with the same
