@@ -48,8 +48,8 @@ func AppendClose(dst []byte, code int, reason string) []byte {
 // some browsers or proxies mangle: U+200C–U+200F, U+2028–U+202F,
 // U+2060–U+206F, U+FFF0–U+FFFF, and every character outside the Basic
 // Multilingual Plane as its UTF-16 surrogate pair. Hex digits are lower
-// case, as in the reference. Invalid UTF-8 becomes \ufffd. The result is
-// pure ASCII.
+// case, as in the reference. Invalid UTF-8 becomes \ufffd. Other characters are
+// written as they are, in UTF-8.
 func AppendQuote(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -157,17 +157,4 @@ const hexDigits = "0123456789abcdef"
 
 func appendU(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-}
-
-// appendMessages appends the array frame a[q1,q2,…] for messages already
-// quoted (each a JSON string as AppendQuote writes it).
-func appendMessages(dst []byte, quoted [][]byte) []byte {
-	dst = append(dst, 'a', '[')
-	for i, q := range quoted {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, q...)
-	}
-	return append(dst, ']')
 }
