@@ -170,11 +170,10 @@ func (h *handler) check(t testing.TB) {
 }
 
 // write writes messages (canonical encodings) on the session, as a
-// spark's writer would.
+// spark's writer would (often from a goroutine: it waits for a receiver).
 func (h *handler) write(t testing.TB, ms ...transport.Message) {
-	t.Helper()
 	if _, _, err := h.sess.WriteBatch(ms); err != nil {
-		t.Fatalf("WriteBatch: %v", err)
+		t.Errorf("WriteBatch: %v", err)
 	}
 }
 
@@ -388,16 +387,21 @@ func (s *stream) until(sep string) string {
 	return b.String()
 }
 
-// ended reports whether the response ends (EOF) within d, reading what
-// is left.
+// ended reports whether the response ends (EOF) within d with nothing
+// more in it.
 func (s *stream) ended(d time.Duration) bool {
 	done := make(chan error, 1)
+	var rest []byte
 	go func() {
-		_, err := io.Copy(io.Discard, s.br)
+		var err error
+		rest, err = io.ReadAll(s.br)
 		done <- err
 	}()
 	select {
 	case err := <-done:
+		if len(rest) > 0 {
+			s.t.Errorf("stream ended with %d more bytes: %.40q", len(rest), rest)
+		}
 		return err == nil
 	case <-time.After(d):
 		return false
