@@ -63,7 +63,7 @@ func TestQuoteRoundTrips(t *testing.T) {
 	}
 }
 
-func TestCloseFrame(t *testing.T) {
+func TestCloseFrameFormat(t *testing.T) {
 	if got := string(sockjs.AppendClose(nil, 2010, "Another connection still open")); got != `c[2010,"Another connection still open"]` {
 		t.Fatalf("close frame = %s", got)
 	}
