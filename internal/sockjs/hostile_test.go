@@ -49,8 +49,8 @@ func parallel(n int, fn func(i int)) {
 // it started.
 func TestHostileAbandonedSessions(t *testing.T) {
 	n := 2000
-	if testing.Short() {
-		n = 200
+	if testing.Short() || raceEnabled {
+		n = 500
 	}
 	cfg := fast()
 	cfg.DisconnectDelay = 200 * time.Millisecond
@@ -86,8 +86,8 @@ func TestHostileAbandonedSessions(t *testing.T) {
 // past MaxSessions are 503: neither grows the heap with the flood.
 func TestHostileUnknownSessions(t *testing.T) {
 	n := 4000
-	if testing.Short() {
-		n = 400
+	if testing.Short() || raceEnabled {
+		n = 800
 	}
 	cfg := fast()
 	cfg.MaxSessions = 50
