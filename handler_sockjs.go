@@ -20,6 +20,9 @@ func newSockJS(s *Server) (primus, plain *sockjs.Server, err error) {
 	if overlaps(o.PlainPath, s.opts.Pathname) {
 		return nil, nil, fmt.Errorf("allspark: SockJS.PlainPath %q overlaps Pathname %q", o.PlainPath, s.opts.Pathname)
 	}
+	if sio := cleanPathname(s.opts.SocketIO.Path); !s.opts.SocketIO.Disabled && overlaps(o.PlainPath, sio) {
+		return nil, nil, fmt.Errorf("allspark: SockJS.PlainPath %q overlaps SocketIO.Path %q", o.PlainPath, s.opts.SocketIO.Path)
+	}
 	cfg := sockjs.Config{
 		Heartbeat:       o.Heartbeat,
 		DisconnectDelay: o.DisconnectDelay,

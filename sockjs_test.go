@@ -255,7 +255,7 @@ func TestSockJSRouting(t *testing.T) {
 	if st, _, _ := sjDo(t, "GET", moved+"/rt", "", "", nil); st != 200 {
 		t.Errorf("PlainPath rt/: %d", st)
 	}
-	for _, p := range []string{"/primus", "/primus/sockjs", "/"} {
+	for _, p := range []string{"/primus", "/primus/sockjs", "/", "/socket.io", "/socket.io/sockjs"} {
 		if _, err := allspark.New(allspark.Options{SockJS: allspark.SockJSOptions{PlainPath: p}}); err == nil {
 			t.Errorf("PlainPath %q overlapping the pathname accepted", p)
 		}
