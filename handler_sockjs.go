@@ -17,8 +17,12 @@ import (
 // them.
 func newSockJS(s *Server) (primus, plain *sockjs.Server, err error) {
 	o := s.opts.SockJS
-	if overlaps(o.PlainPath, s.opts.Pathname) {
-		return nil, nil, fmt.Errorf("allspark: SockJS.PlainPath %q overlaps Pathname %q", o.PlainPath, s.opts.Pathname)
+	// The plain path may lie inside the pathname ("/" owns everything):
+	// serveFinal routes it first, and Primus's sockjs client never puts a
+	// path's name where its server id goes. The pathname inside the plain
+	// path would be unreachable.
+	if below(s.opts.Pathname, o.PlainPath) {
+		return nil, nil, fmt.Errorf("allspark: SockJS.PlainPath %q is or contains Pathname %q", o.PlainPath, s.opts.Pathname)
 	}
 	if sio := cleanPathname(s.opts.SocketIO.Path); !s.opts.SocketIO.Disabled && overlaps(o.PlainPath, sio) {
 		return nil, nil, fmt.Errorf("allspark: SockJS.PlainPath %q overlaps SocketIO.Path %q", o.PlainPath, s.opts.SocketIO.Path)
@@ -44,14 +48,14 @@ func newSockJS(s *Server) (primus, plain *sockjs.Server, err error) {
 	return primus, plain, nil
 }
 
+// below reports whether the cleaned path p is base or lies below it.
+func below(p, base string) bool {
+	return base == "/" || p == base || strings.HasPrefix(p, base+"/")
+}
+
 // overlaps reports whether one of two cleaned paths is the other or lies
 // below it.
-func overlaps(a, b string) bool {
-	below := func(p, base string) bool {
-		return base == "/" || p == base || strings.HasPrefix(p, base+"/")
-	}
-	return below(a, b) || below(b, a)
-}
+func overlaps(a, b string) bool { return below(a, b) || below(b, a) }
 
 // ownsPlain reports whether path is the plain SockJS path or below it.
 func (s *Server) ownsPlain(path string) bool {

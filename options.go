@@ -189,9 +189,9 @@ type SockJSOptions struct {
 	Disabled bool
 	// PlainPath is the base URL path of the plain SockJS endpoint
 	// (sockjs-client's URL is http://host/sockjs); default "/sockjs". It
-	// must not be the pathname, nor lie inside it or contain it. The
-	// server owns it and everything below it: mount the server there
-	// too.
+	// must not be the pathname or contain it (inside it, it is served
+	// first), nor overlap SocketIO.Path. The server owns it and
+	// everything below it: mount the server there too.
 	PlainPath string
 	// Heartbeat is the interval of SockJS "h" frames; default 25 s. On
 	// the Primus path the Primus heartbeat (PingInterval) runs inside as

@@ -255,10 +255,21 @@ func TestSockJSRouting(t *testing.T) {
 	if st, _, _ := sjDo(t, "GET", moved+"/rt", "", "", nil); st != 200 {
 		t.Errorf("PlainPath rt/: %d", st)
 	}
-	for _, p := range []string{"/primus", "/primus/sockjs", "/", "/socket.io", "/socket.io/sockjs"} {
+	for _, p := range []string{"/primus", "/", "/socket.io", "/socket.io/sockjs"} {
 		if _, err := allspark.New(allspark.Options{SockJS: allspark.SockJSOptions{PlainPath: p}}); err == nil {
-			t.Errorf("PlainPath %q overlapping the pathname accepted", p)
+			t.Errorf("PlainPath %q hiding the pathname or the Socket.IO path accepted", p)
 		}
+	}
+	// Inside the pathname the plain path is served first.
+	_, root := startServer(t, allspark.Options{Pathname: "/"}, nil)
+	for path, want := range map[string]int{"/sockjs": 200, "/info": 200, "/spec": 200, "/elsewhere": 426} {
+		if st, _, _ := sjDo(t, "GET", root+path, "", "", nil); st != want {
+			t.Errorf("Pathname /: GET %s %d, want %d", path, st, want)
+		}
+	}
+	_, inner := startServer(t, allspark.Options{SockJS: allspark.SockJSOptions{PlainPath: "/primus/plain"}}, nil)
+	if st, body, _ := sjDo(t, "GET", inner+"/primus/plain", "", "", nil); st != 200 || body != "Welcome to SockJS!\n" {
+		t.Errorf("PlainPath inside the pathname: %d %q", st, body)
 	}
 }
 

@@ -139,7 +139,7 @@ var settings = []setting{
 	{name: "socketio-path", usage: "path Socket.IO clients connect to (their \"path\" option)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SocketIOPath, n, c.SocketIOPath, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "sockjs", usage: "serve SockJS: under the pathname for the stock Primus client's sockjs transformer (<pathname>/info, <pathname>/<server>/<session>/<transport>), and at --sockjs-path for plain sockjs-client users", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SockJS, n, c.SockJS, u) }},
-	{name: "sockjs-path", usage: "base path of the plain SockJS endpoint (sockjs-client connects to http://host<path>); must not overlap the pathname", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SockJSPath, n, c.SockJSPath, u) }},
+	{name: "sockjs-path", usage: "base path of the plain SockJS endpoint (sockjs-client connects to http://host<path>); must not be or contain the pathname", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SockJSPath, n, c.SockJSPath, u) }},
 	{name: "sockjs-heartbeat", usage: "interval between SockJS heartbeat frames (h)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.DurationVar(&c.SockJSHeartbeat, n, c.SockJSHeartbeat, u)
 	}},
