@@ -222,13 +222,17 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, next func(*http.Re
 	upgrade := isUpgrade(r)
 	// An Engine.IO handshake opens a session just as an upgrade does, and
 	// carries the page's cookies: it gets the upgrade's origin rule.
-	opens := upgrade || (s.eio != nil && eio.IsHandshake(r))
+	// So does a SockJS session request (a poll, a stream, a send).
+	sockJS, session := s.sockJSRequest(r)
+	opens := upgrade || (s.eio != nil && eio.IsHandshake(r)) || session
 	if !s.originAllowed(r, origin, opens) {
 		s.opts.Logger.Debug("origin not allowed", "origin", origin, "host", r.Host, "remote", r.RemoteAddr, "upgrade", upgrade)
 		WriteError(w, &AuthError{Status: http.StatusForbidden, Message: "origin not allowed"})
 		return
 	}
-	if upgrade {
+	if upgrade || sockJS {
+		// SockJS answers CORS itself, preflights included: the Origin
+		// echoed with credentials (sockjs-client's XHRs send cookies).
 		next(r)
 		return
 	}

@@ -144,6 +144,12 @@ type Options struct {
 	// SocketIO configures the Socket.IO v5 wire (stock socket.io-client
 	// 4.x) served at its own path beside the pathname. On by default.
 	SocketIO SocketIOOptions
+	// SockJS configures the SockJS wire (README, "Wires"): under the
+	// pathname for the stock Primus client on the sockjs transformer
+	// (Primus framing inside SockJS messages), and at SockJS.PlainPath for
+	// plain sockjs-client users exchanging strings with sparks. On by
+	// default.
+	SockJS SockJSOptions
 }
 
 // DefaultSocketIOPath is where the stock socket.io-client connects by
@@ -166,6 +172,49 @@ type SocketIOOptions struct {
 	// MaxAttachments bounds the binary attachments one packet may
 	// announce (more: the connection closes, "parse error"); default 10.
 	MaxAttachments int
+}
+
+// DefaultSockJSPath is where plain sockjs-client users connect
+// (SockJSOptions.PlainPath).
+const DefaultSockJSPath = "/sockjs"
+
+// SockJSOptions configures the SockJS wire. The zero value serves it under
+// the pathname and at /sockjs with the reference server's defaults
+// (sockjs-node 0.3): 25 s heartbeats, sessions kept 5 s without a
+// receiving request, streaming responses closed after 128 KiB.
+type SockJSOptions struct {
+	// Disabled stops serving SockJS on both paths: its URLs under the
+	// pathname then get what any other request does (426), and PlainPath
+	// is not owned.
+	Disabled bool
+	// PlainPath is the base URL path of the plain SockJS endpoint
+	// (sockjs-client's URL is http://host/sockjs); default "/sockjs". It
+	// must not be the pathname or contain it (inside it, it is served
+	// first), nor overlap SocketIO.Path. The server owns it and
+	// everything below it: mount the server there too.
+	PlainPath string
+	// Heartbeat is the interval of SockJS "h" frames; default 25 s. On
+	// the Primus path the Primus heartbeat (PingInterval) runs inside as
+	// well; on the plain path it is the only one.
+	Heartbeat time.Duration
+	// DisconnectDelay is how long a session lives without a receiving
+	// request (a polling client between polls, a stream reconnecting)
+	// before it ends; default 5 s.
+	DisconnectDelay time.Duration
+	// ResponseLimit is the bytes after which a streaming response
+	// (xhr_streaming, eventsource, htmlfile) ends so the client opens the
+	// next; default 128 KiB.
+	ResponseLimit int
+	// JSessionID sets a JSESSIONID cookie on session requests (echoing
+	// the client's, or "dummy"), for load balancers that route by it:
+	// every transport but WebSocket needs sticky sessions.
+	JSessionID bool
+	// NoWebSocket serves the HTTP transports only; /info then tells
+	// clients websocket: false.
+	NoWebSocket bool
+	// MaxSessions bounds live SockJS sessions on each path; a new one past
+	// it gets 503. Default 100,000.
+	MaxSessions int
 }
 
 // EngineIOOptions configures the Engine.IO wire. The zero value serves
@@ -231,6 +280,10 @@ func (o Options) withDefaults() Options {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.SockJS.PlainPath == "" {
+		o.SockJS.PlainPath = DefaultSockJSPath
+	}
+	o.SockJS.PlainPath = cleanPathname(o.SockJS.PlainPath)
 	switch {
 	case o.MaxRoomsPerSpark == 0:
 		o.MaxRoomsPerSpark = DefaultMaxRoomsPerSpark

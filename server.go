@@ -9,6 +9,7 @@ import (
 
 	"github.com/allspark/allspark/internal/eio"
 	"github.com/allspark/allspark/internal/sio"
+	"github.com/allspark/allspark/internal/sockjs"
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/internal/transport/websocket"
 )
@@ -38,6 +39,10 @@ type Server struct {
 	sio     *sio.Server // nil when Options.SocketIO.Disabled
 	nsps    namespaces
 	trusted trustedProxies
+
+	// sockjsPrimus (under the pathname) and sockjsPlain (at
+	// SockJS.PlainPath) are nil when Options.SockJS.Disabled.
+	sockjsPrimus, sockjsPlain *sockjs.Server
 
 	mu      sync.RWMutex
 	sparks  map[string]*Spark
@@ -105,6 +110,11 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if !opts.SockJS.Disabled {
+		if s.sockjsPrimus, s.sockjsPlain, err = newSockJS(s); err != nil {
+			return nil, err
+		}
+	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})
 	s.rooms.subscribed = make(map[string]struct{})
 	s.broker = opts.Broker
@@ -162,13 +172,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.next(r)
 }
 
-// owns reports whether path is the pathname or below it.
+// owns reports whether path is the pathname or below it, or the plain
+// SockJS path or below it.
 func (s *Server) owns(path string) bool {
 	p := s.opts.Pathname
 	if p == "/" {
 		return true
 	}
-	return path == p || (strings.HasPrefix(path, p) && path[len(p)] == '/')
+	return path == p || (strings.HasPrefix(path, p) && path[len(p)] == '/') || s.ownsPlain(path)
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -187,11 +198,23 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // serveFinal runs after the middleware and hands the request to its wire:
-// anything under the Socket.IO path to the Socket.IO server, an Engine.IO request (its EIO query parameter) to the Engine.IO server, a
-// WebSocket upgrade to the Primus WebSocket handler, anything else gets 426.
+// anything under the Socket.IO path to the Socket.IO server, the plain
+// SockJS path to its SockJS server, a SockJS URL under the pathname
+// (/info, /<server>/<session>/<transport>) to the Primus one, an Engine.IO
+// request (its EIO query parameter) to the Engine.IO server, a WebSocket
+// upgrade to the Primus WebSocket handler, anything else gets 426 (GET
+// <pathname> included: the SockJS greeting is only at the plain path).
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
 	if s.isSocketIOPath(r.URL.Path) {
 		s.sio.ServeHTTP(w, r)
+		return
+	}
+	if s.ownsPlain(r.URL.Path) {
+		s.sockjsPlain.ServeHTTP(w, r)
+		return
+	}
+	if s.sockjsPrimus != nil && s.sockjsPrimus.IsRequest(r.URL.Path) {
+		s.sockjsPrimus.ServeHTTP(w, r)
 		return
 	}
 	if s.eio != nil && eio.IsRequest(r) {

@@ -88,6 +88,11 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 	if s.sio != nil {
 		s.sio.Close()
 	}
+	if s.sockjsPrimus != nil {
+		// Sessions kept for their close frame, and any still open, go.
+		s.sockjsPrimus.Close()
+		s.sockjsPlain.Close()
+	}
 	if uerr := s.broker.Unregister(context.WithoutCancel(ctx), s.nodeID); uerr != nil {
 		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)
 	}

@@ -72,7 +72,7 @@ go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio"; do
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done
@@ -88,15 +88,23 @@ EIO_SERVER=reference node --test --test-reporter=tap test/conformance/eio.test.m
 # The Socket.IO suite against npm socket.io 4.8.4 (+ primus for the shared
 # rooms), ~20 s; the step above ran it against Allspark (siofixture).
 SIO_SERVER=reference node --test --test-reporter=tap test/conformance/socketio.test.mjs
-for mode in "websockets true" "engine.io false" "engine.io true"; do
+for mode in "websockets true" "engine.io false" "engine.io true" "sockjs true" "sockjs false"; do
   set -- $mode
   PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"
 done
+# The sockjs-client suite against npm sockjs 0.3.24, ~10 s; the step above
+# ran it against cmd/allspark --echo.
+SOCKJS_SERVER=reference node --test --test-reporter=tap test/conformance/sockjs.test.mjs
 
 step "Node: conformance on the engine.io transformer against Allspark (polling only, then with upgrade), and eio.test.mjs strict"
 EIO_STRICT=1 node --test --test-reporter=tap test/conformance/eio.test.mjs
 for websockets in false true; do
   PRIMUS_TRANSFORMER=engine.io PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
+done
+
+step "Node: conformance on the sockjs transformer against Allspark (sockjs-client's websocket, then xhr-streaming), ~40 s"
+for websockets in true false; do
+  PRIMUS_TRANSFORMER=sockjs PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
 done
 
 # The same JS HTTP-fallback tests against the reference wire: a stock Node

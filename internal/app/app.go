@@ -81,6 +81,16 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			Cookie:       c.EIOCookie,
 		},
 		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
+		SockJS: allspark.SockJSOptions{
+			Disabled:        !c.SockJS,
+			PlainPath:       c.SockJSPath,
+			Heartbeat:       c.SockJSHeartbeat,
+			DisconnectDelay: c.SockJSDisconnectDelay,
+			ResponseLimit:   c.SockJSResponseLimit,
+			JSessionID:      c.SockJSJSessionID,
+			NoWebSocket:     !c.SockJSWebSocket,
+			MaxSessions:     c.SockJSMaxSessions,
+		},
 	}
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -107,6 +117,10 @@ func (a *App) routes() error {
 	a.mux.Handle(p+"/", a.srv)
 	if sio := a.srv.Options().SocketIO; !sio.Disabled {
 		a.mux.Handle(strings.TrimSuffix(sio.Path, "/")+"/", a.srv)
+	}
+	if o := a.srv.Options(); !o.SockJS.Disabled {
+		a.mux.Handle(o.SockJS.PlainPath, a.srv)
+		a.mux.Handle(o.SockJS.PlainPath+"/", a.srv)
 	}
 	a.mux.HandleFunc("/healthz", a.healthz)
 	a.mux.HandleFunc("/readyz", a.readyz)

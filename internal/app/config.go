@@ -49,6 +49,16 @@ type Config struct {
 	// Socket.IO v5 wire (stock socket.io-client 4.x) at its own path.
 	SocketIO     bool   // serve it
 	SocketIOPath string // the client's "path" option
+	// SockJS wire under the pathname (Primus's sockjs transformer) and at
+	// SockJSPath (plain sockjs-client).
+	SockJS                bool          // serve it
+	SockJSPath            string        // the plain path
+	SockJSHeartbeat       time.Duration // between "h" frames
+	SockJSDisconnectDelay time.Duration // a session without a receiving request ends after this
+	SockJSResponseLimit   int           // bytes per streaming response
+	SockJSJSessionID      bool          // JSESSIONID cookie for sticky load balancers
+	SockJSWebSocket       bool          // offer the websocket transport
+	SockJSMaxSessions     int           // per path
 }
 
 // Default returns the configuration used when nothing is set.
@@ -71,6 +81,14 @@ func Default() Config {
 		EIOPingTimeout:  20 * time.Second,
 		SocketIO:        true,
 		SocketIOPath:    allspark.DefaultSocketIOPath,
+
+		SockJS:                true,
+		SockJSPath:            allspark.DefaultSockJSPath,
+		SockJSHeartbeat:       25 * time.Second,
+		SockJSDisconnectDelay: 5 * time.Second,
+		SockJSResponseLimit:   128 << 10,
+		SockJSWebSocket:       true,
+		SockJSMaxSessions:     100_000,
 	}
 }
 
@@ -120,6 +138,26 @@ var settings = []setting{
 	{name: "socketio", usage: "serve the Socket.IO v5 wire (stock socket.io-client 4.x) at --socketio-path, over Engine.IO polling, WebSocket and the upgrade; its Engine.IO settings are the --eio-* ones", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SocketIO, n, c.SocketIO, u) }},
 	{name: "socketio-path", usage: "path Socket.IO clients connect to (their \"path\" option)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SocketIOPath, n, c.SocketIOPath, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
+	{name: "sockjs", usage: "serve SockJS: under the pathname for the stock Primus client's sockjs transformer (<pathname>/info, <pathname>/<server>/<session>/<transport>), and at --sockjs-path for plain sockjs-client users", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SockJS, n, c.SockJS, u) }},
+	{name: "sockjs-path", usage: "base path of the plain SockJS endpoint (sockjs-client connects to http://host<path>); must not be or contain the pathname", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SockJSPath, n, c.SockJSPath, u) }},
+	{name: "sockjs-heartbeat", usage: "interval between SockJS heartbeat frames (h)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.SockJSHeartbeat, n, c.SockJSHeartbeat, u)
+	}},
+	{name: "sockjs-disconnect-delay", usage: "how long a SockJS session lives without a receiving request before it ends", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.SockJSDisconnectDelay, n, c.SockJSDisconnectDelay, u)
+	}},
+	{name: "sockjs-response-limit", usage: "bytes after which a SockJS streaming response (xhr_streaming, eventsource, htmlfile) ends so the client opens the next", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.IntVar(&c.SockJSResponseLimit, n, c.SockJSResponseLimit, u)
+	}},
+	{name: "sockjs-jsessionid", usage: "set a JSESSIONID cookie on SockJS session requests, for load balancers that route by it (every transport but websocket needs sticky sessions)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.BoolVar(&c.SockJSJSessionID, n, c.SockJSJSessionID, u)
+	}},
+	{name: "sockjs-websocket", usage: "offer SockJS clients the websocket transport (false: HTTP transports only)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.BoolVar(&c.SockJSWebSocket, n, c.SockJSWebSocket, u)
+	}},
+	{name: "sockjs-max-sessions", usage: "live SockJS sessions allowed on each path (past it: 503)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.IntVar(&c.SockJSMaxSessions, n, c.SockJSMaxSessions, u)
+	}},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
 	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},
@@ -339,6 +377,9 @@ func (c Config) Validate() error {
 	}
 	if c.APIMaxBody < 0 {
 		return bad("api-max-body", "negative")
+	}
+	if c.SockJSHeartbeat < 0 || c.SockJSDisconnectDelay < 0 || c.SockJSResponseLimit < 0 || c.SockJSMaxSessions < 0 {
+		return bad("sockjs", "negative heartbeat, disconnect delay, response limit or session limit")
 	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", "negative")

@@ -26,21 +26,28 @@ export const WebSocket = require('ws');
 // ---------------------------------------------------------------------------
 // Modes: which transformer the stock client uses, and which server it drives.
 
-/** The Primus transformer of the stock client: PRIMUS_TRANSFORMER=websockets (default) or engine.io. */
+/** The Primus transformer of the stock client: PRIMUS_TRANSFORMER=websockets (default), engine.io or sockjs. */
 export const TRANSFORMER = process.env.PRIMUS_TRANSFORMER || 'websockets';
-if (!['websockets', 'engine.io'].includes(TRANSFORMER)) {
-  throw new Error(`PRIMUS_TRANSFORMER must be websockets or engine.io, not ${TRANSFORMER}`);
+if (!['websockets', 'engine.io', 'sockjs'].includes(TRANSFORMER)) {
+  throw new Error(`PRIMUS_TRANSFORMER must be websockets, engine.io or sockjs, not ${TRANSFORMER}`);
 }
 
 /**
  * PRIMUS_WEBSOCKETS=false gives the client Primus's `websockets: false`: with
  * the engine.io transformer it then polls only (transports ['polling']);
- * otherwise it starts polling and upgrades to WebSocket.
+ * otherwise it starts polling and upgrades to WebSocket. With sockjs (whose
+ * client 1.x ignores that option: the server's /info decides) it restricts
+ * sockjs-client to its HTTP transports instead, so it streams over
+ * xhr-streaming; otherwise sockjs-client picks its websocket transport.
  */
 export const WEBSOCKETS = process.env.PRIMUS_WEBSOCKETS !== 'false';
 
-/** The mode's name: websockets, engine.io-polling or engine.io-upgrade. */
-export const MODE = TRANSFORMER === 'websockets' ? 'websockets' : `engine.io-${WEBSOCKETS ? 'upgrade' : 'polling'}`;
+/** The mode's name: websockets, engine.io-polling, engine.io-upgrade, sockjs-websocket or sockjs-xhr. */
+export const MODE = {
+  websockets: 'websockets',
+  'engine.io': `engine.io-${WEBSOCKETS ? 'upgrade' : 'polling'}`,
+  sockjs: `sockjs-${WEBSOCKETS ? 'websocket' : 'xhr'}`,
+}[TRANSFORMER];
 
 /**
  * The server behind startEchoServer: PRIMUS_SERVER=allspark (cmd/allspark
@@ -55,6 +62,14 @@ if (!['allspark', 'reference'].includes(PRIMUS_SERVER)) {
 /** Skip reason (or false) for scenarios about the WebSocket transformer itself: raw ws frames, the upgrade handshake. */
 export const WS_SPECIFIC = TRANSFORMER !== 'websockets'
   && `WebSocket-transformer specific (raw ws frames or handshake); not run in mode ${MODE}`;
+
+/**
+ * Skip reason (or false) for scenarios that send extra request headers or
+ * an Origin: sockjs-client has no option for them (its XHRs set their own
+ * headers, its /info request none).
+ */
+export const NO_HEADERS = TRANSFORMER === 'sockjs'
+  && 'sockjs-client sends no custom request headers or Origin; not run in the sockjs modes';
 
 /** Skip reason (or false) for scenarios that need the Go fixture, which has no reference counterpart. */
 export const NEEDS_FIXTURE = PRIMUS_SERVER === 'reference'
@@ -228,8 +243,15 @@ export function socketClass(pathname, extra = {}) {
   return socketClasses.get(key);
 }
 
-/** The client options the mode adds (websockets: false for engine.io polling only). */
-const modeOptions = TRANSFORMER === 'engine.io' && !WEBSOCKETS ? { websockets: false } : {};
+/**
+ * The client options the mode adds: websockets: false for engine.io polling
+ * only; sockjs-client's HTTP transports for sockjs-xhr (Primus hands its
+ * transport options to the SockJS constructor).
+ */
+const modeOptions = {
+  'engine.io-polling': { websockets: false },
+  'sockjs-xhr': { transport: { transports: ['xhr-streaming', 'eventsource', 'xhr-polling'] } },
+}[MODE] ?? {};
 
 /**
  * Creates a stock Primus client for url (e.g. http://127.0.0.1:N?x=1) and
@@ -239,7 +261,8 @@ const modeOptions = TRANSFORMER === 'engine.io' && !WEBSOCKETS ? { websockets: f
  */
 export function connect(url, pathname, options = {}, createOptions = {}) {
   const Socket = socketClass(pathname, createOptions);
-  const client = new Socket(url, { ...modeOptions, ...options });
+  const transport = modeOptions.transport || options.transport ? { ...modeOptions.transport, ...options.transport } : undefined;
+  const client = new Socket(url, { ...modeOptions, ...options, ...(transport && { transport }) });
   sockets.add(client);
   record(client);
   client.data = reader(client, 'data', normalize);
@@ -446,6 +469,11 @@ export function wsOnly(options) {
   return { ...options, skip: options.skip || WS_SPECIFIC };
 }
 
+/** Test options for a scenario whose client sends extra headers or an Origin: skipped (NO_HEADERS) with sockjs. */
+export function withHeaders(options) {
+  return { ...options, skip: options.skip || NO_HEADERS };
+}
+
 /** Test options for a scenario about Allspark's own behaviour: skipped (ALLSPARK_ONLY) against the reference. */
 export function allsparkOnly(options) {
   return { ...options, skip: options.skip || ALLSPARK_ONLY };
@@ -464,8 +492,15 @@ export function transportHeaders(headers = {}, origin) {
 /**
  * The text of a client error, where a refused handshake's status shows: ws
  * puts it in the message ("Unexpected server response: 401"), engine.io-client
- * in the description of its "xhr poll error".
+ * in the description of its "xhr poll error". sockjs-client does not show
+ * it: its refused /info request becomes the close 1002 "Cannot connect to
+ * server" (see refusedWith).
  */
 export function errorText(err) {
   return `${err?.message} ${err?.description ?? ''}`;
+}
+
+/** How errorText shows a refused connection with status: the status itself, or sockjs-client's close for any refusal. */
+export function refusedWith(status) {
+  return TRANSFORMER === 'sockjs' ? /Cannot connect to server/ : new RegExp(String(status));
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sockjs_test
+
+const raceEnabled = false
