@@ -96,10 +96,11 @@ func TestWatchdogAgainstSilentAllsparkServer(t *testing.T) {
 	}
 }
 
-// Against Allspark's heartbeat (30 ms) the client answers every ping, so the
-// server never ends it for a missed pong, over many intervals.
+// Against Allspark's heartbeat (150 ms: short enough for 8 intervals in a
+// test, long enough that a loaded machine under -race answers in time) the
+// client answers every ping, so the server never ends it for a missed pong.
 func TestAnswersAllsparkPings(t *testing.T) {
-	srv := newServer(t, allspark.Options{PingInterval: 30 * time.Millisecond}, nil)
+	srv := newServer(t, allspark.Options{PingInterval: 150 * time.Millisecond}, nil)
 	url := serve(t, srv)
 	rec := newRecorder(t)
 	c, err := client.Dial(ctxFor(t), url, client.Options{OnEvent: rec.on})
