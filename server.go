@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/allspark/allspark/internal/eio"
+	"github.com/allspark/allspark/internal/sse"
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/internal/transport/websocket"
 )
@@ -34,6 +35,8 @@ type Server struct {
 	opts    Options
 	engine  websocket.Engine
 	eio     *eio.Server // nil when Options.EngineIO.Disabled
+	sse     *sse.Server // nil when Options.SSE.Disabled
+	ssePath string      // <pathname>/<SSE.Path>
 	trusted trustedProxies
 
 	mu      sync.RWMutex
@@ -93,6 +96,9 @@ func New(opts Options) (*Server, error) {
 		if s.eio, err = newEngineIO(s); err != nil {
 			return nil, err
 		}
+	}
+	if !opts.SSE.Disabled {
+		s.sse, s.ssePath = newSSE(s), ssePath(opts.Pathname, opts.SSE.Path)
 	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})
 	s.rooms.subscribed = make(map[string]struct{})
@@ -176,9 +182,14 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // serveFinal runs after the middleware and hands the request to its wire:
-// an Engine.IO request (its EIO query parameter) to the Engine.IO server, a
-// WebSocket upgrade to the Primus WebSocket handler, anything else gets 426.
+// a plain request for <pathname>/sse to the SSE server, an Engine.IO
+// request (its EIO query parameter) to the Engine.IO server, a WebSocket
+// upgrade to the Primus WebSocket handler, anything else gets 426.
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	if !upgrade && s.isSSE(r) {
+		s.serveSSE(w, r)
+		return
+	}
 	if s.eio != nil && eio.IsRequest(r) {
 		s.eio.ServeHTTP(w, r)
 		return
