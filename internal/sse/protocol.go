@@ -61,9 +61,11 @@ var allsparkKey = []byte(`"` + events.Key + `"`)
 
 // eventOf reads data as a named event envelope (docs/events.md): it
 // reports the event's name and the data an EventSource gets for it, the
-// raw JSON of its only argument or of its argument array. Anything else,
-// an ack or a malformed envelope included, is not an event (false) and is
-// sent as plain data.
+// raw JSON of its only argument or of its argument array. Anything else
+// is not an event (false) and is sent as plain data: an ack, a malformed
+// envelope, a name that cannot be emitted (reserved ones such as "open"
+// and "error", which an EventSource fires itself) or that holds a line
+// break.
 func eventOf(data []byte) (name string, args []byte, ok bool) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' || !bytes.Contains(data, allsparkKey) {
@@ -93,7 +95,7 @@ func eventOf(data []byte) (name string, args []byte, ok bool) {
 		}
 	}
 	env, marked, err := events.Parse(m)
-	if !marked || err != nil || env.Kind != events.Event || !ValidName(env.Name) {
+	if !marked || err != nil || env.Kind != events.Event || !events.ValidName(env.Name) || !ValidName(env.Name) {
 		return "", nil, false
 	}
 	switch {
