@@ -113,14 +113,50 @@ type env struct {
 	hs  *httptest.Server
 }
 
-func newEnv(t testing.TB, cfg sse.Config) *env {
+func newEnv(t testing.TB, cfg sse.Config) *env { return newEnvMode(t, cfg, hijacked) }
+
+// mode is how a test's streams are served: on HTTP/1.1 the server takes
+// the connection over (hijacked); behind a ResponseWriter that cannot be
+// hijacked (as a middleware's wrapper may be, and as on HTTP/2) the
+// stream stays on the ResponseWriter.
+type mode string
+
+const (
+	hijacked       mode = "hijacked"
+	responseWriter mode = "responsewriter"
+)
+
+// bothModes runs fn once per mode.
+func bothModes(t *testing.T, fn func(t *testing.T, m mode)) {
+	for _, m := range []mode{hijacked, responseWriter} {
+		t.Run(string(m), func(t *testing.T) { fn(t, m) })
+	}
+}
+
+func newEnvMode(t testing.TB, cfg sse.Config, m mode) *env {
 	t.Helper()
 	acc := newAcceptor()
 	srv := sse.NewServer(cfg, acc)
-	hs := httptest.NewServer(srv)
+	var h http.Handler = srv
+	if m == responseWriter {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv.ServeHTTP(noHijack{w, http.NewResponseController(w)}, r)
+		})
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return &env{t: t, srv: srv, acc: acc, hs: hs}
 }
+
+// noHijack is a ResponseWriter wrapper that flushes and takes write
+// deadlines but cannot be hijacked (and has no Unwrap).
+type noHijack struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (w noHijack) FlushError() error                  { return w.rc.Flush() }
+func (w noHijack) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
 // stream is a client's open event stream.
 type stream struct {

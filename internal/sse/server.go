@@ -125,8 +125,10 @@ func (s *Server) Len() int { return int(s.live.Load()) }
 // ServeHTTP serves one stream request; see Serve.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, nil) }
 
-// Serve serves one stream request, a GET, and returns when the stream
-// ends. A reconnect carrying the end marker of a stream the server ended
+// Serve serves one stream request, a GET. On HTTP/1.1 it returns once the
+// stream is open, having taken the connection over from net/http (its
+// goroutine and buffers are then free; output.go); otherwise it returns
+// when the stream ends. A reconnect carrying the end marker of a stream the server ended
 // for good (LastEventID) gets 204 and no stream. Otherwise the stream is
 // opened through the Acceptor; subscribed, when not nil, is called with
 // its spark before the response starts, so whatever it subscribes the
@@ -151,9 +153,9 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, subscribed func(t
 		writeError(w, http.StatusServiceUnavailable, "too many subscribers")
 		return
 	}
-	ss := newSession(s, w, r)
+	ss := newSession(s, r)
 	err := s.acc.Accept(r, func(attach transport.Attach) error {
-		ss.open(r, attach, subscribed)
+		ss.open(w, r, attach, subscribed)
 		return nil
 	})
 	if err != nil {
@@ -165,8 +167,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, subscribed func(t
 		s.cfg.Logger.Debug("sse: open failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	ss.run(r)
-	s.live.Add(-1)
+	ss.serve(r) // the stream's end releases its place in live
 }
 
 // refuseShuttingDown answers a stream request while the server shuts

@@ -17,22 +17,24 @@ import (
 func data(s string) transport.Message { return transport.Message{Payload: []byte(s)} }
 
 func TestStreamHeaders(t *testing.T) {
-	e := newEnv(t, sse.Config{})
-	s, _ := e.open("", nil)
-	h := s.res.Header
-	for k, want := range map[string]string{
-		"Content-Type":      "text/event-stream",
-		"Cache-Control":     "no-cache, no-store, no-transform, must-revalidate, max-age=0",
-		"X-Accel-Buffering": "no",
-		"Connection":        "keep-alive",
-	} {
-		if got := h.Get(k); got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{}, m)
+		s, _ := e.open("", nil)
+		h := s.res.Header
+		for k, want := range map[string]string{
+			"Content-Type":      "text/event-stream",
+			"Cache-Control":     "no-cache, no-store, no-transform, must-revalidate, max-age=0",
+			"X-Accel-Buffering": "no",
+			"Connection":        "keep-alive",
+		} {
+			if got := h.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
 		}
-	}
-	if h.Get("Content-Length") != "" || len(s.res.TransferEncoding) == 0 || s.res.TransferEncoding[0] != "chunked" {
-		t.Errorf("want a chunked response without length: %v %q", s.res.TransferEncoding, h.Get("Content-Length"))
-	}
+		if h.Get("Content-Length") != "" || len(s.res.TransferEncoding) == 0 || s.res.TransferEncoding[0] != "chunked" {
+			t.Errorf("want a chunked response without length: %v %q", s.res.TransferEncoding, h.Get("Content-Length"))
+		}
+	})
 }
 
 // rawGet sends one request line by hand and returns the response head.
@@ -96,27 +98,29 @@ func TestHTTP2StreamHasNoConnectionHeader(t *testing.T) {
 }
 
 func TestStreamBytes(t *testing.T) {
-	e := newEnv(t, sse.Config{NewID: func() string { return "S1" }, Retry: 1500 * time.Millisecond})
-	s, h := e.open("", nil)
-	if got := s.readPrelude(t); got != "retry: 1500\n" {
-		t.Fatalf("after the prelude: %q, want the retry field", got)
-	}
-	if id := h.sess.(transport.Identified).ID(); id != "S1" {
-		t.Errorf("session id %q, want the generator's", id)
-	}
-	h.write(t, data(`{"a":1}`), transport.Message{Payload: []byte(`"primus::ping::1"`), Control: transport.Ping},
-		data(`{"allspark":1,"event":"chat","args":["hi"]}`))
-	h.write(t, data("two\nlines"))
-	want := []string{
-		"id: S1:1\ndata: {\"a\":1}\n\n",
-		"id: S1:2\nevent: chat\ndata: \"hi\"\n\n",
-		"id: S1:3\ndata: two\ndata: lines\n\n",
-	}
-	for _, w := range want {
-		if got := s.readBlock(t); got != w {
-			t.Errorf("event = %q, want %q", got, w)
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{NewID: func() string { return "S1" }, Retry: 1500 * time.Millisecond}, m)
+		s, h := e.open("", nil)
+		if got := s.readPrelude(t); got != "retry: 1500\n" {
+			t.Fatalf("after the prelude: %q, want the retry field", got)
 		}
-	}
+		if id := h.sess.(transport.Identified).ID(); id != "S1" {
+			t.Errorf("session id %q, want the generator's", id)
+		}
+		h.write(t, data(`{"a":1}`), transport.Message{Payload: []byte(`"primus::ping::1"`), Control: transport.Ping},
+			data(`{"allspark":1,"event":"chat","args":["hi"]}`))
+		h.write(t, data("two\nlines"))
+		want := []string{
+			"id: S1:1\ndata: {\"a\":1}\n\n",
+			"id: S1:2\nevent: chat\ndata: \"hi\"\n\n",
+			"id: S1:3\ndata: two\ndata: lines\n\n",
+		}
+		for _, w := range want {
+			if got := s.readBlock(t); got != w {
+				t.Errorf("event = %q, want %q", got, w)
+			}
+		}
+	})
 }
 
 func TestRetryNotSentWhenNegative(t *testing.T) {
@@ -129,14 +133,16 @@ func TestRetryNotSentWhenNegative(t *testing.T) {
 }
 
 func TestHeartbeatComments(t *testing.T) {
-	e := newEnv(t, sse.Config{Heartbeat: 30 * time.Millisecond, Retry: -1})
-	s, _ := e.open("", nil)
-	s.readPrelude(t) // the line after the prelude is the first heartbeat
-	for range 2 {
-		if line, err := s.r.ReadString('\n'); err != nil || line != ":\n" {
-			t.Fatalf("heartbeat = %q, %v", line, err)
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{Heartbeat: 30 * time.Millisecond, Retry: -1}, m)
+		s, _ := e.open("", nil)
+		s.readPrelude(t) // the line after the prelude is the first heartbeat
+		for range 2 {
+			if line, err := s.r.ReadString('\n'); err != nil || line != ":\n" {
+				t.Fatalf("heartbeat = %q, %v", line, err)
+			}
 		}
-	}
+	})
 }
 
 func TestBadIDGeneratorIsReplaced(t *testing.T) {
@@ -151,87 +157,95 @@ func TestBadIDGeneratorIsReplaced(t *testing.T) {
 // TestServerCloseThenReconnectGets204: the end marker is the client's last
 // event id; its reconnect is refused with 204, and no stream opens.
 func TestServerCloseThenReconnectGets204(t *testing.T) {
-	e := newEnv(t, sse.Config{NewID: func() string { return "S" }, Retry: -1})
-	s, h := e.open("", nil)
-	h.write(t, data("1"), transport.Message{Payload: []byte(`"primus::server::close"`), Control: transport.ServerClose})
-	if err := h.sess.Close(1000, ""); err != nil {
-		t.Fatal(err)
-	}
-	s.readPrelude(t)
-	rest, err := s.rest(5 * time.Second)
-	if err != nil {
-		t.Fatalf("stream did not end cleanly: %v", err)
-	}
-	evs, last := parseStream([]byte("id: S:1\n" + rest))
-	if rest != "data: 1\n\nid: S:end\n\n" || last != "S:end" || len(evs) != 1 {
-		t.Fatalf("stream ended with %q (events %v, last id %q), want the end marker", rest, evs, last)
-	}
-	if err := h.waitClosed(t, 5*time.Second); err != nil {
-		t.Errorf("OnClose(%v), want nil for a server close", err)
-	}
-	res := e.get("", http.Header{"Last-Event-ID": {last}})
-	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
-		t.Fatalf("reconnect with %q: %d, want 204", last, res.StatusCode)
-	}
-	res = e.get("lastEventId=S:end", nil)
-	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
-		t.Fatalf("reconnect with the marker as query parameter: %d, want 204", res.StatusCode)
-	}
-	if len(e.acc.handlers) != 0 || e.srv.Len() != 0 {
-		t.Errorf("a refused reconnect opened a stream")
-	}
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{NewID: func() string { return "S" }, Retry: -1}, m)
+		s, h := e.open("", nil)
+		h.write(t, data("1"), transport.Message{Payload: []byte(`"primus::server::close"`), Control: transport.ServerClose})
+		if err := h.sess.Close(1000, ""); err != nil {
+			t.Fatal(err)
+		}
+		s.readPrelude(t)
+		rest, err := s.rest(5 * time.Second)
+		if err != nil {
+			t.Fatalf("stream did not end cleanly: %v", err)
+		}
+		evs, last := parseStream([]byte("id: S:1\n" + rest))
+		if rest != "data: 1\n\nid: S:end\n\n" || last != "S:end" || len(evs) != 1 {
+			t.Fatalf("stream ended with %q (events %v, last id %q), want the end marker", rest, evs, last)
+		}
+		if err := h.waitClosed(t, 5*time.Second); err != nil {
+			t.Errorf("OnClose(%v), want nil for a server close", err)
+		}
+		res := e.get("", http.Header{"Last-Event-ID": {last}})
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("reconnect with %q: %d, want 204", last, res.StatusCode)
+		}
+		res = e.get("lastEventId=S:end", nil)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("reconnect with the marker as query parameter: %d, want 204", res.StatusCode)
+		}
+		if len(e.acc.handlers) != 0 || e.srv.Len() != 0 {
+			t.Errorf("a refused reconnect opened a stream")
+		}
+	})
 }
 
 // TestCloseWithReconnectEndsCleanly: a close without the marker ends the
 // response; the client's reconnect with its last data id is a new stream.
 func TestCloseWithReconnectEndsCleanly(t *testing.T) {
-	n := 0
-	e := newEnv(t, sse.Config{NewID: func() string { n++; return []string{"A", "B"}[n-1] }, Retry: -1})
-	s, h := e.open("", nil)
-	h.write(t, data("1"))
-	_ = h.sess.Close(1000, "")
-	s.readPrelude(t)
-	rest, err := s.rest(5 * time.Second)
-	if err != nil || rest != "data: 1\n\n" {
-		t.Fatalf("end of stream: %q, %v", rest, err)
-	}
-	s2, h2 := e.open("", http.Header{"Last-Event-ID": {"A:1"}})
-	h2.write(t, data("2"))
-	if got := s2.readPrelude(t) + s2.readBlock(t); got != "id: B:1\ndata: 2\n\n" {
-		t.Errorf("reconnected stream: %q, want a new stream from now", got)
-	}
+	bothModes(t, func(t *testing.T, m mode) {
+		n := 0
+		e := newEnvMode(t, sse.Config{NewID: func() string { n++; return []string{"A", "B"}[n-1] }, Retry: -1}, m)
+		s, h := e.open("", nil)
+		h.write(t, data("1"))
+		_ = h.sess.Close(1000, "")
+		s.readPrelude(t)
+		rest, err := s.rest(5 * time.Second)
+		if err != nil || rest != "data: 1\n\n" {
+			t.Fatalf("end of stream: %q, %v", rest, err)
+		}
+		s2, h2 := e.open("", http.Header{"Last-Event-ID": {"A:1"}})
+		h2.write(t, data("2"))
+		if got := s2.readPrelude(t) + s2.readBlock(t); got != "id: B:1\ndata: 2\n\n" {
+			t.Errorf("reconnected stream: %q, want a new stream from now", got)
+		}
+	})
 }
 
 func TestAbortBreaksTheConnection(t *testing.T) {
-	e := newEnv(t, sse.Config{Retry: -1})
-	s, h := e.open("", nil)
-	h.write(t, data("1"))
-	s.readPrelude(t)
-	s.readBlock(t)
-	_ = h.sess.Abort()
-	if _, err := s.rest(5 * time.Second); err == nil || err == errTimeout {
-		t.Fatalf("after Abort the stream ended with %v, want a broken response", err)
-	}
-	if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrAborted) {
-		t.Errorf("OnClose(%v), want ErrAborted", err)
-	}
-	if _, _, err := h.sess.WriteBatch([]transport.Message{data("x")}); err == nil {
-		t.Error("WriteBatch after Abort succeeded")
-	}
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{Retry: -1}, m)
+		s, h := e.open("", nil)
+		h.write(t, data("1"))
+		s.readPrelude(t)
+		s.readBlock(t)
+		_ = h.sess.Abort()
+		if _, err := s.rest(5 * time.Second); err == nil || err == errTimeout {
+			t.Fatalf("after Abort the stream ended with %v, want a broken response", err)
+		}
+		if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrAborted) {
+			t.Errorf("OnClose(%v), want ErrAborted", err)
+		}
+		if _, _, err := h.sess.WriteBatch([]transport.Message{data("x")}); err == nil {
+			t.Error("WriteBatch after Abort succeeded")
+		}
+	})
 }
 
 func TestClientLeavingEndsTheSession(t *testing.T) {
-	e := newEnv(t, sse.Config{})
-	s, h := e.open("", nil)
-	s.res.Body.Close()
-	if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrClientGone) {
-		t.Errorf("OnClose(%v), want ErrClientGone", err)
-	}
-	if !waitUntil(time.Second, func() bool { return e.srv.Len() == 0 }) {
-		t.Errorf("Len = %d after the client left", e.srv.Len())
-	}
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{}, m)
+		s, h := e.open("", nil)
+		s.res.Body.Close()
+		if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrClientGone) {
+			t.Errorf("OnClose(%v), want ErrClientGone", err)
+		}
+		if !waitUntil(time.Second, func() bool { return e.srv.Len() == 0 }) {
+			t.Errorf("Len = %d after the client left", e.srv.Len())
+		}
+	})
 }
 
 func TestNotGET(t *testing.T) {
@@ -254,21 +268,23 @@ func TestNotGET(t *testing.T) {
 }
 
 func TestMaxSubscribers(t *testing.T) {
-	e := newEnv(t, sse.Config{MaxSubscribers: 2})
-	_, h1 := e.open("", nil)
-	e.open("", nil)
-	res := e.get("", nil)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many subscribers") {
-		t.Fatalf("third stream: %d %q, want 503", res.StatusCode, body)
-	}
-	_ = h1.sess.Close(1000, "")
-	h1.waitClosed(t, 5*time.Second)
-	if !waitUntil(time.Second, func() bool { return e.srv.Len() == 1 }) {
-		t.Fatalf("Len = %d after a close", e.srv.Len())
-	}
-	e.open("", nil) // room again
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{MaxSubscribers: 2}, m)
+		_, h1 := e.open("", nil)
+		e.open("", nil)
+		res := e.get("", nil)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many subscribers") {
+			t.Fatalf("third stream: %d %q, want 503", res.StatusCode, body)
+		}
+		_ = h1.sess.Close(1000, "")
+		h1.waitClosed(t, 5*time.Second)
+		if !waitUntil(time.Second, func() bool { return e.srv.Len() == 1 }) {
+			t.Fatalf("Len = %d after a close", e.srv.Len())
+		}
+		e.open("", nil) // room again
+	})
 }
 
 func TestShuttingDown(t *testing.T) {
@@ -302,34 +318,36 @@ func TestShuttingDown(t *testing.T) {
 // fails within about WriteTimeout, and holds no more than the response
 // and socket buffers meanwhile.
 func TestWriteToClientThatNeverReads(t *testing.T) {
-	e := newEnv(t, sse.Config{WriteTimeout: 300 * time.Millisecond, Retry: -1})
-	c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	h := e.acc.next(t)
-	big := transport.Message{Payload: []byte(`"` + strings.Repeat("x", 64<<10) + `"`)}
-	start := time.Now()
-	var werr error
-	for i := 0; i < 1000 && werr == nil; i++ {
-		_, _, werr = h.sess.WriteBatch([]transport.Message{big})
-	}
-	took := time.Since(start)
-	if werr == nil {
-		t.Fatal("64 MiB written to a client that reads nothing")
-	}
-	if took > 5*time.Second {
-		t.Errorf("the write failed after %v, want about WriteTimeout (300ms)", took)
-	}
-	_ = h.sess.Abort()
-	h.waitClosed(t, 5*time.Second)
+	bothModes(t, func(t *testing.T, m mode) {
+		e := newEnvMode(t, sse.Config{WriteTimeout: 300 * time.Millisecond, Retry: -1}, m)
+		c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		h := e.acc.next(t)
+		big := transport.Message{Payload: []byte(`"` + strings.Repeat("x", 64<<10) + `"`)}
+		start := time.Now()
+		var werr error
+		for i := 0; i < 1000 && werr == nil; i++ {
+			_, _, werr = h.sess.WriteBatch([]transport.Message{big})
+		}
+		took := time.Since(start)
+		if werr == nil {
+			t.Fatal("64 MiB written to a client that reads nothing")
+		}
+		if took > 5*time.Second {
+			t.Errorf("the write failed after %v, want about WriteTimeout (300ms)", took)
+		}
+		_ = h.sess.Abort()
+		h.waitClosed(t, 5*time.Second)
+	})
 }
 
 func waitUntil(d time.Duration, cond func() bool) bool {
@@ -341,4 +359,75 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// TestHijackedStreamFreesTheHandler: on HTTP/1.1 Serve returns as soon as
+// the stream is open (net/http's goroutine and buffers are released) and
+// events still flow; behind a ResponseWriter it holds on until the end.
+func TestHijackedStreamFreesTheHandler(t *testing.T) {
+	for _, m := range []mode{hijacked, responseWriter} {
+		acc := newAcceptor()
+		srv := sse.NewServer(sse.Config{Retry: -1, NewID: func() string { return "S" }}, acc)
+		returned := make(chan struct{}, 1)
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if m == responseWriter {
+				w = noHijack{w, http.NewResponseController(w)}
+			}
+			srv.ServeHTTP(w, r)
+			returned <- struct{}{}
+		}))
+		res, err := hs.Client().Get(hs.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := acc.next(t)
+		s := &stream{res: res, r: newReader(res.Body)}
+		select {
+		case <-returned:
+			if m != hijacked {
+				t.Errorf("%s: Serve returned while the stream is open", m)
+			}
+		case <-time.After(200 * time.Millisecond):
+			if m == hijacked {
+				t.Errorf("%s: Serve still runs with the stream open", m)
+			}
+		}
+		h.write(t, data("1"))
+		if got := s.readPrelude(t) + s.readBlock(t); got != "id: S:1\ndata: 1\n\n" {
+			t.Errorf("%s: %q", m, got)
+		}
+		res.Body.Close()
+		h.waitClosed(t, 5*time.Second)
+		hs.Close()
+	}
+}
+
+// TestClientDataEndsHijackedStream: what a client sends after its request
+// is read and dropped, up to 4 KiB; past that the stream ends.
+func TestClientDataEndsHijackedStream(t *testing.T) {
+	e := newEnv(t, sse.Config{})
+	c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	h := e.acc.next(t)
+	if _, err := c.Write(make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-h.closed:
+		t.Fatalf("1 KiB from the client ended the stream: %v", err)
+	default:
+	}
+	if _, err := c.Write(make([]byte, 8<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrClientData) {
+		t.Errorf("OnClose(%v), want ErrClientData", err)
+	}
 }

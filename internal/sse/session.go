@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/allspark/allspark/internal/transport"
@@ -16,62 +15,93 @@ import (
 // Reasons a stream ends, as Handler.OnClose receives them (nil: the server
 // closed it).
 var (
-	// ErrClientGone: the client closed the connection (the request's
-	// context ended).
+	// ErrClientGone: the client closed the connection.
 	ErrClientGone = errors.New("sse: client went away")
 	// ErrAborted: the stream was cut (Session.Abort), without the end of
 	// the response, so the client sees a broken connection.
 	ErrAborted = errors.New("sse: stream aborted")
+	// ErrClientData: the client sent more than maxClientBytes after its
+	// request; an EventSource sends nothing.
+	ErrClientData = errors.New("sse: client sent data on an event stream")
 )
 
-// renewEvery is how many bytes a batch writes between renewals of the
-// write deadline: a client that reads slowly but steadily is not cut in
-// the middle of a long batch, one that takes nothing is cut after
-// WriteTimeout.
-const renewEvery = 64 << 10
+const (
+	// renewEvery is how many bytes a batch writes between renewals of
+	// the write deadline (and, on a hijacked connection, per chunk): a
+	// client that reads slowly but steadily is not cut in the middle of a
+	// long batch, one that takes nothing is cut after WriteTimeout.
+	renewEvery = 64 << 10
+	// maxClientBytes is what a hijacked stream reads and discards from its
+	// client before it gives up on it.
+	maxClientBytes = 4 << 10
+)
 
-var heartbeat = []byte(":\n")
+var (
+	heartbeat = []byte(":\n")
+	endField  = []byte(endSeq + "\n\n") // after the id line: the end marker
+)
 
 // session is one event stream: the transport.Session of a spark that
-// cannot write. The request's handler goroutine owns the response (it
-// runs the heartbeat and ends the response when the session ends); the
-// spark's writer writes events into it under mu.
+// cannot write. Its bytes go to an output (output.go): the hijacked
+// connection, whose reader goroutine (readLoop) writes the heartbeats and
+// notices the client leaving, or the ResponseWriter, held by the request's
+// handler goroutine (run). Whichever goroutine owns the stream ends it
+// (end) and calls Handler.OnClose. The spark's writer writes events under
+// mu.
 //
-// Lock order: mu (writes to the response) is taken alone; life is taken
-// alone too, so Abort can cut a write that holds mu. Neither is held while
-// the Handler runs.
+// Lock order: mu (writes to the output), then life (the end's reason, the
+// handler's ownership of the ResponseWriter); life is never held while
+// taking mu, so Abort, which takes only life, can cut a write that holds
+// mu. Neither is held while the Handler runs.
 type session struct {
 	srv    *Server
 	id     string
 	remote net.Addr
-	w      http.ResponseWriter
-	rc     *http.ResponseController
 	h      transport.Handler
 
-	done    chan struct{} // closed once, by Close or Abort: the stream ends
-	once    sync.Once
-	aborted atomic.Bool
-
-	mu      sync.Mutex // serializes writes to w; guards the fields below
+	mu      sync.Mutex // serializes writes to out; guards the fields below
+	out     output
 	state   sessionState
 	openErr error  // the prelude could not be written
 	seq     uint64 // events written
 	idLine  []byte // "id: <stream>:", the start of every id field
-	scratch [24]byte
 
-	life   sync.Mutex
-	served bool // the handler has returned: w and rc are no longer ours
+	conn net.Conn // the hijacked connection, or nil (set in open, then read-only)
+
+	// The ResponseWriter's stream: the handler goroutine ends it when
+	// done is closed (by Close or Abort).
+	rc   *http.ResponseController
+	done chan struct{}
+	once sync.Once
+
+	life    sync.Mutex
+	reason  error // why the stream ends, when the server knows first
+	decided bool  // reason is set: Close (nil), Abort, a failed write
+	served  bool  // the handler has returned: the ResponseWriter is no longer ours
 }
 
 type sessionState uint8
 
 const (
 	stateOpen    sessionState = iota
-	stateClosing              // Close or Abort: no more writes
+	stateClosing              // Close, Abort or a failed write: no more writes
 	stateClosed
 )
 
-func newSession(srv *Server, w http.ResponseWriter, r *http.Request) *session {
+// batch is the pieces of one write, pooled: the id lines' numbers are
+// appended to digits, and pieces point into it and at the shared frames.
+type batch struct {
+	pieces net.Buffers
+	digits []byte
+}
+
+var batches = sync.Pool{New: func() any { return &batch{pieces: make(net.Buffers, 0, 64), digits: make([]byte, 0, 256)} }}
+
+// maxPooledPieces bounds the batch kept in the pool, so one long batch
+// does not pin its slices.
+const maxPooledPieces = 4096
+
+func newSession(srv *Server, r *http.Request) *session {
 	var remote net.Addr = &net.TCPAddr{}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = net.TCPAddrFromAddrPort(ap)
@@ -80,7 +110,7 @@ func newSession(srv *Server, w http.ResponseWriter, r *http.Request) *session {
 	if id == "" || !ValidID(id) || len(id) > MaxIDLen-len(":18446744073709551615") {
 		id = newStreamID()
 	}
-	ss := &session{srv: srv, id: id, remote: remote, w: w, rc: http.NewResponseController(w), done: make(chan struct{})}
+	ss := &session{srv: srv, id: id, remote: remote}
 	ss.idLine = append(AppendID(nil, id)[:len(fieldID)+len(id)], ':')
 	return ss
 }
@@ -98,28 +128,83 @@ func (s *session) Protocol() *transport.Protocol { return &s.srv.proto }
 // open attaches the spark and starts the response. The spark exists, and
 // subscribed has run, before the client sees the stream open; a writer
 // that comes meanwhile waits on mu for the prelude to go first.
-func (s *session) open(r *http.Request, attach transport.Attach, subscribed func(transport.Handler)) {
+func (s *session) open(w http.ResponseWriter, r *http.Request, attach transport.Attach, subscribed func(transport.Handler)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.h = attach(s)
 	if subscribed != nil {
 		subscribed(s.h)
 	}
-	streamHeaders(s.w.Header(), r)
-	s.w.WriteHeader(http.StatusOK)
-	s.deadline()
-	_, err := s.w.Write(s.srv.prelude)
-	if err == nil {
-		err = s.rc.Flush()
+	streamHeaders(w.Header(), r)
+	prelude := s.srv.prelude
+	if c := hijack(w, r); c != nil {
+		s.conn = c
+		s.out = &connOutput{c: c}
+		// The head and the first chunk in one write.
+		buf := appendHead(make([]byte, 0, 512+len(prelude)), w.Header())
+		buf = strconv.AppendUint(buf, uint64(len(prelude)), 16)
+		buf = append(append(append(buf, crlf...), prelude...), crlf...)
+		s.setDeadline()
+		_, s.openErr = c.Write(buf)
+	} else {
+		s.rc = http.NewResponseController(w)
+		s.done = make(chan struct{})
+		s.out = &rwOutput{w: w, rc: s.rc}
+		w.WriteHeader(http.StatusOK)
+		s.setDeadline()
+		s.openErr = s.out.write(net.Buffers{nil, prelude}, len(prelude))
 	}
-	if err != nil {
-		s.openErr = err
-		s.state = stateClosing
+	if s.openErr != nil {
+		s.failLocked(s.openErr)
 	}
 }
 
-// run holds the response open until the session ends: it writes the
-// heartbeats, notices the client leaving, and ends the response.
+// serve runs the open stream: on a hijacked connection in a goroutine of
+// its own (the handler returns), on a ResponseWriter in the handler's
+// goroutine until the stream ends.
+func (s *session) serve(r *http.Request) {
+	if s.conn != nil {
+		go s.readLoop()
+		return
+	}
+	s.run(r)
+}
+
+// readLoop owns a hijacked stream: it reads the socket, so it learns of the
+// client leaving at once (EOF, reset), and its read deadline is the
+// heartbeat timer, so an idle stream costs this one goroutine.
+func (s *session) readLoop() {
+	s.mu.Lock()
+	err := s.openErr
+	s.mu.Unlock()
+	hb := s.srv.cfg.Heartbeat
+	var buf [64]byte
+	got := 0
+	for err == nil {
+		if hb > 0 {
+			_ = s.conn.SetReadDeadline(time.Now().Add(hb))
+		}
+		var n int
+		n, err = s.conn.Read(buf[:])
+		if got += n; got > maxClientBytes {
+			err = ErrClientData
+			break
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = s.beat()
+		}
+	}
+	def := ErrClientGone
+	if errors.Is(err, ErrClientData) {
+		def = ErrClientData
+	}
+	s.end(def, err)
+}
+
+// run holds a ResponseWriter's stream open until the session ends: it
+// writes the heartbeats, notices the client leaving (the request's context
+// ends), and ends the response.
 func (s *session) run(r *http.Request) {
 	var tick <-chan time.Time
 	if hb := s.srv.cfg.Heartbeat; hb > 0 {
@@ -133,7 +218,7 @@ func (s *session) run(r *http.Request) {
 	for err == nil {
 		select {
 		case <-s.done:
-			s.end(nil)
+			s.end(nil, nil)
 			return
 		case <-r.Context().Done():
 			err = ErrClientGone
@@ -141,7 +226,7 @@ func (s *session) run(r *http.Request) {
 			err = s.beat()
 		}
 	}
-	s.end(err)
+	s.end(err, err)
 }
 
 // beat writes a heartbeat comment, unless an event is being written (the
@@ -154,43 +239,68 @@ func (s *session) beat() error {
 	if s.state != stateOpen {
 		return nil
 	}
-	s.deadline()
-	_, err := s.w.Write(heartbeat)
-	if err == nil {
-		err = s.rc.Flush()
-	}
+	s.setDeadline()
+	err := s.out.write(net.Buffers{nil, heartbeat}, len(heartbeat))
 	if err != nil {
-		s.state = stateClosing
+		s.failLocked(err)
 	}
 	return err
 }
 
-// end finishes the response and tells the Handler. A clean end (the
-// server closed the stream) lets net/http end the response, within
-// WriteTimeout, so the client reconnects at once; any other end leaves the
-// write deadline in the past, so the connection breaks.
-func (s *session) end(err error) {
-	if err == nil && s.aborted.Load() {
-		err = ErrAborted
+// decide records why the stream ends, unless that is known already: the
+// first reason wins.
+func (s *session) decide(reason error) {
+	s.life.Lock()
+	if !s.decided {
+		s.reason, s.decided = reason, true
 	}
-	if err != nil {
+	s.life.Unlock()
+}
+
+// failLocked stops writes after a failed one. Called with mu held.
+func (s *session) failLocked(err error) {
+	s.state = stateClosing
+	s.decide(err)
+}
+
+// end finishes the stream and tells the Handler, once, from the goroutine
+// that owns it. The reason is the one the server decided (Close: nil),
+// else what the owner saw (def); cause is what broke the owner's loop.
+// A clean end (nil) of a ResponseWriter's stream lets net/http end the
+// response, within WriteTimeout, so the client reconnects at once; any
+// other end leaves its write deadline in the past, so the connection
+// breaks.
+func (s *session) end(def, cause error) {
+	s.life.Lock()
+	reason := def
+	if s.decided {
+		reason = s.reason
+	}
+	s.reason, s.decided = reason, true
+	s.life.Unlock()
+	if reason != nil && s.conn == nil {
 		s.cut() // a write stuck on a client that reads nothing fails now
 	}
 	s.mu.Lock() // no write is under way after this, and none will start
 	s.state = stateClosed
 	s.mu.Unlock()
-	s.life.Lock()
-	if err == nil {
-		_ = s.rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	if s.conn != nil {
+		_ = s.conn.Close()
+	} else {
+		s.life.Lock()
+		if reason == nil {
+			_ = s.rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		}
+		s.served = true
+		s.life.Unlock()
 	}
-	s.served = true
-	s.life.Unlock()
-	s.srv.cfg.Logger.Debug("sse: stream ended", "stream", s.id, "events", s.seq, "reason", err)
-	s.h.OnClose(err)
+	s.srv.live.Add(-1)
+	s.srv.cfg.Logger.Debug("sse: stream ended", "stream", s.id, "events", s.seq, "reason", reason, "cause", cause)
+	s.h.OnClose(reason)
 }
 
-// cut makes every write to the response fail at once, while the handler
-// still owns it.
+// cut makes every write to a ResponseWriter's stream fail at once, while
+// the handler still owns it.
 func (s *session) cut() {
 	s.life.Lock()
 	if !s.served {
@@ -199,91 +309,114 @@ func (s *session) cut() {
 	s.life.Unlock()
 }
 
-// deadline renews the write deadline. Called with mu held.
-func (s *session) deadline() {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+// setDeadline renews the write deadline. Called with mu held.
+func (s *session) setDeadline() {
+	_ = s.out.deadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 }
 
-// signal ends the stream: the handler goroutine wakes and ends it.
-func (s *session) signal() { s.once.Do(func() { close(s.done) }) }
-
 // WriteBatch implements transport.Session: each message is one event with
-// its id ("id: <stream>:<n>"), written into the response and flushed once
-// for the batch. Messages with no event (Primus pings, id answers) are
-// skipped; a server close writes the end marker, so the client's
-// reconnect is answered 204. A client that takes no bytes for
-// WriteTimeout fails the write; the stream holds nothing but what the
-// response buffers.
+// its id ("id: <stream>:<n>"), and the batch goes out in as few writes as
+// renewEvery allows (one writev each on a hijacked connection, a flush
+// each on a ResponseWriter). Messages with no event (Primus pings, id
+// answers) are skipped; a server close writes the end marker, so the
+// client's reconnect is answered 204. A client that takes no bytes for
+// WriteTimeout fails the write; the stream holds nothing but the batch
+// being written.
 func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateOpen {
 		return 0, 0, net.ErrClosed
 	}
-	s.deadline()
-	since := 0
+	b := batches.Get().(*batch)
+	pieces, digits := append(b.pieces[:0], nil), b.digits[:0]
+	size := 0
+	flush := func() error {
+		s.setDeadline()
+		err := s.out.write(pieces, size)
+		clear(pieces)
+		pieces, digits, size = pieces[:1], digits[:0], 0
+		return err
+	}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Control == transport.ServerClose {
-			marker := append(append(s.idLine[:len(s.idLine):len(s.idLine)], endSeq...), '\n', '\n')
-			if _, err = s.w.Write(marker); err != nil {
-				break
+			pieces = append(pieces, s.idLine, endField)
+			size += len(s.idLine) + len(endField)
+		} else {
+			frame, _ := m.FrameFor(&s.srv.proto)
+			if frame == nil {
+				n++
+				continue
 			}
-			n++
-			continue
-		}
-		frame, _ := m.FrameFor(&s.srv.proto)
-		if frame == nil {
-			n++
-			continue
-		}
-		s.seq++
-		if _, err = s.w.Write(s.idLine); err != nil {
-			break
-		}
-		num := append(strconv.AppendUint(s.scratch[:0], s.seq, 10), '\n')
-		if _, err = s.w.Write(num); err != nil {
-			break
-		}
-		if _, err = s.w.Write(frame); err != nil {
-			break
+			s.seq++
+			start := len(digits)
+			digits = append(strconv.AppendUint(digits, s.seq, 10), '\n')
+			pieces = append(pieces, s.idLine, digits[start:], frame)
+			size += len(s.idLine) + len(digits) - start + len(frame)
+			bytes += len(m.Payload)
 		}
 		n++
-		bytes += len(m.Payload)
-		if since += len(frame); since >= renewEvery {
-			s.deadline()
-			since = 0
+		if size >= renewEvery {
+			if err = flush(); err != nil {
+				break
+			}
 		}
 	}
-	if err == nil {
-		err = s.rc.Flush()
+	if err == nil && size > 0 {
+		err = flush()
+	}
+	if cap(pieces) <= maxPooledPieces {
+		b.pieces, b.digits = pieces[:0], digits[:0]
+		batches.Put(b)
 	}
 	if err != nil {
-		s.state = stateClosing
+		s.failLocked(err)
 	}
 	return n, bytes, err
 }
 
 // Close implements transport.Session: the response ends (what the
-// batches wrote is already flushed), so the client reconnects after its
+// batches wrote is already out), so the client reconnects after its
 // retry, or, after a server close's end marker, is told 204.
 func (s *session) Close(uint16, string) error {
 	s.mu.Lock()
-	if s.state == stateOpen {
+	open := s.state == stateOpen
+	if open {
 		s.state = stateClosing
+		if s.conn != nil {
+			s.setDeadline()
+			_, _ = s.conn.Write(lastChunk)
+		}
 	}
 	s.mu.Unlock()
-	s.signal()
+	if !open {
+		return nil
+	}
+	s.decide(nil)
+	s.release()
 	return nil
 }
 
 // Abort implements transport.Session: the connection is broken off, the
 // response left unfinished; the client reconnects.
 func (s *session) Abort() error {
-	s.aborted.Store(true)
-	s.cut()
-	s.signal()
+	s.decide(ErrAborted)
+	if s.conn == nil {
+		s.cut()
+	}
+	s.release()
 	return nil
+}
+
+// release wakes the stream's owner to end it: the hijacked connection is
+// closed (its reader returns), or the handler goroutine is signalled.
+func (s *session) release() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		return
+	}
+	s.once.Do(func() { close(s.done) })
 }
 
 var (
