@@ -216,7 +216,7 @@ func TestSSEEndWithoutReconnectIsTold204(t *testing.T) {
 	if got := s.next(); got.data != `"last words"` {
 		t.Fatalf("event = %+v", got)
 	}
-	if rest := s.end(); rest != "id: "+sp.ID()+":end\n\n" {
+	if rest := s.end(); rest != "id: "+sp.ID()+":end\nevent: end\ndata: \n\n" {
 		t.Fatalf("stream ended with %q, want the end marker", rest)
 	}
 	res := sseGet(t, url+"/primus/sse", http.Header{"Last-Event-ID": {sp.ID() + ":end"}})
@@ -390,7 +390,7 @@ func TestSSEShutdown(t *testing.T) {
 		if err := srv.Shutdown(context.Background(), allspark.ShutdownOptions{Reconnect: reconnect, KeepListener: true}); err != nil {
 			t.Fatal(err)
 		}
-		want := "id: " + sp.ID() + ":end\n\n"
+		want := "id: " + sp.ID() + ":end\nevent: end\ndata: \n\n"
 		if reconnect {
 			want = ""
 		}

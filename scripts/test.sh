@@ -78,8 +78,9 @@ node --test --test-reporter=tap test/conformance/ js/test/ test/e2e/
 # The conformance files other than eio.test.mjs (which has its own server switch).
 primus_conformance=(test/conformance/{basic,events,http,lifecycle,messages}.test.mjs)
 
-step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11), ~3 s each"
+step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11, a plain Node SSE server), ~3 s each"
 EIO_SERVER=reference node --test --test-reporter=tap test/conformance/eio.test.mjs
+SSE_SERVER=reference node --test --test-reporter=tap test/conformance/sse.test.mjs
 for mode in "websockets true" "engine.io false" "engine.io true"; do
   set -- $mode
   PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"

@@ -170,7 +170,7 @@ func TestServerCloseThenReconnectGets204(t *testing.T) {
 			t.Fatalf("stream did not end cleanly: %v", err)
 		}
 		evs, last := parseStream([]byte("id: S:1\n" + rest))
-		if rest != "data: 1\n\nid: S:end\n\n" || last != "S:end" || len(evs) != 1 {
+		if rest != "data: 1\n\nid: S:end\nevent: end\ndata: \n\n" || last != "S:end" || len(evs) != 2 || evs[1].Type != "end" {
 			t.Fatalf("stream ended with %q (events %v, last id %q), want the end marker", rest, evs, last)
 		}
 		if err := h.waitClosed(t, 5*time.Second); err != nil {

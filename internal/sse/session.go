@@ -38,7 +38,12 @@ const (
 
 var (
 	heartbeat = []byte(":\n")
-	endField  = []byte(endSeq + "\n\n") // after the id line: the end marker
+	// endEvent follows the id line's "<stream>:" in a server close: the
+	// end marker's id and an "end" event with empty data. A data-less
+	// block would set the client's last event id too (WHATWG), but some
+	// clients (npm eventsource 4) drop the id of a block they do not
+	// dispatch; "end" is reserved for named events, so it cannot clash.
+	endEvent = []byte(endSeq + "\nevent: end\ndata: \n\n")
 )
 
 // session is one event stream: the transport.Session of a spark that
@@ -341,8 +346,8 @@ func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error)
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Control == transport.ServerClose {
-			pieces = append(pieces, s.idLine, endField)
-			size += len(s.idLine) + len(endField)
+			pieces = append(pieces, s.idLine, endEvent)
+			size += len(s.idLine) + len(endEvent)
 		} else {
 			frame, _ := m.FrameFor(&s.srv.proto)
 			if frame == nil {
