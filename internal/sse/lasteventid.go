@@ -8,10 +8,10 @@ import (
 
 // ID is the id of one event of a stream: which stream (the spark's id) and
 // the event's place in it, counted from 1. Its text is "<stream>:<seq>";
-// the last event of a stream the server ended for good is the marker
-// "<stream>:end", which has no data: the client keeps it as its last event
-// id and sends it back when it reconnects, and is answered 204, which tells
-// an EventSource to stop reconnecting.
+// the last event of a stream the server ended for good is an "end" event
+// whose id is the marker "<stream>:end": the client keeps it as its last
+// event id and sends it back when it reconnects, and is answered 204, which
+// tells an EventSource to stop reconnecting.
 //
 // The id names a position in the stream, so a recovery layer can later
 // resume a reconnecting subscriber after Seq; until there is one, a

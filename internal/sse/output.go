@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -48,7 +49,8 @@ func (o *rwOutput) deadline(t time.Time) error { return o.rc.SetWriteDeadline(t)
 // connection), one chunk per write.
 type connOutput struct {
 	c   net.Conn
-	hdr [18]byte // the chunk header: size in hex, CRLF
+	hdr [18]byte    // the chunk header: size in hex, CRLF
+	vec net.Buffers // the pieces of a writev while it runs (WriteTo consumes it)
 }
 
 var crlf = []byte("\r\n")
@@ -60,11 +62,36 @@ func (o *connOutput) write(pieces net.Buffers, size int) error {
 	if size == 0 {
 		return nil // a chunk of size 0 would end the body
 	}
-	pieces[0] = append(strconv.AppendUint(o.hdr[:0], uint64(size), 16), '\r', '\n')
-	pieces = append(pieces, crlf)
-	_, err := pieces.WriteTo(o.c) // one writev on a TCP connection
+	hdr := append(strconv.AppendUint(o.hdr[:0], uint64(size), 16), '\r', '\n')
+	if size <= coalesceMax {
+		// Small chunks (the common broadcast) are copied into one buffer:
+		// a write of contiguous bytes costs less than a writev of many
+		// small pieces.
+		bp := coalesceBufs.Get().(*[]byte)
+		buf := append((*bp)[:0], hdr...)
+		for _, p := range pieces[1:] {
+			buf = append(buf, p...)
+		}
+		buf = append(buf, crlf...)
+		_, err := o.c.Write(buf)
+		*bp = buf[:0]
+		coalesceBufs.Put(bp)
+		return err
+	}
+	pieces[0] = hdr
+	o.vec = append(pieces, crlf)
+	_, err := o.vec.WriteTo(o.c) // one writev on a TCP connection
+	clear(o.vec)
+	o.vec = nil
 	return err
 }
+
+// coalesceMax is the largest chunk copied into one buffer before it is
+// written; larger ones (big messages, long batches) go out with writev,
+// without copying the frames.
+const coalesceMax = 16 << 10
+
+var coalesceBufs = sync.Pool{New: func() any { b := make([]byte, 0, coalesceMax+64); return &b }}
 
 func (o *connOutput) deadline(t time.Time) error { return o.c.SetWriteDeadline(t) }
 
