@@ -1,8 +1,10 @@
 package sse
 
 import (
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -44,13 +46,19 @@ func (o *rwOutput) write(pieces net.Buffers, _ int) error {
 
 func (o *rwOutput) deadline(t time.Time) error { return o.rc.SetWriteDeadline(t) }
 
+// A timed-out write cannot go on through net/http (the connection is then
+// marked broken), so on a ResponseWriter the deadline is renewed only
+// between writes: every renewEvery bytes of a batch.
+
 // connOutput is a stream on a hijacked HTTP/1.1 connection. The body is
 // chunked (so the client tells the end of the stream from a broken
-// connection), one chunk per write.
+// connection), one chunk per write. A write that times out while the client
+// is still taking bytes goes on with a new deadline, as on a WebSocket.
 type connOutput struct {
-	c   net.Conn
-	hdr [18]byte    // the chunk header: size in hex, CRLF
-	vec net.Buffers // the pieces of a writev while it runs (WriteTo consumes it)
+	c       net.Conn
+	timeout time.Duration // WriteTimeout, for renewals on progress
+	hdr     [18]byte      // the chunk header: size in hex, CRLF
+	vec     net.Buffers   // the pieces of a writev while it runs (WriteTo consumes it)
 }
 
 var crlf = []byte("\r\n")
@@ -73,17 +81,47 @@ func (o *connOutput) write(pieces net.Buffers, size int) error {
 			buf = append(buf, p...)
 		}
 		buf = append(buf, crlf...)
-		_, err := o.c.Write(buf)
+		err := o.writeAll(buf)
 		*bp = buf[:0]
 		coalesceBufs.Put(bp)
 		return err
 	}
 	pieces[0] = hdr
 	o.vec = append(pieces, crlf)
-	_, err := o.vec.WriteTo(o.c) // one writev on a TCP connection
+	var err error
+	for {
+		var n int64
+		n, err = o.vec.WriteTo(o.c) // one writev on a TCP connection; consumes what it wrote
+		if err == nil || !o.progressed(n, err) || len(o.vec) == 0 {
+			break
+		}
+	}
 	clear(o.vec)
 	o.vec = nil
 	return err
+}
+
+// writeAll writes b, renewing the deadline while the client takes bytes.
+func (o *connOutput) writeAll(b []byte) error {
+	for {
+		n, err := o.c.Write(b)
+		if err == nil || !o.progressed(int64(n), err) {
+			return err
+		}
+		b = b[n:]
+	}
+}
+
+// progressed reports whether a write that failed with err after n bytes
+// only ran out of time while the client was still taking bytes, and if so
+// gives it a new deadline: a client that reads slowly but steadily is
+// never cut, one that takes nothing is cut after WriteTimeout.
+func (o *connOutput) progressed(n int64, err error) bool {
+	if n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	_ = o.c.SetWriteDeadline(time.Now().Add(o.timeout))
+	return true
 }
 
 // coalesceMax is the largest chunk copied into one buffer before it is
