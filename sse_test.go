@@ -407,3 +407,25 @@ func TestSSEShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEJoinHookRunsWithoutLocks: OnJoin hooks of the query's rooms run
+// while the stream opens; one that writes to the spark and ends it
+// delivers its write and the end, in order, right after the prelude.
+func TestSSEJoinHookRunsWithoutLocks(t *testing.T) {
+	srv, url := startServer(t, allspark.Options{}, func(s *allspark.Server) {
+		s.OnJoin(func(sp *allspark.Spark, room string) {
+			_ = sp.Write("welcome to " + room)
+			sp.End(nil, false)
+		})
+	})
+	s := sseOpen(t, url+"/primus/sse?rooms=vip", nil)
+	if got := s.next(); got.data != `"welcome to vip"` {
+		t.Fatalf("first event %+v", got)
+	}
+	if got := s.next(); got.event != "end" {
+		t.Fatalf("then %+v, want end", got)
+	}
+	if !waitUntil(waitLong, func() bool { return srv.Len() == 0 }) {
+		t.Fatal("spark still registered")
+	}
+}

@@ -431,3 +431,62 @@ func TestClientDataEndsHijackedStream(t *testing.T) {
 		t.Errorf("OnClose(%v), want ErrClientData", err)
 	}
 }
+
+// serveWith is an env whose streams are opened with subscribed (as the
+// root's room join is).
+func serveWith(t *testing.T, m mode, subscribed func(*handler)) *env {
+	t.Helper()
+	acc := newAcceptor()
+	srv := sse.NewServer(sse.Config{Retry: -1, NewID: func() string { return "S" }}, acc)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m == responseWriter {
+			w = noHijack{w, http.NewResponseController(w)}
+		}
+		srv.Serve(w, r, func(h transport.Handler) { subscribed(h.(*handler)) })
+	}))
+	t.Cleanup(hs.Close)
+	return &env{t: t, srv: srv, acc: acc, hs: hs}
+}
+
+// TestOpening: what happens while the stream opens (the rooms' OnJoin
+// hooks run then, with no lock held): a write waits for the prelude and
+// comes right after it; a Close or an Abort ends the stream as soon as it
+// has started, cleanly or not.
+func TestOpening(t *testing.T) {
+	bothModes(t, func(t *testing.T, m mode) {
+		t.Run("write", func(t *testing.T) {
+			done := make(chan error, 1)
+			e := serveWith(t, m, func(h *handler) {
+				go func() { _, _, err := h.sess.WriteBatch([]transport.Message{data(`"early"`)}); done <- err }()
+				time.Sleep(50 * time.Millisecond) // the write is waiting
+			})
+			s, _ := e.open("", nil)
+			if got := s.readPrelude(t) + s.readBlock(t); got != "id: S:1\ndata: \"early\"\n\n" {
+				t.Errorf("stream: %q", got)
+			}
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		t.Run("close", func(t *testing.T) {
+			e := serveWith(t, m, func(h *handler) { _ = h.sess.Close(1000, "") })
+			s, h := e.open("", nil)
+			if rest, err := s.rest(5 * time.Second); err != nil || rest != ":"+strings.Repeat(" ", sse.PreludeSize)+"\n" {
+				t.Errorf("stream: %.20q (%d bytes), %v; want the prelude and a clean end", rest, len(rest), err)
+			}
+			if err := h.waitClosed(t, 5*time.Second); err != nil {
+				t.Errorf("OnClose(%v)", err)
+			}
+		})
+		t.Run("abort", func(t *testing.T) {
+			e := serveWith(t, m, func(h *handler) { _ = h.sess.Abort() })
+			s, h := e.open("", nil)
+			if _, err := s.rest(5 * time.Second); err == nil || err == errTimeout {
+				t.Errorf("stream ended with %v, want a broken response", err)
+			}
+			if err := h.waitClosed(t, 5*time.Second); !errors.Is(err, sse.ErrAborted) {
+				t.Errorf("OnClose(%v), want ErrAborted", err)
+			}
+		})
+	})
+}

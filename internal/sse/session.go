@@ -72,10 +72,14 @@ type session struct {
 	idLine  []byte    // "id: <stream>:", the start of every id field
 	renewed time.Time // when the write deadline was last moved
 
-	conn net.Conn // the hijacked connection, or nil (set in open, then read-only)
+	// opening is closed once the prelude is out (then nil): WriteBatch
+	// waits on it while the stream opens.
+	opening chan struct{}
 
-	// The ResponseWriter's stream: the handler goroutine ends it when
-	// done is closed (by Close or Abort).
+	// Set in open under life (and mu), read-only after: the hijacked
+	// connection, or the ResponseWriter's controller and the channel its
+	// handler goroutine waits on (closed by Close or Abort).
+	conn net.Conn
 	rc   *http.ResponseController
 	done chan struct{}
 	once sync.Once
@@ -89,8 +93,9 @@ type session struct {
 type sessionState uint8
 
 const (
-	stateOpen    sessionState = iota
-	stateClosing              // Close, Abort or a failed write: no more writes
+	stateOpening sessionState = iota // the spark exists, the response has not started
+	stateOpen
+	stateClosing // Close, Abort or a failed write: no more writes
 	stateClosed
 )
 
@@ -116,7 +121,7 @@ func newSession(srv *Server, r *http.Request) *session {
 	if id == "" || !ValidID(id) || len(id) > MaxIDLen-len(":18446744073709551615") {
 		id = newStreamID()
 	}
-	ss := &session{srv: srv, id: id, remote: remote}
+	ss := &session{srv: srv, id: id, remote: remote, opening: make(chan struct{})}
 	ss.idLine = append(AppendID(nil, id)[:len(fieldID)+len(id)], ':')
 	return ss
 }
@@ -132,20 +137,28 @@ func (s *session) RemoteAddr() net.Addr { return s.remote }
 func (s *session) Protocol() *transport.Protocol { return &s.srv.proto }
 
 // open attaches the spark and starts the response. The spark exists, and
-// subscribed has run, before the client sees the stream open; a writer
-// that comes meanwhile waits on mu for the prelude to go first.
+// subscribed has run (it joins rooms, and OnJoin hooks run in it, so no
+// lock is held), before the client sees the stream open; a writer that
+// comes meanwhile waits for the prelude to go first (WriteBatch waits on
+// opening). A Close or Abort that comes meanwhile ends the stream as soon
+// as it has started.
 func (s *session) open(w http.ResponseWriter, r *http.Request, attach transport.Attach, subscribed func(transport.Handler)) {
+	h := attach(s)
+	s.mu.Lock()
+	s.h = h
+	s.mu.Unlock()
+	if subscribed != nil {
+		subscribed(h)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.h = attach(s)
-	if subscribed != nil {
-		subscribed(s.h)
-	}
 	streamHeaders(w.Header(), r)
 	prelude := s.srv.prelude
 	if c := hijack(w, r); c != nil {
-		s.conn = c
 		s.out = &connOutput{c: c, timeout: s.srv.cfg.WriteTimeout}
+		s.life.Lock()
+		s.conn = c
+		s.life.Unlock()
 		// The head and the first chunk in one write.
 		buf := appendHead(make([]byte, 0, 512+len(prelude)), w.Header())
 		buf = strconv.AppendUint(buf, uint64(len(prelude)), 16)
@@ -153,15 +166,34 @@ func (s *session) open(w http.ResponseWriter, r *http.Request, attach transport.
 		s.setDeadline()
 		_, s.openErr = c.Write(buf)
 	} else {
-		s.rc = http.NewResponseController(w)
-		s.done = make(chan struct{})
-		s.out = &rwOutput{w: w, rc: s.rc}
+		rc := http.NewResponseController(w)
+		s.out = &rwOutput{w: w, rc: rc}
+		s.life.Lock()
+		s.rc, s.done = rc, make(chan struct{})
+		s.life.Unlock()
 		w.WriteHeader(http.StatusOK)
 		s.setDeadline()
 		s.openErr = s.out.write(net.Buffers{nil, prelude}, len(prelude))
 	}
-	if s.openErr != nil {
+	s.life.Lock()
+	ended := s.decided // Close or Abort came while the stream was opening
+	clean := ended && s.reason == nil
+	s.life.Unlock()
+	switch {
+	case s.openErr != nil:
 		s.failLocked(s.openErr)
+	case ended:
+		s.state = stateClosing
+		if clean && s.conn != nil {
+			_, _ = s.conn.Write(lastChunk)
+		}
+	default:
+		s.state = stateOpen
+	}
+	close(s.opening)
+	s.opening = nil
+	if ended {
+		s.release()
 	}
 }
 
@@ -223,7 +255,7 @@ func (s *session) run(r *http.Request) {
 	s.mu.Unlock()
 	for err == nil {
 		select {
-		case <-s.done:
+		case <-s.done: // Close or Abort, also one that came while opening
 			s.end(nil, nil)
 			return
 		case <-r.Context().Done():
@@ -284,7 +316,7 @@ func (s *session) end(def, cause error) {
 	}
 	s.reason, s.decided = reason, true
 	s.life.Unlock()
-	if reason != nil && s.conn == nil {
+	if reason != nil {
 		s.cut() // a write stuck on a client that reads nothing fails now
 	}
 	s.mu.Lock() // no write is under way after this, and none will start
@@ -306,10 +338,10 @@ func (s *session) end(def, cause error) {
 }
 
 // cut makes every write to a ResponseWriter's stream fail at once, while
-// the handler still owns it.
+// the handler still owns it (a hijacked stream is cut by closing it).
 func (s *session) cut() {
 	s.life.Lock()
-	if !s.served {
+	if s.rc != nil && !s.served {
 		_ = s.rc.SetWriteDeadline(time.Now())
 	}
 	s.life.Unlock()
@@ -341,6 +373,12 @@ func (s *session) setDeadline() {
 func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.state == stateOpening {
+		ch := s.opening
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
 	if s.state != stateOpen {
 		return 0, 0, net.ErrClosed
 	}
@@ -397,19 +435,23 @@ func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error)
 // retry, or, after a server close's end marker, is told 204.
 func (s *session) Close(uint16, string) error {
 	s.mu.Lock()
-	open := s.state == stateOpen
-	if open {
+	switch s.state {
+	case stateOpening: // open sees the decision and ends the stream once started
+		s.decide(nil)
+		s.mu.Unlock()
+		return nil
+	case stateOpen:
 		s.state = stateClosing
 		if s.conn != nil {
 			s.setDeadline()
 			_, _ = s.conn.Write(lastChunk)
 		}
-	}
-	s.mu.Unlock()
-	if !open {
+		s.decide(nil)
+	default:
+		s.mu.Unlock()
 		return nil
 	}
-	s.decide(nil)
+	s.mu.Unlock()
 	s.release()
 	return nil
 }
@@ -418,21 +460,24 @@ func (s *session) Close(uint16, string) error {
 // response left unfinished; the client reconnects.
 func (s *session) Abort() error {
 	s.decide(ErrAborted)
-	if s.conn == nil {
-		s.cut()
-	}
+	s.cut()
 	s.release()
 	return nil
 }
 
 // release wakes the stream's owner to end it: the hijacked connection is
 // closed (its reader returns), or the handler goroutine is signalled.
+// Before the stream has started there is neither: open ends it then.
 func (s *session) release() {
-	if s.conn != nil {
-		_ = s.conn.Close()
-		return
+	s.life.Lock()
+	c, done := s.conn, s.done
+	s.life.Unlock()
+	switch {
+	case c != nil:
+		_ = c.Close()
+	case done != nil:
+		s.once.Do(func() { close(done) })
 	}
-	s.once.Do(func() { close(s.done) })
 }
 
 var (
