@@ -67,13 +67,16 @@ type BrokerHandler interface {
 // nodes. Payload is already encoded with the cluster's parser (every node
 // must use the same one), so receivers push the bytes without re-encoding.
 type Publication struct {
-	Node    string   // the publishing node
-	All     bool     // deliver to every spark (Rooms and Sparks are then empty)
-	Rooms   []string // deliver to members of any of these rooms
-	Sparks  []string // and to these sparks
-	Except  []string // but never to these sparks
-	Payload []byte
-	Binary  bool // Payload travels in a binary frame
+	Node string // the publishing node
+	// Namespace is the Socket.IO namespace All selects in ("" for the
+	// main one); rooms of other namespaces are already keyed with it.
+	Namespace string
+	All       bool     // deliver to every spark of Namespace (Rooms and Sparks are then empty)
+	Rooms     []string // deliver to members of any of these rooms
+	Sparks    []string // and to these sparks
+	Except    []string // but never to these sparks
+	Payload   []byte
+	Binary    bool // Payload travels in a binary frame
 }
 
 // BrokerError reports a broker failure for one operation.
@@ -99,7 +102,7 @@ func (s *Server) NodeID() string { return s.nodeID }
 // HandlePublication implements BrokerHandler: a publication from another
 // node is delivered to the local members it targets.
 func (s *Server) HandlePublication(p *Publication) int {
-	t := Target{srv: s, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
+	t := Target{srv: s, ns: p.Namespace, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
 	if len(s.transforms[Outgoing].load()) > 0 {
 		// Transforms work on values, per spark: decode once, write to each.
 		data, err := s.opts.Parser.Decode(p.Payload, p.Binary)

@@ -71,7 +71,14 @@ type AuthError struct {
 	Message      string // sent to the client; empty means Err's text or the status text
 	Authenticate string // WWW-Authenticate value, sent only when the status is 401
 	Err          error  // optional cause, kept server-side
+	// Data is sent to a refused Socket.IO client as its connect_error's
+	// data (CONNECT_ERROR {"message", "data"}); Primus clients get only
+	// the message.
+	Data any
 }
+
+// ConnectErrorData is the Socket.IO CONNECT_ERROR data of the refusal.
+func (e *AuthError) ConnectErrorData() any { return e.Data }
 
 func (e *AuthError) Error() string {
 	if e.Message != "" {

@@ -67,6 +67,11 @@ func decodeArg(event string, args []any, i int, dst any) error {
 type Reply struct {
 	Event string
 	Args  []any
+	// From is the spark that replied (Target.EmitWithAck).
+	From string
+	// Err is a receiver's ack error (Target.EmitWithAck only; a single
+	// Spark.EmitWithAck returns it as its error).
+	Err error
 }
 
 // Decode converts reply argument i into dst, strictly (see Event.Decode).
@@ -286,9 +291,19 @@ func (s *Spark) receiveEvent(env events.Envelope, size int) {
 		s.fail(env.ID, events.ErrorBody{Code: CodeReservedEvent, Message: "event name is reserved", Event: env.Name})
 		return
 	}
+	if anys := s.server.anyHandlers.load(); len(anys) > 0 {
+		ev := &Event{Name: env.Name, Args: env.Args, Spark: s, id: env.ID}
+		for _, fn := range anys {
+			fn(ev)
+		}
+	}
 	h := s.events.get(env.Name)
 	if h == nil {
-		h = s.server.events.get(env.Name)
+		if s.ns.isMain() {
+			h = s.server.events.get(env.Name)
+		} else {
+			h = s.ns.events.get(env.Name)
+		}
 	}
 	if h == nil {
 		s.fail(env.ID, events.ErrorBody{Code: CodeUnknownEvent, Message: "no handler for event", Event: env.Name})

@@ -12,9 +12,12 @@ type fanout struct {
 	srv        *Server
 	f          frame
 	dropOldest bool
-	n          int
-	drops      []*Spark
-	overflow   []*Spark
+	// volatile: receivers whose socket is busy are skipped, not queued
+	// for (Target.Volatile).
+	volatile bool
+	n        int
+	drops    []*Spark
+	overflow []*Spark
 }
 
 func (fo *fanout) init(s *Server, f frame) {
@@ -28,6 +31,18 @@ func (fo *fanout) init(s *Server, f frame) {
 }
 
 func (fo *fanout) push(sp *Spark) {
+	if fo.volatile {
+		queued, start := sp.queue.pushIfIdle(fo.f)
+		if start {
+			sp.startWriter()
+		}
+		if queued {
+			fo.n++
+		} else {
+			fo.srv.stats.volatileSkipped.Add(1)
+		}
+		return
+	}
 	res, start := sp.queue.push(fo.f, fo.srv.opts.QueueSize, fo.dropOldest)
 	if start {
 		sp.startWriter()

@@ -11,6 +11,12 @@ import (
 // come from the same engine, so limits and compression are shared.
 // serveFinal routes every request with an EIO query parameter to it.
 func newEngineIO(s *Server) (*eio.Server, error) {
+	return eio.NewServer(s.engineIOConfig(), (*opener)(s))
+}
+
+// engineIOConfig is the Engine.IO configuration of both Engine.IO
+// servers: Primus's at the pathname and Socket.IO's at its path.
+func (s *Server) engineIOConfig() eio.Config {
 	o := s.opts.EngineIO
 	if o.MaxPayload <= 0 {
 		// As Primus's engine.io transformer (maxHttpBufferSize:
@@ -33,5 +39,5 @@ func newEngineIO(s *Server) (*eio.Server, error) {
 	if o.Cookie != "" {
 		cfg.Cookie = &http.Cookie{Name: o.Cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
 	}
-	return eio.NewServer(cfg, (*opener)(s))
+	return cfg
 }

@@ -87,6 +87,7 @@ func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
 	for _, sp := range buf {
 		s.stats.missedPongs.Add(1)
 		s.opts.Logger.Debug("missed pong", "spark", sp.id)
+		sp.setReason(ReasonPingTimeout)
 		sp.End(nil, true)
 	}
 	var filter func(*Spark) bool

@@ -120,3 +120,82 @@ func oneCycle(url string) error {
 	<-ev.closed
 	return nil
 }
+
+// TestSocketIOCyclesLeaveNothing: Socket.IO connections (Engine.IO
+// session, connection, namespace socket, spark) are all released after
+// their clients leave, and no goroutine stays behind.
+func TestSocketIOCyclesLeaveNothing(t *testing.T) {
+	cycles := 2000
+	if testing.Short() {
+		cycles = 400
+	}
+	srv, url := startServer(t, allspark.Options{}, echo)
+	run := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n / 8 {
+					if err := sioCycle(url); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	run(80)
+	waitFor(t, "warm-up drained", func() bool { return srv.Len() == 0 })
+	baseG, baseHeap := settle()
+	run(cycles)
+	waitFor(t, "all sparks gone", func() bool { return srv.Len() == 0 })
+	var g int
+	var heap uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, heap = settle()
+		if (g <= baseG+2 && heap <= baseHeap+4<<20) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d Socket.IO cycles: goroutines %d → %d, heap %d KiB → %d KiB", cycles, baseG, g, baseHeap>>10, heap>>10)
+	if g > baseG+2 {
+		t.Errorf("goroutines grew from %d to %d", baseG, g)
+	}
+	if heap > baseHeap+4<<20 {
+		t.Errorf("live heap grew from %d KiB to %d KiB", baseHeap>>10, heap>>10)
+	}
+}
+
+// sioCycle connects a raw Socket.IO client over WebSocket, joins "/",
+// has a message echoed, leaves the namespace and closes.
+func sioCycle(url string) error {
+	ev := &cycleEvents{got: make(chan struct{}, 4), closed: make(chan struct{})}
+	conn, _, err := gws.NewClient(ev, &gws.ClientOption{Addr: wsURL(url, "/socket.io/?EIO=4&transport=websocket")})
+	if err != nil {
+		return err
+	}
+	go conn.ReadLoop()
+	for _, step := range []string{"", "40", `42["message","hi"]`} {
+		if step != "" {
+			_ = conn.WriteString(step)
+		}
+		select {
+		case <-ev.got:
+		case <-time.After(waitLong):
+		}
+	}
+	_ = conn.WriteString("41")
+	_ = conn.WriteClose(1000, nil)
+	<-ev.closed
+	return nil
+}

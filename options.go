@@ -145,6 +145,9 @@ type Options struct {
 	// answers an event stream for a browser's plain EventSource, whose
 	// spark receives and cannot write (README, "Wires"). On by default.
 	SSE SSEOptions
+	// SocketIO configures the Socket.IO v5 wire (stock socket.io-client
+	// 4.x) served at its own path beside the pathname. On by default.
+	SocketIO SocketIOOptions
 }
 
 // DefaultSSEPath is where the event stream is served, below the pathname.
@@ -170,6 +173,28 @@ type SSEOptions struct {
 	// MaxSubscribers bounds live streams; past it a request gets 503
 	// (which an EventSource does not retry). Default 100,000.
 	MaxSubscribers int
+}
+
+// DefaultSocketIOPath is where the stock socket.io-client connects by
+// default.
+const DefaultSocketIOPath = "/socket.io/"
+
+// SocketIOOptions configures the Socket.IO wire (README, "Coming from
+// Socket.IO"). Its Engine.IO layer (ping, payload limit, transports,
+// session bound, cookie) is configured by Options.EngineIO.
+type SocketIOOptions struct {
+	// Disabled stops serving Socket.IO; Path then belongs to nobody (404).
+	Disabled bool
+	// Path the client connects to (its "path" option); default
+	// "/socket.io/". Server.ServeHTTP owns it beside the pathname: mount
+	// the server on both (or on "/").
+	Path string
+	// ConnectTimeout closes a connection that joined no namespace within
+	// it; default 45 s, as the reference.
+	ConnectTimeout time.Duration
+	// MaxAttachments bounds the binary attachments one packet may
+	// announce (more: the connection closes, "parse error"); default 10.
+	MaxAttachments int
 }
 
 // EngineIOOptions configures the Engine.IO wire. The zero value serves
@@ -240,6 +265,12 @@ func (o Options) withDefaults() Options {
 		o.MaxRoomsPerSpark = DefaultMaxRoomsPerSpark
 	case o.MaxRoomsPerSpark < 0:
 		o.MaxRoomsPerSpark = -1
+	}
+	if o.SocketIO.Path == "" {
+		o.SocketIO.Path = DefaultSocketIOPath
+	}
+	if !strings.HasPrefix(o.SocketIO.Path, "/") {
+		o.SocketIO.Path = "/" + o.SocketIO.Path
 	}
 	switch {
 	case o.MaxPendingAcks == 0:

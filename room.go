@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -11,8 +12,9 @@ import (
 // MaxRoomNameLen is the longest room name, in bytes.
 const MaxRoomNameLen = 256
 
-// ErrInvalidRoom: a room name is empty, longer than MaxRoomNameLen or not
-// valid UTF-8.
+// ErrInvalidRoom: a room name is empty, longer than MaxRoomNameLen, not
+// valid UTF-8, or holds a NUL (which keys the rooms of Socket.IO
+// namespaces apart).
 var ErrInvalidRoom = errors.New("allspark: invalid room name")
 
 // roomRegistry is this node's room membership: room → members and, on each
@@ -30,7 +32,7 @@ type roomRegistry struct {
 }
 
 func validRoom(name string) bool {
-	return name != "" && len(name) <= MaxRoomNameLen && utf8.ValidString(name)
+	return name != "" && len(name) <= MaxRoomNameLen && utf8.ValidString(name) && !strings.Contains(name, "\x00")
 }
 
 // Join adds the spark to rooms. Joining a room twice is a no-op. It returns
@@ -46,6 +48,7 @@ func (s *Spark) Join(rooms ...string) error {
 			return ErrInvalidRoom
 		}
 	}
+	rooms = s.roomKeys(rooms)
 	srv := s.server
 	reg := &srv.rooms
 	var joined []string
@@ -84,7 +87,7 @@ func (s *Spark) Join(rooms ...string) error {
 	err := srv.syncSubscriptions(joined)
 	for _, r := range joined {
 		for _, fn := range srv.joinHooks.load() {
-			fn(s, r)
+			fn(s, roomName(r))
 		}
 	}
 	return err
@@ -114,7 +117,19 @@ func newRooms(have map[string]struct{}, rooms []string) int {
 // hooks run for each room left. The error is the broker's, when a room this
 // node no longer needs could not be unsubscribed.
 func (s *Spark) Leave(rooms ...string) error {
-	return s.leave(rooms, false)
+	return s.leave(s.roomKeys(rooms), false)
+}
+
+// roomKeys maps room names to registry keys for the spark's namespace.
+func (s *Spark) roomKeys(rooms []string) []string {
+	if s.nsKey == "" {
+		return rooms
+	}
+	keys := make([]string, len(rooms))
+	for i, r := range rooms {
+		keys[i] = roomKey(s.nsKey, r)
+	}
+	return keys
 }
 
 // LeaveAll removes the spark from every room. It happens by itself when the
@@ -157,7 +172,7 @@ func (s *Spark) leave(rooms []string, all bool) error {
 	err := srv.syncSubscriptions(left)
 	for _, r := range left {
 		for _, fn := range srv.leaveHooks.load() {
-			fn(s, r)
+			fn(s, roomName(r))
 		}
 	}
 	return err
@@ -169,7 +184,7 @@ func (s *Spark) Rooms() []string {
 	reg.mu.RLock()
 	out := make([]string, 0, len(s.rooms))
 	for r := range s.rooms {
-		out = append(out, r)
+		out = append(out, roomName(r))
 	}
 	reg.mu.RUnlock()
 	slices.Sort(out)
@@ -180,7 +195,7 @@ func (s *Spark) Rooms() []string {
 func (s *Spark) InRoom(room string) bool {
 	reg := &s.server.rooms
 	reg.mu.RLock()
-	_, in := s.rooms[room]
+	_, in := s.rooms[roomKey(s.nsKey, room)]
 	reg.mu.RUnlock()
 	return in
 }
@@ -192,13 +207,16 @@ func (s *Server) OnJoin(fn func(sp *Spark, room string)) { s.joinHooks.add(fn) }
 // automatic leave when it disconnects (then the spark is already Closed).
 func (s *Server) OnLeave(fn func(sp *Spark, room string)) { s.leaveHooks.add(fn) }
 
-// RoomNames returns the rooms that have members on this node, sorted.
+// RoomNames returns the rooms of the main namespace that have members on
+// this node, sorted.
 func (s *Server) RoomNames() []string {
 	reg := &s.rooms
 	reg.mu.RLock()
 	out := make([]string, 0, len(reg.rooms))
 	for r := range reg.rooms {
-		out = append(out, r)
+		if r[0] != 0 {
+			out = append(out, r)
+		}
 	}
 	reg.mu.RUnlock()
 	slices.Sort(out)

@@ -69,6 +69,21 @@ func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, s
 	return res, start
 }
 
+// pushIfIdle queues f only when the queue is empty and no writer is busy
+// (a volatile write: nothing waits for this receiver's socket). It
+// reports whether f was queued and whether the caller must start the
+// writer.
+func (q *sendQueue) pushIfIdle(f frame) (queued, start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing || q.abort || q.sealed || q.running || len(q.frames) > 0 {
+		return false, false
+	}
+	q.frames = append(q.frames, f)
+	q.running = true
+	return true, true
+}
+
 // closeGracefully marks the queue closing: queued frames are still written,
 // then a close frame with code. It reports whether the caller must start the
 // writer to do that.

@@ -27,3 +27,25 @@ func TestSendQueueBoundsAndPolicies(t *testing.T) {
 		t.Fatal("drop kept frames")
 	}
 }
+
+// TestVolatilePushOnlyReachesAnIdleQueue: a volatile write is queued only
+// when nothing is queued and no writer owns the socket.
+func TestVolatilePushOnlyReachesAnIdleQueue(t *testing.T) {
+	var q sendQueue
+	if queued, start := q.pushIfIdle(frame{Payload: []byte("1")}); !queued || !start {
+		t.Fatalf("idle queue: queued %v start %v", queued, start)
+	}
+	if queued, _ := q.pushIfIdle(frame{Payload: []byte("2")}); queued {
+		t.Fatal("queued behind a running writer")
+	}
+	q.mu.Lock()
+	q.frames, q.running = nil, false
+	q.mu.Unlock()
+	if queued, _ := q.pushIfIdle(frame{}); !queued {
+		t.Fatal("refused by an idle queue")
+	}
+	q.drop()
+	if queued, _ := q.pushIfIdle(frame{}); queued {
+		t.Fatal("queued on a dropped queue")
+	}
+}

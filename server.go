@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/allspark/allspark/internal/eio"
+	"github.com/allspark/allspark/internal/sio"
 	"github.com/allspark/allspark/internal/sse"
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/internal/transport/websocket"
@@ -37,6 +38,8 @@ type Server struct {
 	eio     *eio.Server // nil when Options.EngineIO.Disabled
 	sse     *sse.Server // nil when Options.SSE.Disabled
 	ssePath string      // <pathname>/<SSE.Path>
+	sio     *sio.Server // nil when Options.SocketIO.Disabled
+	nsps    namespaces
 	trusted trustedProxies
 
 	mu      sync.RWMutex
@@ -47,18 +50,20 @@ type Server struct {
 	reconnectOnLate bool
 	httpServer      *http.Server
 
-	layers      cowList[*layer]
-	transforms  [2]cowList[TransformFunc]
-	connHooks   cowList[ConnectionHook]
-	discHooks   cowList[func(*Spark)]
-	authorizer  atomic.Pointer[func(*http.Request) error]
-	plugins     pluginSet
-	library     libraryCache
-	active      tracker
-	live        sync.Map // *Spark → struct{}: every connection until its goroutines end
-	heartbeat   heartbeat
-	stats       counters
-	specPayload []byte
+	layers       cowList[*layer]
+	transforms   [2]cowList[TransformFunc]
+	connHooks    cowList[ConnectionHook]
+	discHooks    cowList[func(*Spark)]
+	discingHooks cowList[func(*Spark, string)]
+	anyHandlers  cowList[func(*Event)]
+	authorizer   atomic.Pointer[func(*http.Request) error]
+	plugins      pluginSet
+	library      libraryCache
+	active       tracker
+	live         sync.Map // *Spark → struct{}: every connection until its goroutines end
+	heartbeat    heartbeat
+	stats        counters
+	specPayload  []byte
 
 	broker     Broker
 	nodeID     string
@@ -92,8 +97,14 @@ func New(opts Options) (*Server, error) {
 			WriteTimeout: opts.WriteTimeout,
 		}),
 	}
+	s.nsps.main = Namespace{srv: s, name: MainNamespace}
 	if !opts.EngineIO.Disabled {
 		if s.eio, err = newEngineIO(s); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.SocketIO.Disabled {
+		if s.sio, err = newSocketIO(s); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +160,7 @@ func (s *Server) Authorize(fn func(*http.Request) error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.owns(r.URL.Path) {
+	if !s.owns(r.URL.Path) && !s.isSocketIOPath(r.URL.Path) {
 		http.NotFound(w, r)
 		return
 	}
@@ -182,10 +193,15 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // serveFinal runs after the middleware and hands the request to its wire:
-// a plain request for <pathname>/sse to the SSE server, an Engine.IO
-// request (its EIO query parameter) to the Engine.IO server, a WebSocket
-// upgrade to the Primus WebSocket handler, anything else gets 426.
+// anything under the Socket.IO path to the Socket.IO server, a plain
+// request for <pathname>/sse to the SSE server, an Engine.IO request (its
+// EIO query parameter) to the Engine.IO server, a WebSocket upgrade to the
+// Primus WebSocket handler, anything else gets 426.
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	if s.isSocketIOPath(r.URL.Path) {
+		s.sio.ServeHTTP(w, r)
+		return
+	}
 	if !upgrade && s.isSSE(r) {
 		s.serveSSE(w, r)
 		return
@@ -259,6 +275,15 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 		conn:   conn,
 	}
 	sp.writerFn = sp.runWriter
+	sp.ns, sp.proto = &s.nsps.main, "primus"
+	if nc, ok := conn.(namespacedSession); ok {
+		sp.proto, sp.auth = "socket.io", nc.Auth()
+		if n, ok := s.lookupNamespace(nc.Namespace()); ok {
+			sp.ns, sp.nsKey = n, n.key()
+		}
+	} else if fr, ok := conn.(transport.Framer); ok && fr.Protocol() != nil && fr.Protocol().Name != "" {
+		sp.proto = fr.Protocol().Name
+	}
 	if fr, ok := conn.(transport.Framer); ok {
 		proto := fr.Protocol()
 		if proto != nil && proto.OwnHeartbeat {
@@ -272,7 +297,7 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	}
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
-	sp.hooksDone = len(s.connHooks.load()) == 0
+	sp.hooksDone = len(sp.connectionHooks()) == 0
 	s.active.add()
 	s.live.Store(sp, struct{}{})
 
@@ -302,6 +327,21 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	return sp
 }
 
+// namespacedSession is a Socket.IO namespace socket: its spark belongs to
+// that namespace and keeps the CONNECT auth payload.
+type namespacedSession interface {
+	Namespace() string
+	Auth() any
+}
+
+// connectionHooks are the hooks of the spark's namespace.
+func (sp *Spark) connectionHooks() []ConnectionHook {
+	if sp.ns.isMain() {
+		return sp.server.connHooks.load()
+	}
+	return sp.ns.connHooks.load()
+}
+
 // started runs once the engine is reading: late-shutdown check, hooks.
 func (s *Server) started(sp *Spark) {
 	s.opts.Logger.Debug("connection", "spark", sp.id, "remote", sp.remote.String())
@@ -323,7 +363,7 @@ func (s *Server) started(sp *Spark) {
 		sp.End(nil, reconnect)
 		return
 	}
-	hooks := s.connHooks.load()
+	hooks := sp.connectionHooks()
 	if len(hooks) == 0 {
 		return
 	}
@@ -359,7 +399,11 @@ func (s *Server) remove(sp *Spark) {
 // disconnected runs the disconnection hooks for an ended spark.
 func (s *Server) disconnected(sp *Spark) {
 	s.opts.Logger.Debug("disconnection", "spark", sp.id)
-	for _, h := range s.discHooks.load() {
+	hooks := s.discHooks.load()
+	if !sp.ns.isMain() {
+		hooks = sp.ns.discHooks.load()
+	}
+	for _, h := range hooks {
 		h(sp)
 	}
 }

@@ -53,6 +53,7 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 	s.heartbeat.halt()
 
 	s.ForEach(func(sp *Spark) bool {
+		sp.setReason(ReasonServerShutdown)
 		sp.End(nil, opts.Reconnect)
 		return true
 	})
@@ -83,6 +84,9 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 		// Sessions still open (a polling client that never came back for
 		// its close packet) are dropped, and their timers stopped.
 		s.eio.Close()
+	}
+	if s.sio != nil {
+		s.sio.Close()
 	}
 	if uerr := s.broker.Unregister(context.WithoutCancel(ctx), s.nodeID); uerr != nil {
 		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)

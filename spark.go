@@ -43,6 +43,14 @@ type Spark struct {
 	// reframes: the session's protocol wraps the encoding; counted in
 	// Server.reframing from attach to finish.
 	reframes bool
+	// ns is the spark's namespace (the main one for every Primus spark);
+	// nsKey its key in targets and room keys ("" for the main one).
+	ns    *Namespace
+	nsKey string
+	// proto names the wire's protocol ("primus", "socket.io", ...).
+	proto string
+	// auth is a Socket.IO socket's CONNECT auth payload.
+	auth any
 	// ownHeartbeat: the session's wire keeps it alive itself
 	// (Protocol.OwnHeartbeat); the server's Primus heartbeat skips it.
 	ownHeartbeat bool
@@ -69,14 +77,18 @@ type Spark struct {
 	// pendingSpace is closed (and cleared) when the reader, waiting for room
 	// in pending, may look again: hooks took a batch or finished, or an
 	// EmitWithAck started (so the bound overflows instead of blocking).
-	pendingSpace chan struct{}
-	onData       []func(data any)
-	onEnd        []func()
-	onError      []func(err error)
-	values       map[any]any
-	acks         map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
-	readEnded    bool                      // the engine's read loop has returned
-	writers      int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+	pendingSpace    chan struct{}
+	onData          []func(data any)
+	onEnd           []func()
+	onError         []func(err error)
+	onDisconnecting []func(reason string)
+	// reason says why the spark ended (DisconnectReason); the first cause
+	// recorded wins.
+	reason    string
+	values    map[any]any
+	acks      map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
+	readEnded bool                      // the engine's read loop has returned
+	writers   int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
 	// finished: finish has run every end-of-life step (registry, rooms,
 	// OnEnd and disconnection hooks). The tracker slot is released only
 	// then, so Shutdown cannot return while another goroutine (a user's End,
@@ -274,6 +286,11 @@ func (s *Spark) End(data any, reconnect bool) {
 	if !s.ending.CompareAndSwap(false, true) {
 		return
 	}
+	if reconnect {
+		s.setReason(ReasonForcedClose)
+	} else {
+		s.setReason(ReasonServerDisconnect)
+	}
 	if data != nil {
 		if err := s.write(data); err != nil && !errors.Is(err, ErrClosed) {
 			s.emitError(err)
@@ -304,7 +321,13 @@ func (s *Spark) finish() {
 	s.onEnd = nil
 	s.pending, s.pendingBytes = nil, 0
 	s.failAcksLocked()
+	if s.reason == "" {
+		s.reason = ReasonTransportClose
+	}
+	reason := s.reason
 	s.mu.Unlock()
+
+	s.runDisconnecting(reason)
 
 	s.cancel()
 	if s.reframes {
@@ -530,6 +553,7 @@ func (s *Spark) OnClose(err error) {
 	if errors.Is(err, transport.ErrTooLarge) {
 		s.emitError(ErrTooLarge)
 	}
+	s.setReason(reasonOf(err))
 	s.ending.Store(true)
 	s.queue.drop()
 	s.finish()
@@ -554,3 +578,15 @@ func (s *Spark) maybeRelease() {
 		s.server.active.done()
 	}
 }
+
+// Namespace is the spark's Socket.IO namespace: MainNamespace ("/") for
+// every Primus spark and for Socket.IO sockets of the main namespace.
+func (s *Spark) Namespace() string { return s.ns.name }
+
+// Protocol names the spark's wire protocol: "primus" (WebSocket, Engine.IO
+// and other Primus-framed wires) or "socket.io".
+func (s *Spark) Protocol() string { return s.proto }
+
+// Auth is a Socket.IO socket's CONNECT auth payload (the client's "auth"
+// option, decoded JSON); nil for other sparks.
+func (s *Spark) Auth() any { return s.auth }

@@ -15,28 +15,32 @@ type Stats struct {
 	AuthFailures  uint64 // requests refused by authorization
 	ParseErrors   uint64 // messages the parser could not decode
 	MissedPongs   uint64 // sparks ended for not answering a ping
+	// VolatileSkipped counts receivers a volatile write skipped because
+	// their socket was busy.
+	VolatileSkipped uint64
 }
 
 type counters struct {
 	accepted, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 	dropped, slowClosed, authFailures, parseErrors       atomic.Uint64
-	missedPongs                                          atomic.Uint64
+	missedPongs, volatileSkipped                         atomic.Uint64
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	return Stats{
-		Connections:   s.Len(),
-		Accepted:      c.accepted.Load(),
-		MessagesIn:    c.messagesIn.Load(),
-		MessagesOut:   c.messagesOut.Load(),
-		BytesIn:       c.bytesIn.Load(),
-		BytesOut:      c.bytesOut.Load(),
-		Dropped:       c.dropped.Load(),
-		SlowConsumers: c.slowClosed.Load(),
-		AuthFailures:  c.authFailures.Load(),
-		ParseErrors:   c.parseErrors.Load(),
-		MissedPongs:   c.missedPongs.Load(),
+		Connections:     s.Len(),
+		Accepted:        c.accepted.Load(),
+		MessagesIn:      c.messagesIn.Load(),
+		MessagesOut:     c.messagesOut.Load(),
+		BytesIn:         c.bytesIn.Load(),
+		BytesOut:        c.bytesOut.Load(),
+		Dropped:         c.dropped.Load(),
+		SlowConsumers:   c.slowClosed.Load(),
+		AuthFailures:    c.authFailures.Load(),
+		ParseErrors:     c.parseErrors.Load(),
+		MissedPongs:     c.missedPongs.Load(),
+		VolatileSkipped: c.volatileSkipped.Load(),
 	}
 }

@@ -16,11 +16,17 @@ import (
 // Write and Emit reach the selected sparks on every node of the cluster (via
 // the Broker); Sparks and Len see this node only.
 type Target struct {
-	srv    *Server
-	all    bool // every spark, on every node
-	rooms  []string
-	ids    []string
-	except []string
+	srv *Server
+	// ns is the Socket.IO namespace the target selects in ("" for the
+	// main one, which holds every Primus spark); rooms are registry keys
+	// (roomKey) already.
+	ns  string
+	all bool // every spark of the namespace, on every node
+	// volatile: skip receivers whose send queue is busy (Volatile).
+	volatile bool
+	rooms    []string
+	ids      []string
+	except   []string
 }
 
 // Room selects the members of the named rooms; a spark in several of them is
@@ -41,6 +47,13 @@ func (s *Server) To(ids ...string) Target {
 
 // Room adds rooms to the selection (no effect on All).
 func (t Target) Room(names ...string) Target {
+	if t.ns != "" {
+		keys := make([]string, len(names))
+		for i, r := range names {
+			keys[i] = roomKey(t.ns, r)
+		}
+		names = keys
+	}
 	t.rooms = compact(append(slices.Clip(t.rooms), names...))
 	return t
 }
@@ -102,7 +115,7 @@ func (t Target) Write(data any) (int, error) {
 		}
 	}
 	remote, err := s.broker.Publish(context.Background(), &Publication{
-		Node: s.nodeID, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
+		Node: s.nodeID, Namespace: t.ns, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
 		Payload: f.Payload, Binary: f.Binary,
 	})
 	if err != nil {
@@ -166,6 +179,7 @@ func (t Target) writeEach(data any) int {
 func (t Target) pushLocal(f frame) int {
 	var fo fanout
 	fo.init(t.srv, f)
+	fo.volatile = t.volatile
 	t.each(fo.push)
 	return fo.finish()
 }
@@ -181,7 +195,7 @@ func (t Target) each(fn func(*Spark)) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		for _, sp := range s.sparks {
-			if !sp.ending.Load() && !except.has(sp.id) {
+			if !sp.ending.Load() && sp.nsKey == t.ns && !except.has(sp.id) {
 				fn(sp)
 			}
 		}

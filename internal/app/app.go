@@ -87,6 +87,7 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			Retry:          orNone(c.SSERetry),
 			MaxSubscribers: c.SSEMaxSubscribers,
 		},
+		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
 	}
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -119,6 +120,9 @@ func (a *App) routes() error {
 	p := a.srv.Pathname()
 	a.mux.Handle(p, a.srv)
 	a.mux.Handle(p+"/", a.srv)
+	if sio := a.srv.Options().SocketIO; !sio.Disabled {
+		a.mux.Handle(strings.TrimSuffix(sio.Path, "/")+"/", a.srv)
+	}
 	a.mux.HandleFunc("/healthz", a.healthz)
 	a.mux.HandleFunc("/readyz", a.readyz)
 	a.mux.Handle("/metrics", a.metrics.handler())

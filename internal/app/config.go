@@ -52,6 +52,9 @@ type Config struct {
 	SSEHeartbeat      time.Duration // between comment heartbeats; 0: none
 	SSERetry          time.Duration // the retry field; 0: not sent
 	SSEMaxSubscribers int           // live streams; 0: allspark's default
+	// Socket.IO v5 wire (stock socket.io-client 4.x) at its own path.
+	SocketIO     bool   // serve it
+	SocketIOPath string // the client's "path" option
 }
 
 // Default returns the configuration used when nothing is set.
@@ -76,6 +79,8 @@ func Default() Config {
 		SSEPath:         allspark.DefaultSSEPath,
 		SSEHeartbeat:    25 * time.Second,
 		SSERetry:        2 * time.Second,
+		SocketIO:        true,
+		SocketIOPath:    allspark.DefaultSocketIOPath,
 	}
 }
 
@@ -122,6 +127,8 @@ var settings = []setting{
 		fs.DurationVar(&c.EIOPingTimeout, n, c.EIOPingTimeout, u)
 	}},
 	{name: "eio-max-payload", usage: "largest Engine.IO POST body in bytes (larger: 413), announced to clients as maxPayload; 0 = max-length", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.EIOMaxPayload, n, c.EIOMaxPayload, u) }},
+	{name: "socketio", usage: "serve the Socket.IO v5 wire (stock socket.io-client 4.x) at --socketio-path, over Engine.IO polling, WebSocket and the upgrade; its Engine.IO settings are the --eio-* ones", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SocketIO, n, c.SocketIO, u) }},
+	{name: "socketio-path", usage: "path Socket.IO clients connect to (their \"path\" option)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SocketIOPath, n, c.SocketIOPath, u) }},
 	{name: "eio-cookie", usage: "name of a cookie set on the Engine.IO handshake with the session id, for load balancers that route by cookie (polling needs sticky sessions); empty: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.EIOCookie, n, c.EIOCookie, u) }},
 	{name: "sse", usage: "serve Server-Sent Events at <pathname>/<sse-path> (GET /primus/sse?rooms=a,b): a browser's plain EventSource subscribes to rooms and receives their messages and events", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SSE, n, c.SSE, u) }},
 	{name: "sse-path", usage: "path of the event stream below the pathname", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SSEPath, n, c.SSEPath, u) }},

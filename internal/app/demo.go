@@ -33,12 +33,23 @@ import (
 //
 // The user's name comes from the connection's query (?name=…); a client
 // reconnecting is a new spark, so the page joins its rooms again on "open".
+// Opened as /?client=socketio the page speaks Socket.IO with the stock
+// socket.io-client instead: the same events and acks, the same rooms.
 // Sparks without a name (the bench mode, the API) cause no presence traffic.
 
 //go:generate go tool esbuild demo/chat.ts --bundle --format=iife --target=es2020 --legal-comments=none --outfile=demo/dist/chat.js
 
-//go:embed demo/index.html demo/style.css demo/dist/chat.js
+//go:embed demo/index.html demo/style.css demo/dist/chat.js demo/vendor/socket.io.min.js
 var demoFiles embed.FS
+
+// socketIOClient is the stock socket.io-client browser bundle, vendored
+// byte for byte from npm (demo/vendor/README.md says how it is pinned);
+// the page loads it from socketIOClientRoute when opened as
+// /?client=socketio, and then chats over Socket.IO in the same rooms.
+const (
+	socketIOClient      = "demo/vendor/socket.io.min.js"
+	socketIOClientRoute = "/demo/vendor/socket.io.min.js"
+)
 
 // Limits of the demo's inputs.
 const (
@@ -245,14 +256,17 @@ type asset struct {
 }
 
 // loadAsset reads an embedded file; the page's reference to the client
-// library follows the configured pathname.
-func loadAsset(name, contentType, pathname string) (asset, error) {
+// library follows the configured pathname, and its Socket.IO path the
+// configured one.
+func loadAsset(name, contentType string, opts allspark.Options) (asset, error) {
 	b, err := demoFiles.ReadFile(name)
 	if err != nil {
 		return asset{}, err
 	}
 	if strings.HasSuffix(name, ".html") {
-		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(pathname)+"/primus.js"))
+		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(opts.Pathname)+"/primus.js"))
+		b = bytes.ReplaceAll(b, []byte(`name="socketio-path" content="`+allspark.DefaultSocketIOPath+`"`),
+			[]byte(`name="socketio-path" content="`+html.EscapeString(opts.SocketIO.Path)+`"`))
 	}
 	sum := sha256.Sum256(b)
 	return asset{body: b, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}, nil
@@ -285,9 +299,10 @@ func (a *App) demoRoutes() error {
 		{"/{$}", "demo/index.html", "text/html; charset=utf-8"},
 		{"/demo/style.css", "demo/style.css", "text/css; charset=utf-8"},
 		{"/demo/chat.js", "demo/dist/chat.js", "text/javascript; charset=utf-8"},
+		{socketIOClientRoute, socketIOClient, "text/javascript; charset=utf-8"},
 	}
 	for _, f := range files {
-		as, err := loadAsset(f.name, f.typ, a.srv.Pathname())
+		as, err := loadAsset(f.name, f.typ, a.srv.Options())
 		if err != nil {
 			return fmt.Errorf("demo asset %s: %w", f.name, err) // a build defect
 		}

@@ -188,6 +188,17 @@ export async function startFixture() {
   return { child, addr, base: `http://${addr}` };
 }
 
+/**
+ * Builds the Go main package pkg (e.g. './test/conformance/siofixture') once
+ * per process and starts it with args; it must print `LISTEN <addr>` as its
+ * first stdout line. Resolves to { child, addr, base }.
+ */
+export async function startGoMain(pkg, args = []) {
+  const bin = await goBuild(pkg, path.basename(pkg));
+  const { child, addr } = await spawnAndMatch(bin, args, 'stdout', /^LISTEN (\S+)\n/);
+  return { child, addr, base: `http://${addr}` };
+}
+
 after(killAll);
 
 // ---------------------------------------------------------------------------

@@ -72,10 +72,10 @@ after(async () => {
 const texts = (page, sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent));
 const until = (page, fn, arg, ms = 15000) => page.waitForFunction(fn, arg, { timeout: ms });
 
-async function openChat(context, base, name) {
+async function openChat(context, base, name, query = '') {
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
-  await page.goto(`${base}/`);
+  await page.goto(`${base}/${query}`);
   await page.fill('#name', name);
   await page.click('#login-form button');
   await until(page, () => document.querySelector('#status').dataset.state === 'open');
@@ -180,5 +180,72 @@ test('demo: two pages chat, an HTTP publish arrives, a restart reconnects', asyn
 
   await context.close();
   assert.equal(await again.stop('SIGTERM'), 0);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('demo: a Socket.IO page (stock socket.io-client) and a Primus page chat in one room, both ways', async () => {
+  const srv = await startServer(['--addr', '127.0.0.1:0', '--api-token', TOKEN]);
+  const context = await browser.newContext({ viewport: { width: 1040, height: 640 } });
+  const alice = await openChat(context, srv.base, 'alice');
+  const carol = await openChat(context, srv.base, 'carol', '?client=socketio');
+  const lines = (page) => texts(page, '#messages .msg .text');
+  const has = (page, text) => until(page, (t) => [...document.querySelectorAll('#messages .msg .text')].some((e) => e.textContent === t), text);
+
+  // Carol's page runs the vendored stock client over Socket.IO, upgraded to
+  // a WebSocket; alice's runs ours over Primus.
+  assert.equal(await carol.textContent('#client-lib'), 'socket.io-client (/demo/vendor/socket.io.min.js)');
+  assert.deepEqual(await carol.evaluate(() => [typeof io, typeof globalThis.client]), ['function', 'undefined']);
+  await until(carol, () => socket.connected && socket.io.engine.transport.name === 'websocket');
+  assert.equal(await alice.evaluate(() => typeof globalThis.socket), 'undefined');
+
+  // Presence crosses the protocols.
+  for (const page of [alice, carol]) {
+    await until(page, () => document.querySelectorAll('#members li').length === 2);
+    assert.deepEqual(await texts(page, '#members li'), ['alice', 'carol']);
+  }
+
+  // Socket.IO → Primus, acked to the sender; then Primus → Socket.IO.
+  await carol.fill('#text', 'hello from socket.io');
+  await carol.press('#text', 'Enter');
+  await has(alice, 'hello from socket.io');
+  await until(carol, () => document.querySelector('#messages .mine:not(.pending) .text')?.textContent === 'hello from socket.io');
+  await alice.fill('#text', 'and back over primus');
+  await alice.press('#text', 'Enter');
+  await has(carol, 'and back over primus');
+  await until(alice, () => document.querySelector('#messages .mine:not(.pending) .text')?.textContent === 'and back over primus');
+
+  // Typing indicators both ways.
+  await alice.type('#text', 'x');
+  await until(carol, () => document.querySelector('#typing').textContent === 'alice is typing…');
+  await alice.fill('#text', '');
+  await carol.type('#text', 'y');
+  await until(alice, () => document.querySelector('#typing').textContent === 'carol is typing…');
+  await carol.fill('#text', '');
+
+  // A room only the Socket.IO page is in: alice's lobby stays quiet.
+  await carol.fill('#room-input', 'sio-only');
+  await carol.press('#room-input', 'Enter');
+  await until(carol, () => document.querySelector('#members-title').textContent === 'Online in #sio-only (1)');
+  await carol.fill('#text', 'just me here');
+  await carol.press('#text', 'Enter');
+  await until(carol, () => document.querySelector('#messages .mine:not(.pending) .text')?.textContent === 'just me here');
+
+  // The HTTP publish API reaches both kinds of page.
+  const res = await fetch(`${srv.base}/api/publish`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ rooms: ['lobby'], event: 'message', data: { room: 'lobby', name: 'deploy-bot', text: 'both of you' } }),
+  });
+  assert.deepEqual(await res.json(), { delivered: 2 });
+  await carol.click('#rooms li[data-room="lobby"] a');
+  for (const page of [alice, carol]) {
+    await until(page, () => [...document.querySelectorAll('#messages li.api .text')].some((e) => e.textContent === 'both of you'));
+  }
+  assert.ok(!(await lines(alice)).includes('just me here'), 'the sio-only room stayed apart');
+  const rooms = await (await fetch(`${srv.base}/api/rooms`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+  assert.deepEqual(rooms, { rooms: [{ name: 'lobby', members: 2 }, { name: 'sio-only', members: 1 }] });
+
+  await context.close();
+  assert.equal(await srv.stop('SIGTERM'), 0);
   assert.deepEqual(pageErrors, []);
 });

@@ -2,7 +2,13 @@
 // /primus/primus.js (window.Primus); types come from the client's source.
 // Named events and acks are the client's own (emit, emitWithAck, on), in the
 // wire format of docs/events.md; the server side is internal/app/demo.go.
+//
+// Opened as /?client=socketio the page loads the stock socket.io-client
+// bundle the server vendors (/demo/vendor/socket.io.min.js, window.io) and
+// speaks Socket.IO instead: the same events and acks, in the same rooms as
+// the Primus pages (socketIOClient below).
 import type { Primus as PrimusClass, Attempt } from '../../../js/src/index';
+import type { io as ioFunction, Socket as SioSocket } from 'socket.io-client';
 
 declare const Primus: typeof PrimusClass;
 
@@ -28,6 +34,18 @@ interface ClientToServer {
 
 type Client = PrimusClass<ServerToClient, ClientToServer>;
 
+/** What the page needs of its connection, whichever client library speaks it. */
+interface ChatClient {
+  emit<K extends keyof ClientToServer>(event: K, arg: Parameters<ClientToServer[K]>[0]): void;
+  /** Sends event with an ack; resolves with the reply, rejects with the server's error (its code on .code). */
+  request<K extends keyof ClientToServer>(event: K, arg: Parameters<ClientToServer[K]>[0]): Promise<ReturnType<ClientToServer[K]>>;
+  on<K extends keyof ServerToClient>(event: K, fn: ServerToClient[K]): void;
+  id(): Promise<string>;
+}
+
+/** A request gets this long for its ack, ms. */
+const ACK_TIMEOUT = 10000;
+
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...kids: (Node | string)[]) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -46,7 +64,7 @@ const state = {
   current: '',
   rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
 };
-let client: Client;
+let client: ChatClient;
 let countdown: ReturnType<typeof setInterval> | undefined;
 
 function setStatus(kind: string, text: string): void {
@@ -166,7 +184,7 @@ function show(room: string): void {
 
 async function joinRoom(room: string): Promise<void> {
   try {
-    const [st] = await client.emitWithAck('join', { room });
+    const st = await client.request('join', { room });
     const known = state.rooms.has(room);
     roomOf(room).members = st.members;
     if (!known) notice(room, `you joined #${room}`);
@@ -178,7 +196,7 @@ async function joinRoom(room: string): Promise<void> {
 
 async function leaveRoom(room: string): Promise<void> {
   try {
-    await client.emitWithAck('leave', { room });
+    await client.request('leave', { room });
   } catch (err) {
     if ((err as { code?: string }).code !== 'disconnected') console.warn(err);
   }
@@ -190,12 +208,12 @@ async function leaveRoom(room: string): Promise<void> {
 
 /** A reconnect is a new spark: join the rooms again and refresh members. */
 async function rejoin(): Promise<void> {
-  state.myId = String(await client.id());
+  state.myId = await client.id();
   state.myIds.add(state.myId);
   const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
   for (const room of rooms) {
     try {
-      const [st] = await client.emitWithAck('join', { room });
+      const st = await client.request('join', { room });
       const fresh = !state.rooms.has(room);
       roomOf(room).members = st.members;
       if (fresh) notice(room, `you joined #${room}`);
@@ -223,7 +241,7 @@ async function send(text: string): Promise<void> {
   const li = messageLine({ room, name: state.name, text }, ['mine', 'pending']);
   addLine(room, li);
   try {
-    const [m] = await client.emitWithAck('message', { room, text });
+    const m = await client.request('message', { room, text });
     li.classList.remove('pending');
     li.querySelector('.time')!.textContent = time(m.ts);
   } catch (err) {
@@ -233,7 +251,104 @@ async function send(text: string): Promise<void> {
   }
 }
 
-function start(name: string): void {
+/** Allspark's client (Primus wire): the page's default. */
+function primusClient(name: string): ChatClient {
+  const url = new URL(location.href);
+  url.pathname = '/';
+  url.hash = '';
+  url.search = new URLSearchParams({ name }).toString();
+  // A chat keeps trying: no retry limit, at most 8 s between attempts.
+  const c = new Primus<ServerToClient, ClientToServer>(url.toString(), {
+    reconnect: { min: 1000, max: 8000, retries: Infinity },
+    ackTimeout: ACK_TIMEOUT,
+  });
+  watchConnection(c);
+  // The page's client, for the console and the end-to-end tests (which read
+  // client.transport to see the long-polling fallback and the upgrade).
+  (globalThis as { client?: Client }).client = c;
+  // The casts only restate, for a generic event name, what the client's
+  // own typed overloads check for each name.
+  return {
+    emit: (event, arg) => { c.emit(event, ...([arg] as Parameters<ClientToServer[typeof event]>)); },
+    async request<K extends keyof ClientToServer>(event: K, arg: Parameters<ClientToServer[K]>[0]) {
+      const [reply] = await c.emitWithAck(event, ...([arg] as Parameters<ClientToServer[K]>));
+      return reply as ReturnType<ClientToServer[K]>;
+    },
+    on: (event, fn) => { c.on(event, fn as never); },
+    id: async () => String(await c.id()),
+  };
+}
+
+/** Loads a script of the server's; resolves once it ran. */
+function loadScript(src: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tag = el('script', { src });
+    tag.onload = () => resolve();
+    tag.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(tag);
+  });
+}
+
+/** Whether a Socket.IO "message" is a chat line: the server's Emit("message") and Write(x) both arrive as it. */
+function isMessage(x: unknown): x is Message {
+  return typeof x === 'object' && x !== null && typeof (x as Message).room === 'string' && typeof (x as Message).text === 'string';
+}
+
+/**
+ * The stock socket.io-client, loaded from the server's vendored copy: the
+ * user's name rides in the handshake query, as with Primus; an ack error
+ * from the server arrives as the reply {error: {code, message}}.
+ */
+async function socketIOClient(name: string): Promise<ChatClient> {
+  await loadScript('/demo/vendor/socket.io.min.js');
+  const io = (globalThis as unknown as { io: typeof ioFunction }).io;
+  const path = document.querySelector<HTMLMetaElement>('meta[name="socketio-path"]')?.content || '/socket.io/';
+  const socket = io({ path, query: { name }, reconnectionDelay: 1000, reconnectionDelayMax: 8000 });
+  watchSocketIO(socket);
+  // The page's socket, for the console and the end-to-end tests.
+  (globalThis as { socket?: SioSocket }).socket = socket;
+  return {
+    emit: (event, arg) => { socket.emit(event, arg); },
+    request: async (event, arg) => {
+      const reply = await socket.timeout(ACK_TIMEOUT).emitWithAck(event, arg);
+      const err = (reply as { error?: { code?: string; message?: string } } | null)?.error;
+      if (err && typeof err === 'object') throw Object.assign(new Error(err.message ?? 'request failed'), { code: err.code });
+      return reply;
+    },
+    on: (event, fn) => {
+      if (event !== 'message') {
+        socket.on(event, fn as never);
+        return;
+      }
+      // Plain data (a Write, an HTTP publish without an event name) is a
+      // "message" too: what is not a chat line is shown as a notice.
+      socket.on('message', (x: unknown) => {
+        if (isMessage(x)) (fn as ServerToClient['message'])(x);
+        else if (state.current) notice(state.current, `📣 ${typeof x === 'string' ? x : JSON.stringify(x)}`);
+      });
+    },
+    id: async () => socket.id ?? '',
+  };
+}
+
+/** Connection status of a Socket.IO page, from the socket's and its manager's events. */
+function watchSocketIO(socket: SioSocket): void {
+  socket.on('connect', () => { state.open = true; setStatus('open', 'connected'); void rejoin(); });
+  socket.on('disconnect', (reason) => {
+    state.open = false;
+    if (reason === 'io server disconnect' || reason === 'io client disconnect') setStatus('ended', 'disconnected: reload to rejoin');
+    else setStatus('reconnecting', 'connection lost, reconnecting…');
+  });
+  socket.on('connect_error', (err) => {
+    if (!socket.active) setStatus('ended', `refused: ${err.message}`);
+    else setStatus('reconnecting', 'reconnecting…');
+  });
+  socket.io.on('reconnect_attempt', () => setStatus('connecting', 'connecting…'));
+  addEventListener('offline', () => { state.open = false; setStatus('offline', 'offline'); });
+  addEventListener('online', () => { if (!socket.connected) setStatus('connecting', 'back online, connecting…'); });
+}
+
+async function start(name: string): Promise<void> {
   state.name = name;
   $<HTMLElement>('#login').hidden = true;
   $<HTMLElement>('#chat').hidden = false;
@@ -241,20 +356,17 @@ function start(name: string): void {
   me.hidden = false;
   me.textContent = name;
   setStatus('connecting', 'connecting…');
-  const url = new URL(location.href);
-  url.pathname = '/';
-  url.hash = '';
-  url.search = new URLSearchParams({ name }).toString();
-  // A chat keeps trying: no retry limit, at most 8 s between attempts. A
-  // request gets 10 s for its ack.
-  client = new Primus<ServerToClient, ClientToServer>(url.toString(), {
-    reconnect: { min: 1000, max: 8000, retries: Infinity },
-    ackTimeout: 10000,
-  });
-  watchConnection(client);
-  // The page's client, for the console and the end-to-end tests (which read
-  // client.transport to see the long-polling fallback and the upgrade).
-  (globalThis as { client?: Client }).client = client;
+  if (new URLSearchParams(location.search).get('client') === 'socketio') {
+    $<HTMLElement>('#client-lib').textContent = 'socket.io-client (/demo/vendor/socket.io.min.js)';
+    try {
+      client = await socketIOClient(name);
+    } catch (err) {
+      setStatus('ended', (err as Error).message);
+      return;
+    }
+  } else {
+    client = primusClient(name);
+  }
 
   client.on('message', (msg) => {
     addLine(msg.room, messageLine(msg, msg.from ? [] : ['api']));
@@ -286,7 +398,7 @@ function start(name: string): void {
 $<HTMLFormElement>('#login-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const name = $<HTMLInputElement>('#name').value.trim();
-  if (name) start(name);
+  if (name) void start(name);
 });
 $<HTMLFormElement>('#join-form').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -304,4 +416,4 @@ $<HTMLFormElement>('#compose').addEventListener('submit', (e) => {
 });
 $<HTMLInputElement>('#text').addEventListener('input', (e) => typing((e.target as HTMLInputElement).value !== ''));
 const preset = new URLSearchParams(location.search).get('name');
-if (preset) start(preset);
+if (preset) void start(preset);

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,8 +88,8 @@ func (h *harness) emit(s string) {
 var ratioMetrics = map[string][]result.Metric{
 	load.Idle:       {{Key: "kb_per_conn"}, {Key: "connects_per_s", HigherBetter: true}},
 	load.Echo:       {{Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "cpu_pct"}},
-	load.Fanout:     {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
-	load.Storm:      {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Fanout:     {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Storm:      {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 	load.PollFanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "rss_mb"}},
 	load.SSEFanout:  {{Key: "kb_per_conn"}, {Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 }
@@ -153,7 +154,22 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 	for _, r := range result.Ratios(h.lines, "allspark", ratioMetrics) {
 		h.emit(r)
 	}
+	for _, r := range sioRatios(h.lines) {
+		h.emit(r)
+	}
 	return failures
+}
+
+// sioRatios compares Allspark's Socket.IO server with the Socket.IO peers
+// only (the other servers speak other protocols).
+func sioRatios(lines []result.Line) []string {
+	var sio []result.Line
+	for _, l := range lines {
+		if s, _ := l.Get("server"); slices.Contains(sioServers, s) {
+			sio = append(sio, l)
+		}
+	}
+	return result.Ratios(sio, "allspark-sio", ratioMetrics)
 }
 
 // groupSteps splits the plan into runs of consecutive steps with the same
@@ -258,7 +274,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	}
 	l.Int("procs", int64(procs))
 	pprof := ""
-	if h.o.profile != "" && st.server == "allspark" && procs == 1 {
+	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && procs == 1 {
 		if p, err := freePort(); err == nil {
 			pprof = fmt.Sprintf("127.0.0.1:%d", p)
 		}
@@ -272,6 +288,13 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	time.Sleep(time.Second)
 	pids := procfs.Tree(srv.pids()...)
 	base := procfs.Measure(pids)
+	if slices.Contains(sioServers, st.server) {
+		if err := load.ProbeSocketIO(ctx, srv.addr); errors.Is(err, load.ErrNoSocketIO) {
+			return l, fmt.Errorf("%w: %v", errSkip, err)
+		} else if err != nil {
+			return l, fmt.Errorf("socket.io probe: %w", err)
+		}
+	}
 	if st.scenario == load.PollFanout {
 		if err := load.ProbePolling(ctx, srv.addr); errors.Is(err, load.ErrNoPolling) {
 			return l, fmt.Errorf("%w: %v", errSkip, err)
@@ -360,10 +383,10 @@ func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*wo
 	time.Sleep(h.o.settle)
 	after := procfs.Measure(pids)
 	if srv.pprof != "" {
-		h.fetchProfile(srv.pprof, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
+		h.fetchProfile(srv, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
 		// The text form ends with runtime.MemStats (stack vs heap vs GC slack).
-		h.fetchProfile(srv.pprof, "/debug/pprof/heap?debug=1", fmt.Sprintf("heap-idle-%d.txt", st.n))
-		h.fetchProfile(srv.pprof, "/debug/pprof/goroutine?debug=1", fmt.Sprintf("goroutine-idle-%d.txt", st.n))
+		h.fetchProfile(srv, "/debug/pprof/heap?debug=1", fmt.Sprintf("heap-idle-%d.txt", st.n))
+		h.fetchProfile(srv, "/debug/pprof/goroutine?debug=1", fmt.Sprintf("goroutine-idle-%d.txt", st.n))
 	}
 	sendGo(ws)
 	dones := make([]load.Done, len(ws))
@@ -397,7 +420,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 	if srv.pprof != "" {
 		secs := int(st.cfg.Duration.Seconds())
 		prof.Go(func() {
-			h.fetchProfile(srv.pprof, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("cpu-%s-%d.pb.gz", st.scenario, st.n))
+			h.fetchProfile(srv, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("cpu-%s-%d.pb.gz", st.scenario, st.n))
 		})
 	}
 	time.Sleep(time.Until(start.Add(st.cfg.Warmup + st.cfg.Duration)))
@@ -446,6 +469,9 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 		}
 		l.Int("published", d.Sent).Int("deliveries", d.Deliveries)
 		l.Float("deliveries_per_s", float64(d.Deliveries)/d.Seconds, 0).Int("stalls", d.Stalls)
+		// Per second of server CPU: moves less than deliveries/s when other
+		// jobs on the machine take CPU from the server.
+		l.Float("deliveries_per_cpu_s", float64(d.Deliveries)/d.Seconds/(cpu/100), 0)
 	}
 	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
 	l.Float("cpu_pct", cpu, 0).Float("load_cpu_pct", d.CPUSeconds/st.cfg.Duration.Seconds()*100, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
@@ -458,14 +484,19 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 	return nil
 }
 
-func (h *harness) fetchProfile(addr, path, name string) {
+// fetchProfile saves a profile of the server under test as name; profiles of
+// allspark-sio get an "sio-" prefix, so one run can profile both kinds.
+func (h *harness) fetchProfile(srv *server, path, name string) {
 	cl := &http.Client{Timeout: 2 * time.Minute}
-	resp, err := cl.Get("http://" + addr + path)
+	resp, err := cl.Get("http://" + srv.pprof + path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)
 		return
 	}
 	defer resp.Body.Close()
+	if srv.kind == "allspark-sio" {
+		name = "sio-" + name
+	}
 	f, err := os.Create(filepath.Join(h.o.profile, name))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench: profile:", err)

@@ -12,8 +12,16 @@ import (
 
 // allServers in the order they are measured; allspark-cli is cmd/allspark
 // --echo and takes part in echo only; primus-eio (Primus with the engine.io
-// transformer) takes part in poll-fanout only.
-var allServers = []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw", "primus-eio", "node-sse"}
+// transformer) takes part in poll-fanout only. The Socket.IO servers
+// (sioServers) follow one another, so a scenario's Socket.IO rounds run back
+// to back.
+var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse"}
+
+// sioServers speak Socket.IO v5 at /socket.io/ and are compared with each
+// other (RATIO lines of allspark-sio against the other two): allspark-sio is
+// cmd/srv-allspark reached through its Socket.IO server, socketio the Node
+// reference, zishang github.com/zishang520/socket.io.
+var sioServers = []string{"allspark-sio", "socketio", "zishang"}
 
 // sseServers serve event streams at /primus/sse?rooms= and take WebSocket
 // publishers at /primus: allspark, and node-sse (node/sse-server.js, a

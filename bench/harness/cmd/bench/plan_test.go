@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/allspark/allspark/bench/harness/internal/result"
 )
 
 func TestPlanShortCoversEveryServer(t *testing.T) {
@@ -86,5 +88,27 @@ func TestPrintTablesUsesMedians(t *testing.T) {
 	}
 	if !strings.Contains(out, "| primus (boom) | 10 |") || !strings.Contains(out, "| 3.5 |") {
 		t.Fatalf("idle table:\n%s", out)
+	}
+}
+
+func TestSIORatiosCompareSocketIOServersOnly(t *testing.T) {
+	var lines []result.Line
+	for i, srv := range []string{"allspark", "allspark-sio", "socketio", "zishang", "raw"} {
+		var l result.Line
+		l.Str("scenario", "storm").Str("server", srv).Int("n", 10).Float("deliveries_per_s", float64(100*(i+1)), 0)
+		lines = append(lines, l)
+	}
+	var got string
+	for _, r := range sioRatios(lines) {
+		if strings.Contains(r, "metric=deliveries_per_s ") {
+			got = r
+		}
+	}
+	// allspark-sio delivered 200, socketio 300, zishang 400.
+	if !strings.Contains(got, "allspark-sio=200.00") || !strings.Contains(got, "allspark-sio/socketio=0.67") || !strings.Contains(got, "allspark-sio/zishang=0.50") {
+		t.Fatalf("ratio line %q", got)
+	}
+	if strings.Contains(got, "/raw=") || strings.Contains(got, "/allspark=") {
+		t.Fatalf("ratio line %q compares with a server that does not speak Socket.IO", got)
 	}
 }

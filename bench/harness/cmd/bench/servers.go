@@ -57,6 +57,7 @@ func (b *binaries) build(ctx context.Context) error {
 		{b.harness, "./cmd/srv-allspark", "srv-allspark"},
 		{b.harness, "./cmd/srv-centrifuge", "srv-centrifuge"},
 		{b.harness, "./cmd/srv-raw", "srv-raw"},
+		{b.harness, "./cmd/srv-zishang", "srv-zishang"},
 		{b.root, "./cmd/allspark", "allspark"},
 	}
 	for _, bd := range builds {
@@ -103,8 +104,11 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 		return out
 	}
 	switch kind {
-	case "allspark":
+	case "allspark", "allspark-sio":
+		// One binary: Primus at /primus, Socket.IO at /socket.io/.
 		return goServer("srv-allspark"), nil
+	case "zishang":
+		return goServer("srv-zishang"), nil
 	case "centrifuge":
 		return goServer("srv-centrifuge"), nil
 	case "raw":

@@ -15,9 +15,9 @@ import (
 var tableColumns = map[string][][2]string{
 	"idle":        {{"server", "server"}, {"N", "n"}, {"server procs", "server_procs"}, {"alive", "alive"}, {"connects/s", "connects_per_s"}, {"RSS MB", "rss_mb"}, {"KB/conn", "kb_per_conn"}},
 	"echo":        {{"server", "server"}, {"N", "n"}, {"msgs/s", "msgs_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"p99.9 ms", "p999_ms"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
-	"fanout":      {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
+	"fanout":      {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"per CPU-s", "deliveries_per_cpu_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
 	"poll-fanout": {{"server", "server"}, {"N", "n"}, {"rooms", "rooms"}, {"offered/s", "offered_per_s"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"polls/s", "polls_per_s"}, {"send errors", "errors"}, {"server CPU %", "cpu_pct"}, {"load CPU %", "load_cpu_pct"}, {"RSS MB", "rss_mb"}},
-	"storm":       {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
+	"storm":       {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"per CPU-s", "deliveries_per_cpu_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
 	"sse-fanout":  {{"server", "server"}, {"N", "n"}, {"connects/s", "connects_per_s"}, {"KB/conn idle", "kb_per_conn"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
 }
 

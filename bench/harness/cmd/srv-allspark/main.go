@@ -4,6 +4,13 @@
 // to the room with Server.Room(room).Write (encoded once), and any
 // other message written back to its sender (echo).
 //
+// The same server is the harness's allspark-sio: Socket.IO clients reach it
+// at /socket.io/ (on by default) with the Socket.IO contract of the other
+// Socket.IO servers under test: rooms from the handshake query or the CONNECT
+// auth payload ({"rooms":"a,b"}), 'echo' with an ack answered by the
+// handler's result (43<id>[x]), 'publish' (room, data) →
+// Server.Room(room).Emit("m", data).
+//
 //	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
 //
 // -reuseport lets the harness run several processes on one port (one process
@@ -38,7 +45,7 @@ func run(f serve.Flags) error {
 		return err
 	}
 	srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
-		if q := sp.Query().Get("rooms"); q != "" {
+		if q := roomsOf(sp); q != "" {
 			if err := sp.Join(strings.Split(q, ",")...); err != nil {
 				return err
 			}
@@ -54,5 +61,51 @@ func run(f serve.Flags) error {
 		})
 		return nil
 	})
+	if err := socketIO(srv); err != nil {
+		return err
+	}
 	return serve.Run(f, srv)
+}
+
+// socketIO installs the Socket.IO side of the contract: events, which only
+// Socket.IO clients send here (Primus clients write plain data).
+func socketIO(srv *allspark.Server) error {
+	// 'echo' with an ack: the handler's result is the ack's argument.
+	// Without one, the data is emitted back as 'echo'.
+	if err := srv.On("echo", func(_ context.Context, ev *allspark.Event) (any, error) {
+		if len(ev.Args) == 0 {
+			return nil, nil
+		}
+		if !ev.WantsAck() {
+			return nil, ev.Spark.Emit("echo", ev.Args[0])
+		}
+		return ev.Args[0], nil
+	}); err != nil {
+		return err
+	}
+	return srv.On("publish", func(_ context.Context, ev *allspark.Event) (any, error) {
+		if len(ev.Args) < 2 {
+			return nil, nil
+		}
+		room, ok := ev.Args[0].(string)
+		if !ok {
+			return nil, nil
+		}
+		_, err := srv.Room(room).Emit("m", ev.Args[1]) // encoded once for all members
+		return nil, err
+	})
+}
+
+// roomsOf returns the rooms a spark asks for: the rooms query parameter, or
+// for a Socket.IO client without one the rooms field of its CONNECT auth.
+func roomsOf(sp *allspark.Spark) string {
+	if q := sp.Query().Get("rooms"); q != "" {
+		return q
+	}
+	if auth, ok := sp.Auth().(map[string]any); ok {
+		if q, ok := auth["rooms"].(string); ok {
+			return q
+		}
+	}
+	return ""
 }

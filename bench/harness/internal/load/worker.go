@@ -163,6 +163,14 @@ func (w *worker) deliver(msg []byte) {
 	w.deliveries.Add(int64(n))
 }
 
+// deliverEcho is deliver for the echo scenario: only the answer the
+// protocol asks for counts (a Socket.IO ack, not an event emitted back).
+func (w *worker) deliverEcho(msg []byte) {
+	if w.p.EchoReply(msg) {
+		w.deliver(msg)
+	}
+}
+
 func (w *worker) connect(ctx context.Context) Connected {
 	cfg := w.cfg
 	w.members = make([]client, cfg.N)
@@ -194,6 +202,9 @@ func (w *worker) connect(ctx context.Context) Connected {
 				if i < cfg.N {
 					rooms = cfg.memberRooms(cfg.Offset + i)
 					fn = w.deliver
+					if cfg.Scenario == Echo {
+						fn = w.deliverEcho
+					}
 				}
 				src := w.srcs[i%len(w.srcs)]
 				c, err := w.open(ctx, src, rooms, uint32(cfg.Offset+i), fn)
@@ -343,6 +354,7 @@ func (w *worker) echoSender(ctx context.Context, c client, i int, end time.Time,
 	defer t.Stop()
 	var payload, msg []byte
 	seq := uint64(i) << 32
+	var id uint64 // the request (ack) id: 1, 2, … on this connection
 	for {
 		select {
 		case <-ctx.Done():
@@ -354,8 +366,9 @@ func (w *worker) echoSender(ctx context.Context, c client, i int, end time.Time,
 			return
 		}
 		seq++
+		id++
 		payload = proto.AppendPayload(payload[:0], seq, now.UnixNano(), w.cfg.Size)
-		msg = w.p.AppendEcho(msg[:0], payload)
+		msg = w.p.AppendEcho(msg[:0], id, payload)
 		if err := c.send(msg); err != nil {
 			fail(err)
 			return

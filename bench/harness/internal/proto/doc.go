@@ -20,10 +20,12 @@
 //     handshake GET /primus/?EIO=4&transport=polling&rooms=a,b, then held
 //     GETs and POSTs with &sid=…; every Primus message above rides in an EIO
 //     "4" packet (eio.go), EIO pings "2" are answered with "3".
-//   - socketio: Engine.IO v4 / Socket.IO v5 over WebSocket only,
-//     /socket.io/?EIO=4&transport=websocket&rooms=a,b; the client sends "40"
-//     to join the main namespace; echo = 42["echo",p] answered with the same;
-//     publish = 42["publish","<room>",p], delivered as 42["m",p].
+//   - socketio (Node socket.io), zishang (github.com/zishang520/socket.io),
+//     allspark-sio (Allspark's Socket.IO server): Engine.IO v4 / Socket.IO
+//     v5 over WebSocket only, /socket.io/?EIO=4&transport=websocket&rooms=a,b;
+//     the client sends "40" to join the main namespace; echo = an event with
+//     an ack, 42<id>["echo",p], answered by the ack 43<id>[p]; publish =
+//     42["publish","<room>",p], delivered as 42["m",p].
 //   - centrifuge: JSON client protocol at /connection/websocket; connect and
 //     subscribe commands after opening; echo = {"send":{"data":p}} answered
 //     by a message push; publish = a publish command into the channel.

@@ -21,8 +21,14 @@ type Protocol interface {
 	// arrive before the connection is ready; Replies counts them in a message.
 	HelloReplies(rooms []string) int
 	Replies(msg []byte) int
-	// AppendEcho appends a message the server writes back to the sender.
-	AppendEcho(dst, payload []byte) []byte
+	// AppendEcho appends a message the server writes back to the sender;
+	// id (1, 2, … per connection) is its request id for protocols that
+	// acknowledge (Socket.IO acks), ignored by the others.
+	AppendEcho(dst []byte, id uint64, payload []byte) []byte
+	// EchoReply reports whether msg, carrying an echoed payload, is the kind
+	// of answer the echo scenario asks for (an ack for Socket.IO); the load
+	// generator counts only those.
+	EchoReply(msg []byte) bool
 	// AppendPublish appends a message that makes the server deliver payload to
 	// every member of room; id is unique per connection (for protocols with
 	// request ids).
@@ -37,8 +43,8 @@ func ByName(name string) (Protocol, error) {
 	switch name {
 	case "allspark", "allspark-cli", "primus", "primus-eio", "node-sse":
 		return Primus{Kind: name}, nil
-	case "socketio":
-		return SocketIO{}, nil
+	case "socketio", "zishang", "allspark-sio":
+		return SocketIO{Kind: name}, nil
 	case "centrifuge":
 		return Centrifuge{}, nil
 	case "raw":
@@ -95,11 +101,12 @@ func (p Primus) Name() string {
 	}
 	return p.Kind
 }
-func (Primus) Path(rooms []string) string      { return roomsQuery("/primus", rooms) }
-func (Primus) Hello([]string) [][]byte         { return nil }
-func (Primus) HelloReplies([]string) int       { return 0 }
-func (Primus) Replies([]byte) int              { return 0 }
-func (Primus) AppendEcho(dst, p []byte) []byte { return appendJSONString(dst, p) }
+func (Primus) Path(rooms []string) string                       { return roomsQuery("/primus", rooms) }
+func (Primus) Hello([]string) [][]byte                          { return nil }
+func (Primus) HelloReplies([]string) int                        { return 0 }
+func (Primus) Replies([]byte) int                               { return 0 }
+func (Primus) AppendEcho(dst []byte, _ uint64, p []byte) []byte { return appendJSONString(dst, p) }
+func (Primus) EchoReply([]byte) bool                            { return true }
 func (Primus) AppendPublish(dst []byte, _ uint64, room string, p []byte) []byte {
 	dst = append(dst, `{"publish":"`...)
 	dst = append(dst, room...)
@@ -117,10 +124,16 @@ func (Primus) Heartbeat(msg []byte) []byte {
 	return append(out, msg[len(primusPing):]...)
 }
 
-// SocketIO is Engine.IO v4 carrying Socket.IO v5 packets, WebSocket only.
-type SocketIO struct{}
+// SocketIO is Engine.IO v4 carrying Socket.IO v5 packets, WebSocket only,
+// spoken by every Socket.IO server under test; Kind names which one.
+type SocketIO struct{ Kind string }
 
-func (SocketIO) Name() string { return "socketio" }
+func (s SocketIO) Name() string {
+	if s.Kind == "" {
+		return "socketio"
+	}
+	return s.Kind
+}
 func (SocketIO) Path(rooms []string) string {
 	return roomsQuery("/socket.io/?EIO=4&transport=websocket", rooms)
 }
@@ -136,11 +149,20 @@ func (SocketIO) Replies(msg []byte) int {
 	}
 	return 0
 }
-func (SocketIO) AppendEcho(dst, p []byte) []byte {
-	dst = append(dst, `42["echo",`...)
+
+// AppendEcho is an EVENT asking for an ack: 42<id>["echo",p], answered
+// 43<id>[p].
+func (SocketIO) AppendEcho(dst []byte, id uint64, p []byte) []byte {
+	dst = append(dst, "42"...)
+	dst = strconv.AppendUint(dst, id, 10)
+	dst = append(dst, `["echo",`...)
 	dst = appendJSONString(dst, p)
 	return append(dst, ']')
 }
+
+// EchoReply: only an ACK packet (43<id>[…]) answers the echo; an 'echo'
+// event emitted back instead does not count.
+func (SocketIO) EchoReply(msg []byte) bool { return bytes.HasPrefix(msg, []byte("43")) }
 func (SocketIO) AppendPublish(dst []byte, _ uint64, room string, p []byte) []byte {
 	dst = append(dst, `42["publish","`...)
 	dst = append(dst, room...)
@@ -188,7 +210,8 @@ func (Centrifuge) Replies(msg []byte) int {
 	}
 	return n
 }
-func (Centrifuge) AppendEcho(dst, p []byte) []byte {
+func (Centrifuge) EchoReply([]byte) bool { return true }
+func (Centrifuge) AppendEcho(dst []byte, _ uint64, p []byte) []byte {
 	dst = append(dst, `{"send":{"data":`...)
 	dst = appendJSONString(dst, p)
 	return append(dst, "}}"...)
@@ -216,12 +239,13 @@ func (Centrifuge) Heartbeat(msg []byte) []byte {
 // Raw is the protocol of the bare limit server: no envelope at all.
 type Raw struct{}
 
-func (Raw) Name() string                    { return "raw" }
-func (Raw) Path(rooms []string) string      { return roomsQuery("/raw", rooms) }
-func (Raw) Hello([]string) [][]byte         { return nil }
-func (Raw) HelloReplies([]string) int       { return 0 }
-func (Raw) Replies([]byte) int              { return 0 }
-func (Raw) AppendEcho(dst, p []byte) []byte { return appendJSONString(dst, p) }
+func (Raw) Name() string                                     { return "raw" }
+func (Raw) Path(rooms []string) string                       { return roomsQuery("/raw", rooms) }
+func (Raw) Hello([]string) [][]byte                          { return nil }
+func (Raw) HelloReplies([]string) int                        { return 0 }
+func (Raw) Replies([]byte) int                               { return 0 }
+func (Raw) AppendEcho(dst []byte, _ uint64, p []byte) []byte { return appendJSONString(dst, p) }
+func (Raw) EchoReply([]byte) bool                            { return true }
 func (Raw) AppendPublish(dst []byte, _ uint64, room string, p []byte) []byte {
 	dst = append(dst, 'P')
 	dst = append(dst, room...)

@@ -53,7 +53,7 @@ func TestPrimusMessages(t *testing.T) {
 		t.Fatalf("Path = %q", got)
 	}
 	pl := AppendPayload(nil, 1, 2, 20)
-	if v := validJSON(t, string(p.AppendEcho(nil, pl))); v != string(pl) {
+	if v := validJSON(t, string(p.AppendEcho(nil, 1, pl))); v != string(pl) {
 		t.Fatalf("echo decodes to %v", v)
 	}
 	v := validJSON(t, string(p.AppendPublish(nil, 9, "bench", pl))).(map[string]any)
@@ -80,12 +80,15 @@ func TestSocketIOMessages(t *testing.T) {
 		t.Fatal("Replies miscounts")
 	}
 	pl := AppendPayload(nil, 1, 2, 20)
-	echo := string(s.AppendEcho(nil, pl))
-	if !strings.HasPrefix(echo, "42") {
-		t.Fatalf("echo %q is not an event packet", echo)
+	echo := string(s.AppendEcho(nil, 17, pl))
+	if !strings.HasPrefix(echo, "4217[") {
+		t.Fatalf("echo %q is not an event packet asking for ack 17", echo)
 	}
-	if v := validJSON(t, echo[2:]).([]any); v[0] != "echo" || v[1] != string(pl) {
+	if v := validJSON(t, echo[4:]).([]any); v[0] != "echo" || v[1] != string(pl) {
 		t.Fatalf("echo = %v", v)
+	}
+	if !s.EchoReply([]byte(`4317["`+string(pl)+`"]`)) || s.EchoReply([]byte(`42["echo","`+string(pl)+`"]`)) {
+		t.Fatal("EchoReply must take the ack and only the ack")
 	}
 	pub := string(s.AppendPublish(nil, 1, "bench", pl))
 	if v := validJSON(t, pub[2:]).([]any); !strings.HasPrefix(pub, "42") || v[0] != "publish" || v[1] != "bench" || v[2] != string(pl) {
@@ -116,7 +119,7 @@ func TestCentrifugeMessages(t *testing.T) {
 		t.Fatalf("Replies = %d, want 2 (errors do not count)", got)
 	}
 	pl := AppendPayload(nil, 1, 2, 20)
-	e := validJSON(t, string(c.AppendEcho(nil, pl))).(map[string]any)
+	e := validJSON(t, string(c.AppendEcho(nil, 1, pl))).(map[string]any)
 	if e["send"].(map[string]any)["data"] != string(pl) {
 		t.Fatalf("echo = %v", e)
 	}
@@ -136,13 +139,13 @@ func TestRawMessages(t *testing.T) {
 	if got := string(r.AppendPublish(nil, 0, "r3", pl)); got != "Pr3\n\""+string(pl)+"\"" {
 		t.Fatalf("publish = %q", got)
 	}
-	if got := string(r.AppendEcho(nil, pl)); got[0] == 'P' {
+	if got := string(r.AppendEcho(nil, 1, pl)); got[0] == 'P' {
 		t.Fatalf("echo %q would be taken for a publish", got)
 	}
 }
 
 func TestByNameAndRooms(t *testing.T) {
-	for _, n := range []string{"allspark", "allspark-cli", "primus", "socketio", "centrifuge", "raw"} {
+	for _, n := range []string{"allspark", "allspark-cli", "primus", "socketio", "zishang", "allspark-sio", "centrifuge", "raw"} {
 		p, err := ByName(n)
 		if err != nil || p.Name() != n {
 			t.Fatalf("ByName(%q) = %v, %v", n, p, err)

@@ -1,6 +1,7 @@
 "use strict";
 (() => {
   // demo/chat.ts
+  var ACK_TIMEOUT = 1e4;
   var $ = (sel) => document.querySelector(sel);
   var el = (tag, props = {}, ...kids) => {
     const e = Object.assign(document.createElement(tag), props);
@@ -155,7 +156,7 @@
   }
   async function joinRoom(room) {
     try {
-      const [st] = await client.emitWithAck("join", { room });
+      const st = await client.request("join", { room });
       const known = state.rooms.has(room);
       roomOf(room).members = st.members;
       if (!known) notice(room, `you joined #${room}`);
@@ -166,7 +167,7 @@
   }
   async function leaveRoom(room) {
     try {
-      await client.emitWithAck("leave", { room });
+      await client.request("leave", { room });
     } catch (err) {
       if (err.code !== "disconnected") console.warn(err);
     }
@@ -181,12 +182,12 @@
     }
   }
   async function rejoin() {
-    state.myId = String(await client.id());
+    state.myId = await client.id();
     state.myIds.add(state.myId);
     const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) {
       try {
-        const [st] = await client.emitWithAck("join", { room });
+        const st = await client.request("join", { room });
         const fresh = !state.rooms.has(room);
         roomOf(room).members = st.members;
         if (fresh) notice(room, `you joined #${room}`);
@@ -212,7 +213,7 @@
     const li = messageLine({ room, name: state.name, text }, ["mine", "pending"]);
     addLine(room, li);
     try {
-      const [m] = await client.emitWithAck("message", { room, text });
+      const m = await client.request("message", { room, text });
       li.classList.remove("pending");
       li.querySelector(".time").textContent = time(m.ts);
     } catch (err) {
@@ -221,7 +222,97 @@
       li.title = err.message;
     }
   }
-  function start(name) {
+  function primusClient(name) {
+    const url = new URL(location.href);
+    url.pathname = "/";
+    url.hash = "";
+    url.search = new URLSearchParams({ name }).toString();
+    const c = new Primus(url.toString(), {
+      reconnect: { min: 1e3, max: 8e3, retries: Infinity },
+      ackTimeout: ACK_TIMEOUT
+    });
+    watchConnection(c);
+    globalThis.client = c;
+    return {
+      emit: (event, arg) => {
+        c.emit(event, ...[arg]);
+      },
+      async request(event, arg) {
+        const [reply] = await c.emitWithAck(event, ...[arg]);
+        return reply;
+      },
+      on: (event, fn) => {
+        c.on(event, fn);
+      },
+      id: async () => String(await c.id())
+    };
+  }
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const tag = el("script", { src });
+      tag.onload = () => resolve();
+      tag.onerror = () => reject(new Error(`could not load ${src}`));
+      document.head.append(tag);
+    });
+  }
+  function isMessage(x) {
+    return typeof x === "object" && x !== null && typeof x.room === "string" && typeof x.text === "string";
+  }
+  async function socketIOClient(name) {
+    await loadScript("/demo/vendor/socket.io.min.js");
+    const io = globalThis.io;
+    const path = document.querySelector('meta[name="socketio-path"]')?.content || "/socket.io/";
+    const socket = io({ path, query: { name }, reconnectionDelay: 1e3, reconnectionDelayMax: 8e3 });
+    watchSocketIO(socket);
+    globalThis.socket = socket;
+    return {
+      emit: (event, arg) => {
+        socket.emit(event, arg);
+      },
+      request: async (event, arg) => {
+        const reply = await socket.timeout(ACK_TIMEOUT).emitWithAck(event, arg);
+        const err = reply?.error;
+        if (err && typeof err === "object") throw Object.assign(new Error(err.message ?? "request failed"), { code: err.code });
+        return reply;
+      },
+      on: (event, fn) => {
+        if (event !== "message") {
+          socket.on(event, fn);
+          return;
+        }
+        socket.on("message", (x) => {
+          if (isMessage(x)) fn(x);
+          else if (state.current) notice(state.current, `\u{1F4E3} ${typeof x === "string" ? x : JSON.stringify(x)}`);
+        });
+      },
+      id: async () => socket.id ?? ""
+    };
+  }
+  function watchSocketIO(socket) {
+    socket.on("connect", () => {
+      state.open = true;
+      setStatus("open", "connected");
+      void rejoin();
+    });
+    socket.on("disconnect", (reason) => {
+      state.open = false;
+      if (reason === "io server disconnect" || reason === "io client disconnect") setStatus("ended", "disconnected: reload to rejoin");
+      else setStatus("reconnecting", "connection lost, reconnecting\u2026");
+    });
+    socket.on("connect_error", (err) => {
+      if (!socket.active) setStatus("ended", `refused: ${err.message}`);
+      else setStatus("reconnecting", "reconnecting\u2026");
+    });
+    socket.io.on("reconnect_attempt", () => setStatus("connecting", "connecting\u2026"));
+    addEventListener("offline", () => {
+      state.open = false;
+      setStatus("offline", "offline");
+    });
+    addEventListener("online", () => {
+      if (!socket.connected) setStatus("connecting", "back online, connecting\u2026");
+    });
+  }
+  async function start(name) {
     state.name = name;
     $("#login").hidden = true;
     $("#chat").hidden = false;
@@ -229,16 +320,17 @@
     me.hidden = false;
     me.textContent = name;
     setStatus("connecting", "connecting\u2026");
-    const url = new URL(location.href);
-    url.pathname = "/";
-    url.hash = "";
-    url.search = new URLSearchParams({ name }).toString();
-    client = new Primus(url.toString(), {
-      reconnect: { min: 1e3, max: 8e3, retries: Infinity },
-      ackTimeout: 1e4
-    });
-    watchConnection(client);
-    globalThis.client = client;
+    if (new URLSearchParams(location.search).get("client") === "socketio") {
+      $("#client-lib").textContent = "socket.io-client (/demo/vendor/socket.io.min.js)";
+      try {
+        client = await socketIOClient(name);
+      } catch (err) {
+        setStatus("ended", err.message);
+        return;
+      }
+    } else {
+      client = primusClient(name);
+    }
     client.on("message", (msg) => {
       addLine(msg.room, messageLine(msg, msg.from ? [] : ["api"]));
       const t = roomOf(msg.room).typing.get(msg.from ?? "");
@@ -273,7 +365,7 @@
   $("#login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const name = $("#name").value.trim();
-    if (name) start(name);
+    if (name) void start(name);
   });
   $("#join-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -291,5 +383,5 @@
   });
   $("#text").addEventListener("input", (e) => typing(e.target.value !== ""));
   var preset = new URLSearchParams(location.search).get("name");
-  if (preset) start(preset);
+  if (preset) void start(preset);
 })();

@@ -1,0 +1,121 @@
+package allspark
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// The Socket.IO server operations on a target (volatile writes, acks from
+// every receiver, socketsJoin/Leave, disconnectSockets). They act on the
+// sparks connected to this node; across nodes they arrive with the
+// cluster brokers.
+
+// Volatile returns the target with volatile writes: a receiver whose send
+// queue holds anything or whose socket is busy (a polling client between
+// two requests, a slow reader) is skipped instead of queued for, as
+// Socket.IO's volatile drops a packet when the transport is not writable.
+// Skips are counted in Stats.VolatileSkipped. Writes from other nodes are
+// not volatile.
+func (t Target) Volatile() Target {
+	t.volatile = true
+	return t
+}
+
+// AckTimeoutError is Target.EmitWithAck's error when some receivers did
+// not reply before the context ended (or ended first themselves).
+type AckTimeoutError struct {
+	Missing int   // receivers that did not reply
+	Total   int   // receivers the event was sent to
+	Err     error // the context's error, when it ended
+}
+
+func (e *AckTimeoutError) Error() string {
+	return fmt.Sprintf("allspark: %d of %d receivers did not acknowledge", e.Missing, e.Total)
+}
+
+// Unwrap returns the context's error.
+func (e *AckTimeoutError) Unwrap() error { return e.Err }
+
+// EmitWithAck sends a named event to every selected spark on this node and
+// waits for each reply until ctx ends (Socket.IO's
+// io.timeout(ms).emit(ev, cb)). It returns the replies in no particular
+// order, each naming its sender (Reply.From); a receiver that answered with
+// an ack error is a reply with Err set. When some did not reply in time
+// (or ended first) it returns the replies so far and an
+// *AckTimeoutError with the count. Each receiver gets its own request id,
+// so the event is encoded once per receiver. ErrReserved for an invalid
+// name.
+func (t Target) EmitWithAck(ctx context.Context, event string, args ...any) ([]*Reply, error) {
+	sparks := t.Sparks()
+	var (
+		mu      sync.Mutex
+		replies = make([]*Reply, 0, len(sparks))
+		missing int
+		wg      sync.WaitGroup
+	)
+	for _, sp := range sparks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := sp.EmitWithAck(ctx, event, args...)
+			mu.Lock()
+			defer mu.Unlock()
+			var ee *EventError
+			switch {
+			case err == nil:
+				r.From = sp.ID()
+				replies = append(replies, r)
+			case errors.Is(err, ErrReserved):
+				missing = -1
+			case errors.As(err, &ee) && ee.Code != CodeTimeout && ee.Code != CodeDisconnected:
+				replies = append(replies, &Reply{Event: event, From: sp.ID(), Err: err})
+			default:
+				missing++
+			}
+		}()
+	}
+	wg.Wait()
+	if missing < 0 {
+		return nil, ErrReserved
+	}
+	if missing > 0 {
+		return replies, &AckTimeoutError{Missing: missing, Total: len(sparks), Err: ctx.Err()}
+	}
+	return replies, nil
+}
+
+// Join makes every selected spark on this node join rooms (Socket.IO's
+// socketsJoin) and returns how many did; a spark that could not (ended,
+// too many rooms) is skipped.
+func (t Target) Join(rooms ...string) int {
+	n := 0
+	for _, sp := range t.Sparks() {
+		if sp.Join(rooms...) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Leave makes every selected spark on this node leave rooms (socketsLeave)
+// and returns how many were selected.
+func (t Target) Leave(rooms ...string) int {
+	sparks := t.Sparks()
+	for _, sp := range sparks {
+		_ = sp.Leave(rooms...)
+	}
+	return len(sparks)
+}
+
+// Disconnect ends every selected spark on this node (disconnectSockets)
+// and returns how many: with reconnect false their clients are told not to
+// reconnect (Socket.IO: "io server disconnect"), with true they reconnect.
+func (t Target) Disconnect(reconnect bool) int {
+	sparks := t.Sparks()
+	for _, sp := range sparks {
+		sp.End(nil, reconnect)
+	}
+	return len(sparks)
+}
