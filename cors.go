@@ -222,9 +222,11 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request, next func(*http.Re
 	upgrade := isUpgrade(r)
 	// An Engine.IO handshake opens a session just as an upgrade does, and
 	// carries the page's cookies: it gets the upgrade's origin rule.
-	// So does a SockJS session request (a poll, a stream, a send).
+	// So does a SockJS session request (a poll, a stream, a send), and an
+	// event stream, whose spark runs the connection hooks with the page's
+	// cookies (EventSource's withCredentials) and joins rooms.
 	sockJS, session := s.sockJSRequest(r)
-	opens := upgrade || (s.eio != nil && eio.IsHandshake(r)) || session
+	opens := upgrade || (s.eio != nil && eio.IsHandshake(r)) || session || s.isSSE(r)
 	if !s.originAllowed(r, origin, opens) {
 		s.opts.Logger.Debug("origin not allowed", "origin", origin, "host", r.Host, "remote", r.RemoteAddr, "upgrade", upgrade)
 		WriteError(w, &AuthError{Status: http.StatusForbidden, Message: "origin not allowed"})

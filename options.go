@@ -141,6 +141,10 @@ type Options struct {
 	// Primus's engine.io transformer and the JS client's HTTP fallback
 	// speak it. On by default.
 	EngineIO EngineIOOptions
+	// SSE configures the Server-Sent Events wire: GET <pathname>/sse
+	// answers an event stream for a browser's plain EventSource, whose
+	// spark receives and cannot write (README, "Wires"). On by default.
+	SSE SSEOptions
 	// SocketIO configures the Socket.IO v5 wire (stock socket.io-client
 	// 4.x) served at its own path beside the pathname. On by default.
 	SocketIO SocketIOOptions
@@ -150,6 +154,31 @@ type Options struct {
 	// plain sockjs-client users exchanging strings with sparks. On by
 	// default.
 	SockJS SockJSOptions
+}
+
+// DefaultSSEPath is where the event stream is served, below the pathname.
+const DefaultSSEPath = "sse"
+
+// SSEOptions configures the Server-Sent Events wire. The zero value serves
+// GET <pathname>/sse with 25 s heartbeats and a 2 s retry.
+type SSEOptions struct {
+	// Disabled stops serving event streams: the path then gets what any
+	// other plain request does (426).
+	Disabled bool
+	// Path of the stream below the pathname; default "sse", so
+	// GET /primus/sse. Slashes around it are dropped.
+	Path string
+	// Heartbeat is the interval between comment heartbeats (":") on a
+	// stream, which keep proxies from closing an idle one; default 25 s,
+	// negative for none.
+	Heartbeat time.Duration
+	// Retry is sent as the stream's "retry:" field, the time a client
+	// waits before it reconnects after the stream ends; default 2 s,
+	// negative sends none (browsers then wait about 3 s).
+	Retry time.Duration
+	// MaxSubscribers bounds live streams; past it a request gets 503
+	// (which an EventSource does not retry). Default 100,000.
+	MaxSubscribers int
 }
 
 // DefaultSocketIOPath is where the stock socket.io-client connects by

@@ -10,6 +10,7 @@ import (
 	"github.com/allspark/allspark/internal/eio"
 	"github.com/allspark/allspark/internal/sio"
 	"github.com/allspark/allspark/internal/sockjs"
+	"github.com/allspark/allspark/internal/sse"
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/internal/transport/websocket"
 )
@@ -36,6 +37,8 @@ type Server struct {
 	opts    Options
 	engine  websocket.Engine
 	eio     *eio.Server // nil when Options.EngineIO.Disabled
+	sse     *sse.Server // nil when Options.SSE.Disabled
+	ssePath string      // <pathname>/<SSE.Path>
 	sio     *sio.Server // nil when Options.SocketIO.Disabled
 	nsps    namespaces
 	trusted trustedProxies
@@ -114,6 +117,9 @@ func New(opts Options) (*Server, error) {
 		if s.sockjsPrimus, s.sockjsPlain, err = newSockJS(s); err != nil {
 			return nil, err
 		}
+	}
+	if !opts.SSE.Disabled {
+		s.sse, s.ssePath = newSSE(s), ssePath(opts.Pathname, opts.SSE.Path)
 	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})
 	s.rooms.subscribed = make(map[string]struct{})
@@ -198,15 +204,20 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // serveFinal runs after the middleware and hands the request to its wire:
-// anything under the Socket.IO path to the Socket.IO server, the plain
-// SockJS path to its SockJS server, a SockJS URL under the pathname
-// (/info, /<server>/<session>/<transport>) to the Primus one, an Engine.IO
-// request (its EIO query parameter) to the Engine.IO server, a WebSocket
-// upgrade to the Primus WebSocket handler, anything else gets 426 (GET
-// <pathname> included: the SockJS greeting is only at the plain path).
+// anything under the Socket.IO path to the Socket.IO server, a plain
+// request for <pathname>/sse to the SSE server, the plain SockJS path to
+// its SockJS server, a SockJS URL under the pathname (/info,
+// /<server>/<session>/<transport>) to the Primus one, an Engine.IO request
+// (its EIO query parameter) to the Engine.IO server, a WebSocket upgrade to
+// the Primus WebSocket handler, anything else gets 426 (GET <pathname>
+// included: the SockJS greeting is only at the plain path).
 func (s *Server) serveFinal(w http.ResponseWriter, r *http.Request, upgrade bool) {
 	if s.isSocketIOPath(r.URL.Path) {
 		s.sio.ServeHTTP(w, r)
+		return
+	}
+	if !upgrade && s.isSSE(r) {
+		s.serveSSE(w, r)
 		return
 	}
 	if s.ownsPlain(r.URL.Path) {

@@ -72,7 +72,7 @@ go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs"; do
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done
@@ -83,11 +83,12 @@ node --test --test-reporter=tap test/conformance/ js/test/ test/e2e/
 # The conformance files other than eio.test.mjs (which has its own server switch).
 primus_conformance=(test/conformance/{basic,events,http,lifecycle,messages}.test.mjs)
 
-step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11), ~3 s each"
+step "Node: the conformance suites against the reference servers (stock Primus 8 per transformer mode, npm engine.io 6.6.11, a plain Node SSE server), ~3 s each"
 EIO_SERVER=reference node --test --test-reporter=tap test/conformance/eio.test.mjs
 # The Socket.IO suite against npm socket.io 4.8.4 (+ primus for the shared
 # rooms), ~20 s; the step above ran it against Allspark (siofixture).
 SIO_SERVER=reference node --test --test-reporter=tap test/conformance/socketio.test.mjs
+SSE_SERVER=reference node --test --test-reporter=tap test/conformance/sse.test.mjs
 for mode in "websockets true" "engine.io false" "engine.io true" "sockjs true" "sockjs false"; do
   set -- $mode
   PRIMUS_SERVER=reference PRIMUS_TRANSFORMER=$1 PRIMUS_WEBSOCKETS=$2 node --test --test-reporter=tap "${primus_conformance[@]}"

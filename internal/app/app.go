@@ -80,6 +80,13 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			MaxPayload:   c.EIOMaxPayload,
 			Cookie:       c.EIOCookie,
 		},
+		SSE: allspark.SSEOptions{
+			Disabled:       !c.SSE,
+			Path:           c.SSEPath,
+			Heartbeat:      orNone(c.SSEHeartbeat),
+			Retry:          orNone(c.SSERetry),
+			MaxSubscribers: c.SSEMaxSubscribers,
+		},
 		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
 		SockJS: allspark.SockJSOptions{
 			Disabled:        !c.SockJS,
@@ -103,6 +110,14 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// orNone maps the binary's "0 turns it off" onto the options' negative.
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // Server returns the real-time server, for hooks and tests.
@@ -146,7 +161,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           a.mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		// A spark keeps its request's headers (an event stream's too) for
+		// its lifetime: net/http's 1 MiB default is a lot to hold per client.
+		MaxHeaderBytes: allspark.DefaultMaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	a.ready.Store(true)

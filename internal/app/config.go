@@ -46,6 +46,12 @@ type Config struct {
 	EIOPingTimeout  time.Duration // for the pong
 	EIOMaxPayload   int           // largest POST body, bytes
 	EIOCookie       string        // session cookie name; empty: none
+	// Server-Sent Events wire at <pathname>/<SSEPath>.
+	SSE               bool          // serve it
+	SSEPath           string        // below the pathname
+	SSEHeartbeat      time.Duration // between comment heartbeats; 0: none
+	SSERetry          time.Duration // the retry field; 0: not sent
+	SSEMaxSubscribers int           // live streams; 0: allspark's default
 	// Socket.IO v5 wire (stock socket.io-client 4.x) at its own path.
 	SocketIO     bool   // serve it
 	SocketIOPath string // the client's "path" option
@@ -79,6 +85,10 @@ func Default() Config {
 		EIOTransports:   "polling,websocket",
 		EIOPingInterval: 25 * time.Second,
 		EIOPingTimeout:  20 * time.Second,
+		SSE:             true,
+		SSEPath:         allspark.DefaultSSEPath,
+		SSEHeartbeat:    25 * time.Second,
+		SSERetry:        2 * time.Second,
 		SocketIO:        true,
 		SocketIOPath:    allspark.DefaultSocketIOPath,
 
@@ -157,6 +167,15 @@ var settings = []setting{
 	}},
 	{name: "sockjs-max-sessions", usage: "live SockJS sessions allowed on each path (past it: 503)", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.IntVar(&c.SockJSMaxSessions, n, c.SockJSMaxSessions, u)
+	}},
+	{name: "sse", usage: "serve Server-Sent Events at <pathname>/<sse-path> (GET /primus/sse?rooms=a,b): a browser's plain EventSource subscribes to rooms and receives their messages and events", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.SSE, n, c.SSE, u) }},
+	{name: "sse-path", usage: "path of the event stream below the pathname", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.SSEPath, n, c.SSEPath, u) }},
+	{name: "sse-heartbeat", usage: "interval between comment heartbeats on an event stream (keeps proxies from closing idle streams); 0: none", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.SSEHeartbeat, n, c.SSEHeartbeat, u)
+	}},
+	{name: "sse-retry", usage: "the retry field of an event stream: how long a client waits before reconnecting after the stream ends; 0: not sent", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.DurationVar(&c.SSERetry, n, c.SSERetry, u) }},
+	{name: "sse-max-subscribers", usage: "most event streams open at once (past it: 503); 0: 100000", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.IntVar(&c.SSEMaxSubscribers, n, c.SSEMaxSubscribers, u)
 	}},
 	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
@@ -383,6 +402,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return bad("shutdown-timeout", "negative")
+	}
+	if c.SSEHeartbeat < 0 || c.SSERetry < 0 || c.SSEMaxSubscribers < 0 {
+		return bad("sse-heartbeat, sse-retry, sse-max-subscribers", "negative")
 	}
 	for _, o := range c.origins() {
 		if o != "*" && !strings.Contains(o, "://") {

@@ -50,6 +50,9 @@ type conn struct {
 	// while there are some, never by the read path.
 	control        []controlPacket
 	controlRunning bool
+	// controlSpace is closed (and cleared) when the writer took the
+	// queued answers: a reader waiting at the bound may look again.
+	controlSpace chan struct{}
 }
 
 // controlPacket is a packet the connection writes itself: a socket's
@@ -61,21 +64,27 @@ type controlPacket struct {
 }
 
 // maxPendingControl bounds the answers a connection holds for a client
-// that sends CONNECTs faster than it reads: past it the connection is
-// closed (a client waits for each CONNECT's answer; none sends a thousand
-// at once).
+// that sends CONNECTs faster than it reads them: at the bound the read
+// path waits for the control writer (back-pressure, as any reader at a
+// full inbound queue). Below it the read path never waits for a write: a
+// polling client that is upgrading sends no GET until its POST is
+// answered, and no client has a thousand CONNECTs in flight.
 const maxPendingControl = 1024
 
 // queueControl queues p for the control writer, starting it if idle.
 func (c *conn) queueControl(p controlPacket) {
 	c.mu.Lock()
+	for len(c.control) >= maxPendingControl && !c.closed {
+		if c.controlSpace == nil {
+			c.controlSpace = make(chan struct{})
+		}
+		wait := c.controlSpace
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
+	}
 	if c.closed {
 		c.mu.Unlock()
-		return
-	}
-	if len(c.control) >= maxPendingControl {
-		c.mu.Unlock()
-		c.fail(ErrControlFlood)
 		return
 	}
 	c.control = append(c.control, p)
@@ -87,6 +96,14 @@ func (c *conn) queueControl(p controlPacket) {
 	}
 }
 
+// wakeControlLocked lets a reader waiting for room in control look again.
+func (c *conn) wakeControlLocked() {
+	if c.controlSpace != nil {
+		close(c.controlSpace)
+		c.controlSpace = nil
+	}
+}
+
 // writeControl writes the queued control packets, in order, until none is
 // left or the session is gone.
 func (c *conn) writeControl() {
@@ -95,8 +112,8 @@ func (c *conn) writeControl() {
 		c.mu.Lock()
 		batch := c.control
 		c.control = nil
+		c.wakeControlLocked()
 		if len(batch) == 0 || c.closed {
-			c.control = nil
 			c.controlRunning = false
 			c.mu.Unlock()
 			return
@@ -121,6 +138,8 @@ func (c *conn) writeControl() {
 			c.mu.Lock()
 			c.control = nil
 			c.controlRunning = false
+			c.closed = true // the session is gone; OnClose follows
+			c.wakeControlLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -452,6 +471,7 @@ func (c *conn) OnClose(err error) {
 	c.timer.Stop()
 	c.mu.Lock()
 	c.closed = true
+	c.wakeControlLocked()
 	reason := c.reason
 	socks := make([]*socket, 0, len(c.nsps))
 	for _, s := range c.nsps {

@@ -394,13 +394,24 @@ func TestConnectNeverWaitsForTheClient(t *testing.T) {
 	}
 }
 
-// TestControlFloodClosesTheConnection: a client that sends CONNECTs
-// without reading their answers is closed once maxPendingControl are held.
-func TestControlFloodClosesTheConnection(t *testing.T) {
+// TestControlFloodWaitsForTheWriter: a client that sends CONNECTs without
+// reading their answers meets back-pressure at maxPendingControl: the read
+// path waits, nothing past the bound is held, and every answer goes out
+// once the client reads.
+func TestControlFloodWaitsForTheWriter(t *testing.T) {
 	c, sess, _ := newTestConn(t, Config{})
 	sess.gate = make(chan struct{})
-	for range 2 * maxPendingControl {
-		send(c, `0/nope,`)
+	done := make(chan struct{})
+	go func() {
+		for range 2 * maxPendingControl {
+			send(c, `0/nope,`)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("the read path never waited")
+	case <-time.After(200 * time.Millisecond):
 	}
 	c.mu.Lock()
 	held := len(c.control)
@@ -408,6 +419,13 @@ func TestControlFloodClosesTheConnection(t *testing.T) {
 	if held > maxPendingControl {
 		t.Fatalf("holding %d answers", held)
 	}
-	eventually(t, "close", func() bool { return sess.closes() == 1 })
 	close(sess.gate)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read path did not resume")
+	}
+	if got := sess.textsN(t, 2*maxPendingControl); len(got) != 2*maxPendingControl || sess.closes() != 0 {
+		t.Fatalf("%d answers, %d closes", len(got), sess.closes())
+	}
 }

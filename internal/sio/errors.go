@@ -17,7 +17,6 @@ var (
 	ErrUnexpectedBinary    = errors.New("sio: binary message when no attachment was announced")
 	ErrUnexpectedText      = errors.New("sio: text packet while attachments were awaited")
 	ErrAttachmentsTooLarge = errors.New("sio: attachments larger than the payload limit")
-	ErrControlFlood        = errors.New("sio: CONNECTs faster than their answers are read")
 )
 
 // Reason is why a socket or a connection ended, in Socket.IO's names.

@@ -24,6 +24,9 @@ import (
 // would double the suite's time, so the watch runs beside the whole package
 // and is judged only on a full run (no -run filter), which lasts longer.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(sseHelperEnv); spec != "" {
+		os.Exit(sseHolderMain(spec)) // a child process of TestSSEIdleSubscribers
+	}
 	flag.Parse()
 	w, err := startLorisWatch()
 	if err != nil {

@@ -91,6 +91,7 @@ var ratioMetrics = map[string][]result.Metric{
 	load.Fanout:     {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 	load.Storm:      {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 	load.PollFanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "rss_mb"}},
+	load.SSEFanout:  {{Key: "kb_per_conn"}, {Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 }
 
 // errSkip marks a measurement that does not apply to the server (poll-fanout
@@ -349,6 +350,15 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 
 	if st.scenario == load.Idle {
 		return l, h.finishIdle(ctx, st, srv, workers, &l, base, pids, ok, connectS)
+	}
+	if st.scenario == load.SSEFanout {
+		// What the open streams cost, before any message: compare with the
+		// WebSocket idle scenario's kb_per_conn at the same n.
+		time.Sleep(h.o.settle)
+		after := procfs.Measure(pids)
+		l.Float("connect_s", connectS, 2).Float("connects_per_s", float64(ok)/connectS, 0)
+		l.Float("rss_idle_mb", float64(after.RSSKB)/1024, 1)
+		l.Float("kb_per_conn", float64(after.RSSKB-base.RSSKB)/float64(max(ok, 1)), 2)
 	}
 	return l, h.finishLoad(ctx, st, srv, workers, &l, pids)
 }

@@ -9,6 +9,7 @@
 //	cd bench/harness && go run ./cmd/bench --short         # CI: small N, all servers
 //	go run ./cmd/bench --scenarios fanout --servers allspark,centrifuge --profile /tmp/prof
 //	go run ./cmd/bench --scenarios poll-fanout --servers primus-eio  # long-polling only
+//	go run ./cmd/bench --scenarios fanout,sse-fanout --servers allspark,node-sse  # SSE beside WebSocket
 //	go run ./cmd/bench --table results.txt                 # Markdown tables from -out
 //
 // Everything is bounded: every server and worker is started by the harness,
@@ -85,7 +86,7 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.short, "short", false, "CI mode: small N and short durations, every server; fails only when a server cannot start or delivers nothing")
-	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm,poll-fanout", "scenarios to run")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm,poll-fanout,sse-fanout", "scenarios to run")
 	fs.StringVar(&o.servers, "servers", strings.Join(allServers, ","), "servers to measure")
 	fs.StringVar(&o.idleN, "idle-n", "10000,50000", "idle: connection counts")
 	fs.IntVar(&o.echoN, "echo-n", 1000, "echo: connections")
@@ -99,6 +100,7 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.pollRooms, "poll-rooms", 10, "poll-fanout: rooms (every member in one)")
 	fs.IntVar(&o.pollPubs, "poll-publishers", 10, "poll-fanout: publisher sessions")
 	fs.Float64Var(&o.pollRate, "poll-rate", 10, "poll-fanout: messages per second per publisher")
+	fs.IntVar(&o.sseN, "sse-n", 10000, "sse-fanout: event-stream members of the room (memory per member read after they connect)")
 	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm: measure each this many times and report the median of every figure too")
 	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")

@@ -15,7 +15,7 @@ import (
 // transformer) takes part in poll-fanout only. The Socket.IO servers
 // (sioServers) follow one another, so a scenario's Socket.IO rounds run back
 // to back.
-var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "primus-eio", "allspark-sio", "socketio", "zishang"}
+var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse"}
 
 // sioServers speak Socket.IO v5 at /socket.io/ and are compared with each
 // other (RATIO lines of allspark-sio against the other two): allspark-sio is
@@ -23,18 +23,26 @@ var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "r
 // reference, zishang github.com/zishang520/socket.io.
 var sioServers = []string{"allspark-sio", "socketio", "zishang"}
 
+// sseServers serve event streams at /primus/sse?rooms= and take WebSocket
+// publishers at /primus: allspark, and node-sse (node/sse-server.js, a
+// plain Node http SSE server doing the same work), which takes part in
+// sse-fanout only.
+var sseServers = []string{"allspark", "node-sse"}
+
 // pollServers serve Engine.IO v4 long-polling at /primus/ (allspark once its
 // Engine.IO server is in; until then poll-fanout skips it at the handshake).
 var pollServers = []string{"allspark", "primus-eio"}
 
 // wsRooms reports whether server takes part in the WebSocket room scenarios
 // (fanout, storm, idle).
-func wsRooms(server string) bool { return server != "allspark-cli" && server != "primus-eio" }
+func wsRooms(server string) bool {
+	return server != "allspark-cli" && server != "primus-eio" && server != "node-sse"
+}
 
 type options struct {
 	short                                bool
 	scenarios, servers, idleN            string
-	echoN, fanoutN, stormN, pollN        int
+	echoN, fanoutN, stormN, pollN, sseN  int
 	echoRate, pollRate                   float64
 	stormRooms, stormPer, stormPubs      int
 	pollRooms, pollPubs                  int
@@ -46,7 +54,7 @@ type options struct {
 
 func (o *options) applyShort() {
 	o.idleN = "200"
-	o.echoN, o.fanoutN, o.stormN, o.pollN = 200, 200, 200, 200
+	o.echoN, o.fanoutN, o.stormN, o.pollN, o.sseN = 200, 200, 200, 200, 200
 	o.stormRooms, o.stormPer, o.stormPubs = 20, 4, 4
 	o.dur, o.warm, o.settle = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
 }
@@ -100,7 +108,7 @@ func (o *options) plan() ([]step, error) {
 			}
 		case load.Echo:
 			for _, s := range servers {
-				if s == "primus-eio" {
+				if s == "primus-eio" || s == "node-sse" {
 					continue
 				}
 				c := base
@@ -136,6 +144,15 @@ func (o *options) plan() ([]step, error) {
 				c := base
 				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Rate = load.PollFanout, o.pollRooms, 1, o.pollPubs, o.pollRate
 				plan = append(plan, step{sc, s, o.pollN, c})
+			}
+		case load.SSEFanout:
+			for _, s := range servers {
+				if !slices.Contains(sseServers, s) {
+					continue
+				}
+				c := base
+				c.Scenario, c.Window = load.SSEFanout, o.window
+				plan = append(plan, step{sc, s, o.sseN, c})
 			}
 		default:
 			return nil, fmt.Errorf("unknown scenario %q", sc)

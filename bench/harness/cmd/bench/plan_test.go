@@ -11,7 +11,7 @@ import (
 )
 
 func TestPlanShortCoversEveryServer(t *testing.T) {
-	o := options{scenarios: "idle,echo,fanout,storm,poll-fanout", servers: strings.Join(allServers, ","), perWorker: 15000, perServer: 17000, pollRooms: 10, pollPubs: 10, pollRate: 10}
+	o := options{scenarios: "idle,echo,fanout,storm,poll-fanout,sse-fanout", servers: strings.Join(allServers, ","), perWorker: 15000, perServer: 17000, pollRooms: 10, pollPubs: 10, pollRate: 10}
 	o.applyShort()
 	plan, err := o.plan()
 	if err != nil {
@@ -25,9 +25,15 @@ func TestPlanShortCoversEveryServer(t *testing.T) {
 		}
 	}
 	for _, s := range allServers {
-		for _, sc := range []string{"idle", "echo", "fanout", "storm", "poll-fanout"} {
+		for _, sc := range []string{"idle", "echo", "fanout", "storm", "poll-fanout", "sse-fanout"} {
 			want := 1
 			switch {
+			case sc == "sse-fanout":
+				if s != "allspark" && s != "node-sse" {
+					want = 0 // no event streams at /primus/sse
+				}
+			case s == "node-sse":
+				want = 0 // the Node SSE peer takes part in sse-fanout only
 			case sc == "poll-fanout":
 				if s != "allspark" && s != "primus-eio" {
 					want = 0 // no Engine.IO long-polling at /primus/
@@ -43,7 +49,7 @@ func TestPlanShortCoversEveryServer(t *testing.T) {
 		}
 	}
 	groups := groupSteps(plan)
-	if len(groups) != 5 || len(groups[1]) != len(allServers)-1 || len(groups[4]) != 2 {
+	if len(groups) != 6 || len(groups[1]) != len(allServers)-2 || len(groups[4]) != 2 || len(groups[5]) != 2 {
 		t.Fatalf("groups: %d, echo group %d", len(groups), len(groups[1]))
 	}
 }

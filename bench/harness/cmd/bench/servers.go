@@ -118,11 +118,11 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 			return nil, errors.New("allspark-cli runs as one process")
 		}
 		return []*exec.Cmd{exec.Command(filepath.Join(b.dir, "allspark"), "--echo", "--addr", addr, "--log-level", "error")}, nil
-	case "primus", "socketio", "primus-eio":
-		if kind == "primus-eio" && procs > 1 {
-			return nil, errors.New("primus-eio runs as one process (long-polling needs sticky sessions)")
+	case "primus", "socketio", "primus-eio", "node-sse":
+		if (kind == "primus-eio" || kind == "node-sse") && procs > 1 {
+			return nil, fmt.Errorf("%s runs as one process (its rooms live in one process)", kind)
 		}
-		script := filepath.Join(b.harness, "node", map[string]string{"primus": "primus-server.js", "socketio": "socketio-server.js", "primus-eio": "primus-eio-server.js"}[kind])
+		script := filepath.Join(b.harness, "node", map[string]string{"primus": "primus-server.js", "socketio": "socketio-server.js", "primus-eio": "primus-eio-server.js", "node-sse": "sse-server.js"}[kind])
 		cmd := exec.Command("node", script, strconv.Itoa(port), strconv.Itoa(procs))
 		cmd.Dir = b.root
 		return []*exec.Cmd{cmd}, nil

@@ -21,6 +21,10 @@ const (
 	// publishers publish Rate messages per second each, round-robin over the
 	// rooms, on a fixed schedule.
 	PollFanout = "poll-fanout"
+	// SSEFanout: members are event streams (GET /primus/sse?rooms=<Room>,
+	// read like an EventSource), publishers WebSocket clients as in
+	// fanout; the harness also reads the server's memory per member.
+	SSEFanout = "sse-fanout"
 )
 
 // ErrConfig reports a worker configuration that cannot run.
@@ -112,7 +116,7 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 		return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, c.Addr)
 	}
 	switch c.Scenario {
-	case Idle, Echo, Fanout, Storm, PollFanout:
+	case Idle, Echo, Fanout, Storm, PollFanout, SSEFanout:
 	default:
 		return nil, nil, fmt.Errorf("%w: unknown scenario %q", ErrConfig, c.Scenario)
 	}
@@ -139,7 +143,7 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 // memberRooms returns the rooms connection i (global index) joins.
 func (c *Config) memberRooms(i int) []string {
 	switch c.Scenario {
-	case Fanout:
+	case Fanout, SSEFanout:
 		return []string{c.Room}
 	case Storm, PollFanout:
 		return stormRooms(i, c.Rooms, c.PerConn)

@@ -16,5 +16,6 @@
 // connection sends at a fixed rate; round trips measured), fanout and storm
 // (publishers with a bounded window of messages in flight; deliveries counted
 // at the member connections, publish-to-delivery latency from the send time
-// carried in each payload).
+// carried in each payload), poll-fanout (members on Engine.IO long-polling)
+// and sse-fanout (members are event streams, read as an EventSource does).
 package load

@@ -175,7 +175,7 @@ func (w *worker) connect(ctx context.Context) Connected {
 	cfg := w.cfg
 	w.members = make([]client, cfg.N)
 	npub := 0
-	if cfg.Scenario == Fanout || cfg.Scenario == Storm || cfg.Scenario == PollFanout {
+	if cfg.Scenario == Fanout || cfg.Scenario == Storm || cfg.Scenario == PollFanout || cfg.Scenario == SSEFanout {
 		npub = cfg.Publishers
 	}
 	w.pubs = make([]client, npub)
@@ -292,7 +292,7 @@ func (w *worker) run(ctx context.Context) Done {
 				w.echoSender(ctx, c, i, endMeasure, count, fail)
 			}()
 		}
-	case Fanout, Storm:
+	case Fanout, Storm, SSEFanout:
 		need := w.roomNeeds()
 		for i, c := range w.pubs {
 			if c == nil {
@@ -459,8 +459,9 @@ func (w *worker) publisher(ctx context.Context, c client, idx int, need map[stri
 	return stalls
 }
 
-// open connects one client: a WebSocket with its reader goroutine, or for
-// poll-fanout an Engine.IO polling session with its GET loop. dialCtx bounds
+// open connects one client: a WebSocket with its reader goroutine, for
+// poll-fanout an Engine.IO polling session with its GET loop, for an
+// sse-fanout member an event stream with its reader. dialCtx bounds
 // the connect; the connection itself lives until closeAll.
 func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string, id uint32, fn onMessage) (client, error) {
 	if w.cfg.Scenario == PollFanout {
@@ -470,6 +471,14 @@ func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string,
 		}
 		c.polls = &w.polls
 		w.wg.Go(func() { c.run(first, fn) })
+		return c, nil
+	}
+	if w.cfg.Scenario == SSEFanout && rooms != nil { // a member; publishers are WebSockets
+		c, err := openSSE(dialCtx, w.cfg.Addr, src, rooms)
+		if err != nil {
+			return nil, err
+		}
+		w.wg.Go(func() { c.read(fn) })
 		return c, nil
 	}
 	c, br, err := dial(dialCtx, w.cfg.Addr, src, w.p, rooms, id)
