@@ -2,6 +2,7 @@ package allspark_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -34,6 +35,16 @@ func TestConnectDisconnectCyclesLeaveNothing(t *testing.T) {
 
 	runCycles(t, url, cycles)
 	waitFor(t, "all sparks gone", func() bool { return srv.Len() == 0 })
+	assertBackToBaseline(t, fmt.Sprintf("%d cycles", cycles), baseG, baseHeap)
+	if st := srv.Stats(); st.Accepted < uint64(cycles) {
+		t.Errorf("accepted %d < %d", st.Accepted, cycles)
+	}
+}
+
+// assertBackToBaseline waits up to 10 s for goroutines (± 2) and live heap
+// (+ 4 MiB) to come back to the baseline taken before the cycles.
+func assertBackToBaseline(t *testing.T, what string, baseG int, baseHeap uint64) {
+	t.Helper()
 	var g int
 	var heap uint64
 	deadline := time.Now().Add(10 * time.Second)
@@ -44,15 +55,12 @@ func TestConnectDisconnectCyclesLeaveNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d cycles: goroutines %d → %d, heap %d KiB → %d KiB", cycles, baseG, g, baseHeap>>10, heap>>10)
+	t.Logf("%s: goroutines %d → %d, heap %d KiB → %d KiB", what, baseG, g, baseHeap>>10, heap>>10)
 	if g > baseG+2 {
 		t.Errorf("goroutines grew from %d to %d", baseG, g)
 	}
 	if heap > baseHeap+4<<20 {
 		t.Errorf("live heap grew from %d KiB to %d KiB", baseHeap>>10, heap>>10)
-	}
-	if st := srv.Stats(); st.Accepted < uint64(cycles) {
-		t.Errorf("accepted %d < %d", st.Accepted, cycles)
 	}
 }
 
@@ -157,23 +165,7 @@ func TestSocketIOCyclesLeaveNothing(t *testing.T) {
 	baseG, baseHeap := settle()
 	run(cycles)
 	waitFor(t, "all sparks gone", func() bool { return srv.Len() == 0 })
-	var g int
-	var heap uint64
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g, heap = settle()
-		if (g <= baseG+2 && heap <= baseHeap+4<<20) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("%d Socket.IO cycles: goroutines %d → %d, heap %d KiB → %d KiB", cycles, baseG, g, baseHeap>>10, heap>>10)
-	if g > baseG+2 {
-		t.Errorf("goroutines grew from %d to %d", baseG, g)
-	}
-	if heap > baseHeap+4<<20 {
-		t.Errorf("live heap grew from %d KiB to %d KiB", baseHeap>>10, heap>>10)
-	}
+	assertBackToBaseline(t, fmt.Sprintf("%d Socket.IO cycles", cycles), baseG, baseHeap)
 }
 
 // sioCycle connects a raw Socket.IO client over WebSocket, joins "/",
