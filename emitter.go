@@ -42,11 +42,12 @@ func (e *emitterSession) WriteBatch(msgs []transport.Message) (n, bytes int, err
 }
 
 // initEmitter decides at attach whether the dialect applies to the spark:
-// a Primus-framed session of the main namespace, the dialect enabled. With
+// a session that sends the canonical encoding as is (Primus framing, on
+// WebSocket, Engine.IO or SockJS), the dialect enabled. With
 // Options.Emitter.Default the spark speaks it from the start.
 func (s *Spark) initEmitter() {
 	srv := s.server
-	s.emitterOK = srv.emitterProto != nil && !s.reframes && s.proto == "primus" && s.ns.isMain()
+	s.emitterOK = srv.emitterProto != nil && !s.reframes && s.ns.isMain()
 	if s.emitterOK && srv.opts.Emitter.Default {
 		s.emitSess.Store(&emitterSession{Session: s.conn, proto: srv.emitterProto})
 		srv.reframing.Add(1)

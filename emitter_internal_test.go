@@ -172,6 +172,12 @@ func TestEmitterOnlyForPrimusSparks(t *testing.T) {
 	if !plain.emitter.Load() {
 		t.Fatal("Default: a Primus spark does not speak the dialect")
 	}
+	// An identity protocol with a name of its own (SockJS's Primus path)
+	// carries Primus framing: the dialect applies.
+	sockjs := attach(&framingConn{proto: &transport.Protocol{Name: "sockjs-primus"}})
+	if !sockjs.emitterOK || !sockjs.emitter.Load() {
+		t.Fatal("an identity session with a protocol name was not given the dialect")
+	}
 	wrapped := attach(&framingConn{proto: newEmitterProtocol(parser.JSON{})})
 	wrapped.OnValue(map[string]any{"type": 0.0, "data": []any{"hi"}}, 10)
 	if wrapped.emitterOK || wrapped.emitter.Load() {

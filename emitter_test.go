@@ -27,17 +27,6 @@ func emitterServer(t *testing.T, opts allspark.Options) (*allspark.Server, strin
 	return srv, base, data, sparks
 }
 
-func nextSpark(t *testing.T, ch chan *allspark.Spark) *allspark.Spark {
-	t.Helper()
-	select {
-	case sp := <-ch:
-		return sp
-	case <-time.After(waitLong):
-		t.Fatal("no connection")
-		return nil
-	}
-}
-
 // expectJSON reads the next frame and compares it with want as JSON
 // values, so key order does not matter.
 func (c *wsClient) expectJSON(want string) {
