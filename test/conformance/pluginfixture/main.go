@@ -26,6 +26,7 @@
 //	announcements   create only
 //	authentication  create({strategy, token}): "alice-token" (roles admin), "bob-token" log in, else NotAuthenticated
 //
+// Primus sparks speak primus-emitter from the start (Emitter.Default).
 // Channels: every connection starts in anonymous; a login moves it to
 // authenticated and user/<id>. messages events go to user/<userId> when the
 // record names one, else to authenticated; announcements to everyone;
@@ -130,7 +131,10 @@ func emitterServer() *allspark.Server {
 }
 
 func feathersServer() *allspark.Server {
-	srv, err := allspark.New(allspark.Options{PingInterval: allspark.NoPing})
+	// Every Primus client of a Feathers app speaks primus-emitter (the v4
+	// primus-client), and one that only listens never sends a packet:
+	// Emitter.Default gives every Primus spark the dialect from its start.
+	srv, err := allspark.New(allspark.Options{PingInterval: allspark.NoPing, Emitter: allspark.EmitterOptions{Default: true}})
 	must(err)
 	ch := channels.New(srv, channels.Config{})
 	app, err := services.New(srv, ch)
