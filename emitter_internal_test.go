@@ -3,6 +3,7 @@ package allspark
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -235,5 +236,64 @@ func TestEmitterMsgPack(t *testing.T) {
 	}
 	if n, _ := events.Integer(env.Args[0]); n != 5 {
 		t.Fatalf("ack %v", env.Args)
+	}
+}
+
+// BenchmarkEmitBroadcast is a room Emit to 10,000 sparks, all speaking
+// envelopes or all speaking primus-emitter: the emitter frame is made once
+// per write (by the first receiver's writer), so the per-member cost and
+// allocations match the envelope case.
+func BenchmarkEmitBroadcast(b *testing.B) {
+	for _, dialect := range []string{"envelope", "emitter"} {
+		b.Run(dialect, func(b *testing.B) {
+			const members = 10000
+			srv, err := New(Options{PingInterval: NoPing, QueueSize: 1 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
+			r.RemoteAddr = "127.0.0.1:1"
+			sparks := make([]*Spark, members)
+			for i := range sparks {
+				sparks[i] = srv.attach(&nullConn{}, r)
+				if dialect == "emitter" {
+					sparks[i].speak(true)
+				}
+				if err := sparks[i].Join("lobby"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			target := srv.Room("lobby")
+			msg := map[string]any{"text": "hello everyone"}
+			for range 20 {
+				_, _ = target.Emit("news", msg)
+			}
+			waitIdle(sparks)
+			var mallocs uint64
+			var before, after runtime.MemStats
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				waitIdle(sparks)
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				if n, err := target.Emit("news", msg); err != nil || n != members {
+					b.Fatalf("n=%d err=%v", n, err)
+				}
+				b.StopTimer()
+				waitIdle(sparks)
+				runtime.ReadMemStats(&after)
+				mallocs += after.Mallocs - before.Mallocs
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/member")
+			b.ReportMetric(float64(mallocs)/float64(b.N), "allocs/write")
+			for _, sp := range sparks {
+				sp.OnClose(nil)
+			}
+			_ = srv.Shutdown(b.Context(), ShutdownOptions{})
+		})
 	}
 }
