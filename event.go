@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/allspark/allspark/internal/emitter"
 	"github.com/allspark/allspark/internal/events"
 )
 
@@ -256,13 +257,26 @@ func (s *Spark) failAcksLocked() {
 	s.ackCount.Store(0)
 }
 
-// handleEnvelope processes a received envelope on the read path. It reports
-// false when data is plain data for the OnData handlers. size is the frame's
-// payload length, for the event queue's byte bound.
+// handleEnvelope processes a received envelope, or a primus-emitter packet
+// (emitter.go), on the read path. It reports false when data is plain data
+// for the OnData handlers. size is the frame's payload length, for the
+// event queue's byte bound.
 func (s *Spark) handleEnvelope(data any, size int) bool {
 	env, ok, err := events.Parse(data)
 	if !ok {
-		return false
+		if !s.emitterOK {
+			return false
+		}
+		if env, ok = emitter.Parse(data); !ok {
+			return false
+		}
+		// Before the event runs, so its answer goes out as a packet.
+		s.speak(true)
+		s.handleParsed(env, size)
+		return true
+	}
+	if s.emitterOK {
+		s.speak(false)
 	}
 	if err != nil {
 		var m *events.Malformed
@@ -271,6 +285,12 @@ func (s *Spark) handleEnvelope(data any, size int) bool {
 		s.emitError(&EventError{Code: CodeBadEnvelope, Message: m.Reason, Event: m.Name})
 		return true
 	}
+	s.handleParsed(env, size)
+	return true
+}
+
+// handleParsed acts on an envelope that was read without error.
+func (s *Spark) handleParsed(env events.Envelope, size int) {
 	switch env.Kind {
 	case events.Ack:
 		s.resolveAck(env.ID, ackResult{args: env.Args})
@@ -282,7 +302,6 @@ func (s *Spark) handleEnvelope(data any, size int) bool {
 	case events.Event:
 		s.receiveEvent(env, size)
 	}
-	return true
 }
 
 // receiveEvent finds the handler and queues the call, or answers the failure.

@@ -69,7 +69,8 @@ func newFakeSpark(tb testing.TB, opts Options) (*Server, *Spark, *fakeConn) {
 // transforms, delivery, echo) with arbitrary frames, for both parsers: it
 // must never panic, and whatever it writes back must decode.
 func FuzzIncomingMessage(f *testing.F) {
-	for _, s := range []string{`"primus::id::"`, `"primus::pong::1"`, `{"a":1}`, `[`, "\x93\x01\x02\x03", "\xdd\xff\xff\xff\xff", `"primus::ping::x"`} {
+	for _, s := range []string{`"primus::id::"`, `"primus::pong::1"`, `{"a":1}`, `[`, "\x93\x01\x02\x03", "\xdd\xff\xff\xff\xff", `"primus::ping::x"`,
+		`{"type":0,"data":["x",1],"id":2}`, `{"type":1,"id":1,"data":[]}`, `{"type":0,"data":["open"]}`} {
 		f.Add([]byte(s), false, false)
 		f.Add([]byte(s), true, true)
 	}

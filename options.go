@@ -154,6 +154,25 @@ type Options struct {
 	// plain sockjs-client users exchanging strings with sparks. On by
 	// default.
 	SockJS SockJSOptions
+	// Emitter configures the primus-emitter dialect of named events
+	// (docs/events.md, "primus-emitter"): Primus clients with the npm
+	// primus-emitter plugin, Feathers v4 primus-client. On by default.
+	Emitter EmitterOptions
+}
+
+// EmitterOptions configures the primus-emitter dialect. The zero value
+// detects it per message: a Primus spark whose client sends an emitter
+// packet gets its events and acks as emitter packets from then on.
+type EmitterOptions struct {
+	// Disabled: values shaped like emitter packets are plain data, and no
+	// spark gets emitter packets.
+	Disabled bool
+	// Default makes every Primus spark speak the dialect from its start,
+	// before its client sent anything: for servers whose Primus clients
+	// all use primus-emitter (a Feathers v4 app whose clients may only
+	// listen). A spark whose client sends one of our envelopes switches
+	// to envelopes, as in the default mode.
+	Default bool
 }
 
 // DefaultSSEPath is where the event stream is served, below the pathname.

@@ -154,17 +154,21 @@ func (q *sendQueue) len() int {
 	return len(q.frames)
 }
 
-// writerHost is what the write loop reports to. Passing the spark as an
-// interface (not method values) keeps starting a writer allocation-free apart
-// from the goroutine itself.
+// writerHost is what the write loop writes to and reports to. Passing the
+// spark as an interface (not method values) keeps starting a writer
+// allocation-free apart from the goroutine itself.
 type writerHost interface {
+	// session is the session to write the next batch to: asked per batch,
+	// because a spark's dialect (primus-emitter) may change between two.
+	session() transport.Session
 	written(msgs, bytes int)
 	writerFinished(err error)
 }
 
-// writeLoop drains the queue onto conn. It runs while there is work and exits
-// when the queue is empty; host.writerFinished is called exactly once on exit.
-func (q *sendQueue) writeLoop(conn transport.Session, host writerHost) {
+// writeLoop drains the queue onto host's session. It runs while there is
+// work and exits when the queue is empty; host.writerFinished is called
+// exactly once on exit.
+func (q *sendQueue) writeLoop(host writerHost) {
 	var err error
 	for {
 		q.mu.Lock()
@@ -186,7 +190,7 @@ func (q *sendQueue) writeLoop(conn transport.Session, host writerHost) {
 			q.signalDrainedLocked()
 			q.mu.Unlock()
 			if closing {
-				_ = conn.Close(code, "") // the engine bounds it by its write timeout
+				_ = host.session().Close(code, "") // the engine bounds it by its write timeout
 			}
 			host.writerFinished(nil)
 			return
@@ -198,7 +202,7 @@ func (q *sendQueue) writeLoop(conn transport.Session, host writerHost) {
 		// The engine owns the write deadline: it renews it while the peer
 		// takes bytes and fails the write after WriteTimeout without any.
 		var msgs, n int
-		msgs, n, err = conn.WriteBatch(batch)
+		msgs, n, err = host.session().WriteBatch(batch)
 		host.written(msgs, n)
 		clear(batch)
 		q.mu.Lock()

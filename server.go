@@ -82,6 +82,10 @@ type Server struct {
 	// ownHeartbeats counts live sparks whose wire keeps them alive itself
 	// (Protocol.OwnHeartbeat); while it is 0 the Primus ping goes to all.
 	ownHeartbeats atomic.Int32
+
+	// emitterProto frames events for sparks that speak primus-emitter
+	// (nil when Options.Emitter.Disabled).
+	emitterProto *transport.Protocol
 }
 
 // New returns a Server configured by opts (the zero value works). It fails
@@ -120,6 +124,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if !opts.SSE.Disabled {
 		s.sse, s.ssePath = newSSE(s), ssePath(opts.Pathname, opts.SSE.Path)
+	}
+	if !opts.Emitter.Disabled {
+		s.emitterProto = newEmitterProtocol(opts.Parser)
 	}
 	s.rooms.rooms = make(map[string]map[*Spark]struct{})
 	s.rooms.subscribed = make(map[string]struct{})
@@ -317,6 +324,7 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 			s.reframing.Add(1)
 		}
 	}
+	sp.initEmitter()
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
 	sp.hooksDone = len(sp.connectionHooks()) == 0

@@ -65,6 +65,14 @@ type Spark struct {
 	events   eventHandlers // this spark's own named-event handlers
 	evq      eventQueue    // events waiting for their handlers
 
+	// emitterOK: the primus-emitter dialect applies to this spark (a
+	// Primus-framed session, Options.Emitter not disabled). emitter: its
+	// client speaks it now, so the writer writes through emitSess, which
+	// frames events and acks as emitter packets (emitter.go).
+	emitterOK bool
+	emitter   atomic.Bool
+	emitSess  atomic.Pointer[emitterSession]
+
 	// rooms is guarded by the server's room registry lock, not mu.
 	rooms map[string]struct{}
 
@@ -262,7 +270,19 @@ func (s *Spark) startWriter() {
 	go s.writerFn()
 }
 
-func (s *Spark) runWriter() { s.queue.writeLoop(s.conn, s) }
+func (s *Spark) runWriter() { s.queue.writeLoop(s) }
+
+// session is what the writer writes the next batch to: the connection, or,
+// while the client speaks the primus-emitter dialect, the connection seen
+// through that dialect's framing.
+func (s *Spark) session() transport.Session {
+	if s.emitter.Load() {
+		if es := s.emitSess.Load(); es != nil {
+			return es
+		}
+	}
+	return s.conn
+}
 
 // written counts what the writer put on the socket.
 func (s *Spark) written(msgs, bytes int) { s.server.countOut(msgs, bytes) }
@@ -325,12 +345,16 @@ func (s *Spark) finish() {
 		s.reason = ReasonTransportClose
 	}
 	reason := s.reason
+	// Read under mu: speak attaches the emitter session only to a spark
+	// that is not Closed, so it is counted in reframing exactly when this
+	// sees it.
+	emitting := s.emitSess.Load() != nil
 	s.mu.Unlock()
 
 	s.runDisconnecting(reason)
 
 	s.cancel()
-	if s.reframes {
+	if s.reframes || emitting {
 		s.server.reframing.Add(-1)
 	}
 	if s.ownHeartbeat {

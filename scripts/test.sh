@@ -72,7 +72,7 @@ go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse"; do
+for target in "FuzzIncomingMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse" "FuzzParse ./internal/emitter" "FuzzFrame ./internal/emitter"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done
@@ -96,6 +96,11 @@ done
 # The sockjs-client suite against npm sockjs 0.3.24, ~10 s; the step above
 # ran it against cmd/allspark --echo.
 SOCKJS_SERVER=reference node --test --test-reporter=tap test/conformance/sockjs.test.mjs
+# The primus-emitter suite against stock Primus + primus-emitter, and the
+# Feathers suite against Feathers v4 (Primus) and v5 (Socket.IO) in Node,
+# ~4 s together; the step above ran both against Allspark (pluginfixture).
+EMITTER_SERVER=reference node --test --test-reporter=tap test/conformance/emitter.test.mjs
+FEATHERS_SERVER=reference node --test --test-reporter=tap test/conformance/feathers.test.mjs
 
 step "Node: conformance on the engine.io transformer against Allspark (polling only, then with upgrade), and eio.test.mjs strict"
 EIO_STRICT=1 node --test --test-reporter=tap test/conformance/eio.test.mjs

@@ -163,6 +163,16 @@ func parseErrorBody(v any) (ErrorBody, error) {
 	return ErrorBody{Code: code, Message: msg, Event: ev}, nil
 }
 
+// RequestID reads a request id from a decoded value: a positive integer
+// below 2^53, whatever numeric type the parser produced. Other wires that
+// carry ids in their own shape (primus-emitter) use it, so every dialect
+// accepts the same ids.
+func RequestID(v any) (uint64, bool) { return requestID(v) }
+
+// Integer reads a whole number from a decoded value (JSON's float64 or
+// MessagePack's sized integers), within ±(2^53−1).
+func Integer(v any) (int64, bool) { return integer(v) }
+
 // requestID reads a positive integer below 2^53.
 func requestID(v any) (uint64, bool) {
 	n, ok := integer(v)

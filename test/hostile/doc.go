@@ -1,5 +1,5 @@
 // Package hostile is a black-box suite of hostile WebSocket clients (and
-// event-stream subscribers, sse_test.go) run against a real Allspark server
+// event-stream subscribers, sse_test.go; primus-emitter clients, emitter_test.go) run against a real Allspark server
 // (issue 11, "Prove it"; issue 14).
 //
 // Each test starts a server on 127.0.0.1 through the public API only, drives
