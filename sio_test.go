@@ -340,3 +340,43 @@ func TestSocketIOTargetOperations(t *testing.T) {
 		t.Fatalf("fetchSockets after disconnect: %v", sparks)
 	}
 }
+
+// TestRoomEmitWithAckReportsAckErrorsAndDisconnecting: a receiver that
+// answers a room request with an ack error is a reply with Err set (not a
+// missing one), and a spark's own disconnecting handler sees its rooms
+// and the reason.
+func TestRoomEmitWithAckReportsAckErrorsAndDisconnecting(t *testing.T) {
+	type end struct {
+		reason string
+		rooms  []string
+	}
+	ends := make(chan end, 1)
+	srv, base := startServer(t, allspark.Options{PingInterval: allspark.NoPing}, func(s *allspark.Server) {
+		s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
+			sp.OnDisconnecting(func(reason string) { ends <- end{reason, sp.Rooms()} })
+			return sp.Join("r")
+		})
+	})
+	c := dial(t, base, "/primus", nil)
+	waitFor(t, "member", func() bool { return srv.Room("r").Len() == 1 })
+	go func() {
+		c.expect(`{"allspark":1,"event":"q","args":[],"id":1}`)
+		c.sendText(`{"allspark":1,"ack":1,"error":{"code":"nope","message":"refused"}}`)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	replies, err := srv.Room("r").EmitWithAck(ctx, "q")
+	var ee *allspark.EventError
+	if err != nil || len(replies) != 1 || !errors.As(replies[0].Err, &ee) || ee.Code != "nope" || replies[0].From == "" {
+		t.Fatalf("EmitWithAck: %v %+v", err, replies)
+	}
+	srv.Room("r").Disconnect(false)
+	select {
+	case e := <-ends:
+		if e.reason != allspark.ReasonServerDisconnect || strings.Join(e.rooms, ",") != "r" {
+			t.Errorf("disconnecting: %+v", e)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("the spark's disconnecting handler did not run")
+	}
+}

@@ -45,8 +45,9 @@ func (e *AckTimeoutError) Unwrap() error { return e.Err }
 // an ack error is a reply with Err set. When some did not reply in time
 // (or ended first) it returns the replies so far and an
 // *AckTimeoutError with the count. Each receiver gets its own request id,
-// so the event is encoded once per receiver. ErrReserved for an invalid
-// name.
+// so the event is encoded once per receiver, and one goroutine per
+// receiver waits for its reply until ctx ends: give large rooms a
+// deadline. ErrReserved for an invalid name.
 func (t Target) EmitWithAck(ctx context.Context, event string, args ...any) ([]*Reply, error) {
 	sparks := t.Sparks()
 	var (
