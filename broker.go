@@ -154,3 +154,23 @@ func (s *Server) HandlePublication(p *Publication) int {
 	}
 	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
 }
+
+// BrokerHealth returns the broker's own view of its connection
+// (HealthReporter), or nil for brokers that do not watch one.
+func (s *Server) BrokerHealth() error {
+	if hr, ok := s.broker.(HealthReporter); ok {
+		if err := hr.Health(); err != nil {
+			return &BrokerError{Op: "health", Err: err}
+		}
+	}
+	return nil
+}
+
+// BrokerStats returns the broker's counters, and false when it keeps none
+// (StatsReporter).
+func (s *Server) BrokerStats() (BrokerStats, bool) {
+	if sr, ok := s.broker.(StatsReporter); ok {
+		return sr.BrokerStats(), true
+	}
+	return BrokerStats{}, false
+}
