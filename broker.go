@@ -39,7 +39,8 @@ type Broker interface {
 	// unreachable): a broker resubscribes what was asked of it by itself
 	// once it is connected again.
 	Subscribe(ctx context.Context, node, room string) error
-	// Unsubscribe undoes Subscribe when the node's last member left.
+	// Unsubscribe undoes Subscribe when the node's last member left; like
+	// Subscribe, the interest is dropped even when the call fails.
 	Unsubscribe(ctx context.Context, node, room string) error
 	// Publish delivers p to every other node that has members of p.Rooms or
 	// may hold one of p.Sparks, or to every other node when p.All. It returns the deliveries the other nodes
