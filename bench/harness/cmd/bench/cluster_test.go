@@ -94,11 +94,13 @@ func hasEnv(c *exec.Cmd, kv string) bool { return slices.Contains(c.Env, kv) }
 
 func TestBrokerCostPerPublication(t *testing.T) {
 	s0 := brokerSample{proc: procfs.Sample{CPU: time.Second, RSSKB: 1024}, info: redisinfo.Info{
+		"used_cpu_sys": "1.000000", "used_cpu_user": "0.250000",
 		"total_commands_processed": "100", "total_reads_processed": "50", "total_writes_processed": "10",
 		"total_net_input_bytes": "1000", "total_net_output_bytes": "2000",
 		"cmdstat_publish": "calls=10,usec=1", "cmdstat_info": "calls=1,usec=1",
 	}}
-	s1 := brokerSample{proc: procfs.Sample{CPU: 1500 * time.Millisecond, RSSKB: 2048}, info: redisinfo.Info{
+	s1 := brokerSample{proc: procfs.Sample{CPU: 9 * time.Second, RSSKB: 2048}, info: redisinfo.Info{
+		"used_cpu_sys": "1.300000", "used_cpu_user": "0.450000", // 0.5 s more (INFO, not /proc)
 		// 2,000 publications: 2,000 PUBLISH, 200 PING, and the harness's own
 		// INFO (one command, one read, one write).
 		"total_commands_processed": "2301", "total_reads_processed": "1051", "total_writes_processed": "6011",
@@ -108,7 +110,8 @@ func TestBrokerCostPerPublication(t *testing.T) {
 	var l result.Line
 	addBrokerCost(&l, s0, s1, 10*time.Second, 2000)
 	for key, want := range map[string]string{
-		"broker_cpu_pct":           "5",      // 0.5 s of 10 s
+		"broker_cpu_pct":           "5.0", // 0.5 s of 10 s
+		"broker_cmds_per_s":        "220",
 		"broker_cpu_ms_per_1k_pub": "250.00", // 500 ms for 2,000
 		"broker_cmds_per_pub":      "1.100",
 		"broker_reads_per_pub":     "0.500",

@@ -33,6 +33,19 @@ func (in Info) Int(key string) int64 {
 	return n
 }
 
+// Float returns key as a number (used_cpu_sys is seconds with
+// microseconds), 0 when absent or not one.
+func (in Info) Float(key string) float64 {
+	f, _ := strconv.ParseFloat(in[key], 64)
+	return f
+}
+
+// CPU is the server's CPU time so far, all its threads, user and system
+// (INFO cpu, microsecond resolution where /proc counts 10 ms ticks).
+func (in Info) CPU() time.Duration {
+	return time.Duration((in.Float("used_cpu_sys") + in.Float("used_cpu_user")) * float64(time.Second))
+}
+
 // Calls returns the calls count of a command from its commandstats line
 // (cmdstat_<name>:calls=N,usec=…), 0 when the command never ran.
 func (in Info) Calls(command string) int64 {

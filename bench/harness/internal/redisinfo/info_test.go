@@ -38,7 +38,7 @@ func fakeRedis(t *testing.T, reply func(cmd string) string) string {
 	return ln.Addr().String()
 }
 
-const sample = "# Stats\r\ntotal_commands_processed:42\r\ntotal_reads_processed:17\r\n\r\n# Commandstats\r\n" +
+const sample = "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:0.500500\r\n# Stats\r\ntotal_commands_processed:42\r\ntotal_reads_processed:17\r\n\r\n# Commandstats\r\n" +
 	"cmdstat_publish:calls=30,usec=90,usec_per_call=3.00,rejected_calls=0,failed_calls=0\r\n" +
 	"cmdstat_info:calls=2,usec=10,usec_per_call=5.00,rejected_calls=0,failed_calls=0\r\n"
 
@@ -57,6 +57,9 @@ func TestFetchParsesCountersAndCommandStats(t *testing.T) {
 	}
 	if in.Int("total_commands_processed") != 42 || in.Int("total_reads_processed") != 17 || in.Int("absent") != 0 {
 		t.Fatalf("counters %v", in)
+	}
+	if in.CPU() != 1750500*time.Microsecond {
+		t.Fatalf("cpu %v", in.CPU())
 	}
 	if in.Calls("publish") != 30 || in.Calls("info") != 2 || in.Calls("subscribe") != 0 {
 		t.Fatalf("calls %v", in.Commands())
