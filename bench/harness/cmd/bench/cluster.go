@@ -159,14 +159,19 @@ func topCommands(s0, s1 redisinfo.Info, pub float64, n int) string {
 }
 
 // clusterCommands returns one process per node of server kind, node i on
-// ports[i], all on broker b.
-func (bn *binaries) clusterCommands(kind string, ports []int, b *brokerProc) ([]*exec.Cmd, error) {
+// ports[i], all on broker b; with pprof set, the first allspark node serves
+// its profiles there.
+func (bn *binaries) clusterCommands(kind string, ports []int, b *brokerProc, pprof string) ([]*exec.Cmd, error) {
 	var out []*exec.Cmd
-	for _, port := range ports {
+	for i, port := range ports {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		switch kind {
 		case "allspark":
-			out = append(out, exec.Command(filepath.Join(bn.dir, "srv-allspark"), "-addr", addr, "-broker", b.url()))
+			args := []string{"-addr", addr, "-broker", b.url()}
+			if pprof != "" && i == 0 {
+				args = append(args, "-pprof", pprof)
+			}
+			out = append(out, exec.Command(filepath.Join(bn.dir, "srv-allspark"), args...))
 		case "centrifuge":
 			if b.kind != "redis" {
 				return nil, fmt.Errorf("centrifuge peer: no %s broker", b.kind)
@@ -191,7 +196,7 @@ func (bn *binaries) clusterCommands(kind string, ports []int, b *brokerProc) ([]
 
 // startCluster starts nodes processes of kind, each on its own port, joined
 // by broker b, and waits until every one is ready.
-func (bn *binaries) startCluster(ctx context.Context, kind string, nodes int, b *brokerProc) (*server, error) {
+func (bn *binaries) startCluster(ctx context.Context, kind string, nodes int, b *brokerProc, pprof string) (*server, error) {
 	if nodes < 1 {
 		return nil, errors.New("cluster: no nodes")
 	}
@@ -205,11 +210,11 @@ func (bn *binaries) startCluster(ctx context.Context, kind string, nodes int, b 
 			ports = append(ports, p)
 		}
 	}
-	cmds, err := bn.clusterCommands(kind, ports, b)
+	cmds, err := bn.clusterCommands(kind, ports, b, pprof)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: kind}
+	s := &server{kind: kind, pprof: pprof}
 	for _, p := range ports {
 		s.addrs = append(s.addrs, "127.0.0.1:"+strconv.Itoa(p))
 	}

@@ -66,7 +66,7 @@ func TestClusterCommandsGiveEveryNodeItsPortAndTheBroker(t *testing.T) {
 		"socketio":   {"/r/bench/harness/node/socketio-server.js %d 1"},
 	}
 	for kind := range want {
-		cmds, err := bn.clusterCommands(kind, ports, b)
+		cmds, err := bn.clusterCommands(kind, ports, b, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,14 @@ func TestClusterCommandsGiveEveryNodeItsPortAndTheBroker(t *testing.T) {
 			}
 		}
 	}
-	if _, err := bn.clusterCommands("primus", ports, b); err == nil {
+	cmds, err := bn.clusterCommands("allspark", ports, b, "127.0.0.1:6060")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a0, a1 := strings.Join(cmds[0].Args, " "), strings.Join(cmds[1].Args, " "); !strings.HasSuffix(a0, " -pprof 127.0.0.1:6060") || strings.Contains(a1, "-pprof") {
+		t.Fatalf("profiles on the first node only: %q, %q", a0, a1)
+	}
+	if _, err := bn.clusterCommands("primus", ports, b, ""); err == nil {
 		t.Fatal("primus has no cluster mode")
 	}
 }

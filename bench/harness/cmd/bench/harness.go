@@ -279,7 +279,8 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	}
 	l.Int("procs", int64(procs))
 	pprof := ""
-	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && procs == 1 {
+	// A cluster profiles its first node (every node does the same work).
+	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && (procs == 1 || st.scenario == load.Cluster) {
 		if p, err := freePort(); err == nil {
 			pprof = fmt.Sprintf("127.0.0.1:%d", p)
 		}
@@ -299,7 +300,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 		}
 		defer brk.stop()
 		h.logf("%s n=%d: starting %s (%d nodes on %s)", st.scenario, st.n, st.server, procs, brk.url())
-		srv, err = h.bins.startCluster(ctx, st.server, procs, brk)
+		srv, err = h.bins.startCluster(ctx, st.server, procs, brk, pprof)
 	} else {
 		h.logf("%s n=%d: starting %s (%d process(es))", st.scenario, st.n, st.server, procs)
 		srv, err = h.bins.start(ctx, st.server, procs, pprof)
