@@ -3,9 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,25 +28,42 @@ import (
 var clusterServers = []string{"allspark", "centrifuge", "socketio"}
 
 // clusterBrokers are the brokers the cluster scenario can run on.
-var clusterBrokers = []string{"redis"}
+var clusterBrokers = []string{"redis", "nats"}
 
-// brokerProc is the dedicated broker of one cluster measurement: a
-// redis-server of its own on a free loopback port, without persistence, so
-// its counters and CPU are this measurement's alone (never the shared Redis
-// on 6379).
-type brokerProc struct {
-	kind string
-	addr string
-	cmd  *exec.Cmd
+// clusterPeers lists, per broker, the servers that can run on it: the
+// centrifuge and Socket.IO peers here have Redis only (centrifuge's NATS
+// broker lives outside the library, Socket.IO has no NATS adapter in
+// node_modules).
+var clusterPeers = map[string][]string{
+	"redis": clusterServers,
+	"nats":  {"allspark"},
 }
 
-// startBroker starts a dedicated broker and waits until it answers.
-// Its log (startup banner, warnings) goes to logw.
+// brokerProc is the dedicated broker of one cluster measurement, on a free
+// loopback port, so its counters and CPU are this measurement's alone (never
+// the shared Redis on 6379 or NATS on 4222): a redis-server without
+// persistence, or a nats-server without JetStream and with its monitoring
+// endpoint (/varz) on a second port.
+type brokerProc struct {
+	kind    string
+	addr    string
+	monitor string // nats: the /varz listener
+	cmd     *exec.Cmd
+}
+
+// startBroker starts a dedicated broker and waits until it answers. Its log
+// (startup banner, warnings) goes to logw.
 func startBroker(ctx context.Context, kind string, logw io.Writer) (*brokerProc, error) {
-	if kind != "redis" {
+	var bin string
+	switch kind {
+	case "redis":
+		bin = "redis-server"
+	case "nats":
+		bin = "nats-server"
+	default:
 		return nil, fmt.Errorf("unknown broker %q (have %s)", kind, strings.Join(clusterBrokers, ", "))
 	}
-	bin, err := exec.LookPath("redis-server")
+	path, err := exec.LookPath(bin)
 	if err != nil {
 		return nil, fmt.Errorf("cluster scenario: %w", err)
 	}
@@ -52,24 +72,34 @@ func startBroker(ctx context.Context, kind string, logw io.Writer) (*brokerProc,
 		return nil, err
 	}
 	b := &brokerProc{kind: kind, addr: "127.0.0.1:" + strconv.Itoa(port)}
-	b.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	switch kind {
+	case "redis":
+		b.cmd = exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	case "nats":
+		mport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		b.monitor = "127.0.0.1:" + strconv.Itoa(mport)
+		b.cmd = exec.Command(path, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport))
+	}
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	b.cmd.Stdout = &prefixWriter{prefix: "[redis] ", w: logw}
+	b.cmd.Stdout = &prefixWriter{prefix: "[" + kind + "] ", w: logw}
 	b.cmd.Stderr = b.cmd.Stdout
 	if err := b.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	end := time.Now().Add(10 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := redisinfo.Ping(pctx, b.addr)
+		_, err := b.sample(pctx)
 		cancel()
 		if err == nil {
 			return b, nil
 		}
 		if time.Now().After(end) || ctx.Err() != nil {
 			b.stop()
-			return nil, fmt.Errorf("%w: redis-server on %s: %v", errNotReady, b.addr, err)
+			return nil, fmt.Errorf("%w: %s on %s: %v", errNotReady, bin, b.addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -93,41 +123,97 @@ func (b *brokerProc) stop() {
 	}
 }
 
-// brokerSample is the broker's state at one moment.
+// brokerSample is the broker's state at one moment: its process, and its
+// own counters (INFO for Redis, /varz for NATS).
 type brokerSample struct {
 	proc procfs.Sample
 	info redisinfo.Info
+	varz *natsVarz
+}
+
+// natsVarz is what the benchmark reads from nats-server's /varz.
+type natsVarz struct {
+	InMsgs   int64 `json:"in_msgs"`
+	OutMsgs  int64 `json:"out_msgs"`
+	InBytes  int64 `json:"in_bytes"`
+	OutBytes int64 `json:"out_bytes"`
 }
 
 func (b *brokerProc) sample(ctx context.Context) (brokerSample, error) {
 	s := brokerSample{proc: procfs.Measure([]int{b.cmd.Process.Pid})}
 	var err error
-	s.info, err = redisinfo.Fetch(ctx, b.addr)
+	if b.kind == "nats" {
+		s.varz, err = fetchVarz(ctx, b.monitor)
+	} else {
+		s.info, err = redisinfo.Fetch(ctx, b.addr)
+	}
 	return s, err
 }
 
+// fetchVarz reads /varz (a few KiB of JSON; at most 1 MiB is read).
+func fetchVarz(ctx context.Context, monitor string) (*natsVarz, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+monitor+"/varz", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("nats /varz: %s", resp.Status)
+	}
+	var v natsVarz
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
+		return nil, fmt.Errorf("nats /varz: %w", err)
+	}
+	return &v, nil
+}
+
+// cpu is the broker's CPU time: INFO cpu for Redis (every thread, user and
+// system, µs resolution), /proc for NATS (10 ms ticks).
+func (s brokerSample) cpu() time.Duration {
+	if s.info != nil {
+		return s.info.CPU()
+	}
+	return s.proc.CPU
+}
+
 // addBrokerCost adds what the broker spent over [s0, s1] to l, per
-// publication: CPU (INFO cpu: every thread, user and system, µs resolution;
-// per 1,000 publications), commands processed, socket reads (each a round
-// trip from some client: pipelined commands share one) and writes, and
-// bytes in and out; and commands per second, which shows the broker's
-// background traffic (pings, heartbeats) beside the publications. The
-// harness's own INFO (one command, one read, one write) is taken out.
+// publication: CPU (per 1,000 publications), commands (Redis: commands
+// processed; NATS: messages in), socket reads (Redis only: each a round trip
+// from some client, pipelined commands sharing one), writes (Redis: socket
+// writes; NATS: messages out) and bytes in and out; and commands per
+// second, which shows the broker's background traffic (pings, heartbeats)
+// beside the publications. The harness's own INFO (one command, one read,
+// one write) is taken out.
 func addBrokerCost(l *result.Line, s0, s1 brokerSample, window time.Duration, published int64) {
 	pub := float64(max(published, 1))
-	cpu := s1.info.CPU() - s0.info.CPU()
-	delta := func(key string) float64 { return float64(s1.info.Int(key) - s0.info.Int(key)) }
-	cmds := delta("total_commands_processed") - 1
+	cpu := s1.cpu() - s0.cpu()
+	var cmds, reads, writes, in, out float64
+	top := "-"
+	if s0.varz != nil && s1.varz != nil {
+		cmds, reads, writes = float64(s1.varz.InMsgs-s0.varz.InMsgs), math.NaN(), float64(s1.varz.OutMsgs-s0.varz.OutMsgs)
+		in, out = float64(s1.varz.InBytes-s0.varz.InBytes), float64(s1.varz.OutBytes-s0.varz.OutBytes)
+	} else {
+		delta := func(key string) float64 { return float64(s1.info.Int(key) - s0.info.Int(key)) }
+		cmds, reads, writes = delta("total_commands_processed")-1, delta("total_reads_processed")-1, delta("total_writes_processed")-1
+		in, out = delta("total_net_input_bytes"), delta("total_net_output_bytes")
+		top = topCommands(s0.info, s1.info, pub, 4)
+	}
 	l.Float("broker_cpu_pct", float64(cpu)/float64(window)*100, 1)
 	l.Float("broker_cpu_ms_per_1k_pub", float64(cpu)/float64(time.Millisecond)/pub*1000, 2)
 	l.Float("broker_cmds_per_pub", cmds/pub, 3)
-	l.Float("broker_reads_per_pub", (delta("total_reads_processed")-1)/pub, 3)
-	l.Float("broker_writes_per_pub", (delta("total_writes_processed")-1)/pub, 3)
-	l.Float("broker_in_b_per_pub", delta("total_net_input_bytes")/pub, 0)
-	l.Float("broker_out_b_per_pub", delta("total_net_output_bytes")/pub, 0)
+	l.Float("broker_reads_per_pub", reads/pub, 3)
+	l.Float("broker_writes_per_pub", writes/pub, 3)
+	l.Float("broker_in_b_per_pub", in/pub, 0)
+	l.Float("broker_out_b_per_pub", out/pub, 0)
 	l.Float("broker_cmds_per_s", cmds/window.Seconds(), 0)
 	l.Float("broker_rss_mb", float64(s1.proc.RSSKB)/1024, 1)
-	l.Str("broker_cmds", topCommands(s0.info, s1.info, pub, 4))
+	l.Str("broker_cmds", top)
 }
 
 // topCommands names the n commands the broker ran most over the window with

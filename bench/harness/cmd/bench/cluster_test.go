@@ -1,10 +1,12 @@
 package main
 
 import (
+	"io"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,5 +133,69 @@ func TestBrokerCostPerPublication(t *testing.T) {
 		if got, _ := l.Get(key); got != want {
 			t.Fatalf("%s = %q, want %q (%s)", key, got, want, l.String())
 		}
+	}
+}
+
+func TestBrokerCostOnNATSCountsMessages(t *testing.T) {
+	s0 := brokerSample{proc: procfs.Sample{CPU: time.Second}, varz: &natsVarz{InMsgs: 10, OutMsgs: 20, InBytes: 1000, OutBytes: 2000}}
+	s1 := brokerSample{proc: procfs.Sample{CPU: 1200 * time.Millisecond, RSSKB: 4096}, varz: &natsVarz{InMsgs: 1010, OutMsgs: 2020, InBytes: 101000, OutBytes: 202000}}
+	var l result.Line
+	addBrokerCost(&l, s0, s1, 10*time.Second, 1000)
+	for key, want := range map[string]string{
+		"broker_cpu_ms_per_1k_pub": "200.00", // /proc: 200 ms for 1,000
+		"broker_cmds_per_pub":      "1.000",  // messages in
+		"broker_writes_per_pub":    "2.000",  // messages out: two other nodes
+		"broker_reads_per_pub":     "-",      // NATS does not count socket reads
+		"broker_out_b_per_pub":     "200",
+		"broker_cmds":              "-",
+	} {
+		if got, _ := l.Get(key); got != want {
+			t.Fatalf("%s = %q, want %q (%s)", key, got, want, l.String())
+		}
+	}
+}
+
+// TestDedicatedBrokers starts each broker the way a measurement does,
+// samples it and stops it: the process must be gone afterwards.
+func TestDedicatedBrokers(t *testing.T) {
+	for _, kind := range clusterBrokers {
+		t.Run(kind, func(t *testing.T) {
+			if _, err := exec.LookPath(kind + "-server"); err != nil {
+				t.Skipf("%s-server not installed", kind)
+			}
+			b, err := startBroker(t.Context(), kind, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := b.cmd.Process.Pid
+			s, err := b.sample(t.Context())
+			if err != nil {
+				b.stop()
+				t.Fatal(err)
+			}
+			if s.proc.Procs != 1 || s.proc.RSSKB == 0 || (s.info == nil && s.varz == nil) {
+				b.stop()
+				t.Fatalf("sample %+v", s)
+			}
+			if strings.Contains(b.addr, ":6379") || strings.Contains(b.addr, ":4222") {
+				t.Fatalf("dedicated broker on a shared port: %s", b.addr)
+			}
+			b.stop()
+			if err := syscall.Kill(pid, 0); err == nil {
+				t.Fatalf("broker %d still running after stop", pid)
+			}
+		})
+	}
+}
+
+func TestPlanClusterOnNATSRunsAllsparkOnly(t *testing.T) {
+	o := clusterOptions()
+	o.clusterBroker = "nats"
+	plan, err := o.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || plan[0].server != "allspark" || plan[0].broker != "nats" {
+		t.Fatalf("plan %+v", plan)
 	}
 }

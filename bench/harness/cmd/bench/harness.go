@@ -518,7 +518,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 			l.Str("broker_err", brkErr.Error())
 		} else {
 			addBrokerCost(l, b0, b1, t1.Sub(t0), d.Sent)
-			bcpu := float64(b1.info.CPU()-b0.info.CPU()) / float64(t1.Sub(t0)) * 100
+			bcpu := float64(b1.cpu()-b0.cpu()) / float64(t1.Sub(t0)) * 100
 			// Server and broker together: what the cluster spent per delivery.
 			l.Float("deliveries_per_total_cpu_s", float64(d.Deliveries)/d.Seconds/((cpu+bcpu)/100), 0)
 		}

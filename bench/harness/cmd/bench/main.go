@@ -105,7 +105,7 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.clusterN, "cluster-n", 10000, "cluster: members of the room, spread evenly over the nodes")
 	fs.IntVar(&o.clusterNodes, "cluster-nodes", 3, "cluster: server processes, each on its own port, on one broker")
 	fs.IntVar(&o.clusterPubs, "cluster-publishers", 1, "cluster: publisher connections per node")
-	fs.StringVar(&o.clusterBroker, "cluster-broker", "redis", "cluster: the broker (a dedicated redis-server per measurement)")
+	fs.StringVar(&o.clusterBroker, "cluster-broker", "redis", "cluster: the broker, redis or nats (a dedicated redis-server or nats-server per measurement; nats: allspark only)")
 	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm, cluster: measure each this many times and report the median of every figure too")
 	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")

@@ -167,7 +167,7 @@ func (o *options) plan() ([]step, error) {
 				return nil, fmt.Errorf("cluster broker %q (have %s)", o.clusterBroker, strings.Join(clusterBrokers, ", "))
 			}
 			for _, s := range servers {
-				if !slices.Contains(clusterServers, s) {
+				if !slices.Contains(clusterPeers[o.clusterBroker], s) {
 					continue
 				}
 				c := base
