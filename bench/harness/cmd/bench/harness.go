@@ -446,6 +446,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 	if brk != nil {
 		b0, brkErr = brk.sample(ctx)
 	}
+	m0, _ := procfs.ReadMachine()
 	s0 := procfs.Measure(pids)
 	t0 := time.Now()
 	var prof sync.WaitGroup
@@ -457,6 +458,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 	}
 	time.Sleep(time.Until(start.Add(st.cfg.Warmup + st.cfg.Duration)))
 	s1 := procfs.Measure(pids)
+	m1, _ := procfs.ReadMachine()
 	t1 := time.Now()
 	if brk != nil && brkErr == nil {
 		b1, brkErr = brk.sample(ctx)
@@ -524,6 +526,11 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 		}
 	}
 	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
+	// The whole machine's busy CPU over the window (100 per core): minus
+	// the server, the broker and the load generator, what other jobs took.
+	if m1.Total > m0.Total {
+		l.Float("machine_cpu_pct", float64(m1.Busy-m0.Busy)/float64(t1.Sub(t0))*100, 0)
+	}
 	l.Float("cpu_pct", cpu, 0).Float("load_cpu_pct", d.CPUSeconds/st.cfg.Duration.Seconds()*100, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
 	if d.FirstErr != "" {
 		l.Str("first_send_err", d.FirstErr)
