@@ -144,7 +144,7 @@ func TestSendCopiesPerNode(t *testing.T) {
 type handlerFunc func(from string, msg []byte)
 
 func (handlerFunc) HandlePublication(*allspark.Publication) int { return 0 }
-func (f handlerFunc) HandleMessage(from string, msg []byte)    { f(from, msg) }
+func (f handlerFunc) HandleMessage(from string, msg []byte)     { f(from, msg) }
 
 func TestUnsubscribeAndUnregister(t *testing.T) {
 	b := newTestBroker(t, Options{})

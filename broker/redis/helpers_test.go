@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -327,15 +324,3 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-var errNoEnv = errors.New("no env")
-
-func envInt(name string) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, errNoEnv
-	}
-	return strconv.Atoi(v)
-}
-
-var _ = fmt.Sprintf
