@@ -36,6 +36,7 @@ type Broker struct {
 	nodes map[string]*node
 	rooms map[string]map[*node]struct{}
 
+	deadline   sharedDeadline
 	health     atomic.Pointer[error] // nil: healthy
 	probeSent  atomic.Uint64
 	probeAcked atomic.Uint64
@@ -77,6 +78,7 @@ func New(opts Options) (*Broker, error) {
 		rooms:      make(map[string]map[*node]struct{}),
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
+		deadline:   sharedDeadline{timeout: o.WriteTimeout},
 	}
 	c, err := rueidis.NewClient(b.clientOption())
 	if err != nil {
@@ -378,11 +380,16 @@ func (b *Broker) publish(ctx context.Context, ch, msg []byte) error {
 
 // writeContext bounds ctx by WriteTimeout unless it ends sooner already.
 func (b *Broker) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Done() == nil {
+		return b.deadline.get(), noCancel
+	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) <= b.opts.WriteTimeout {
-		return ctx, func() {}
+		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, b.opts.WriteTimeout)
 }
+
+func noCancel() {}
 
 // Health implements allspark.HealthReporter: nil while the PUB/SUB
 // connection is up and its probes come back.
@@ -424,6 +431,7 @@ func (b *Broker) Close() error {
 		b.mu.Unlock()
 		b.drainers.Wait()
 		b.client.Close()
+		b.deadline.stop()
 	})
 	return nil
 }
