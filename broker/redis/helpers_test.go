@@ -99,36 +99,55 @@ func newTestBroker(t testing.TB, o Options) *Broker {
 // ownRedis is a redis-server of the test's own, on a free port, that the
 // test may kill and restart.
 type ownRedis struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
+	t     testing.TB
+	port  int
+	extra []string
+	dir   string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
-func startOwnRedis(t testing.TB) *ownRedis {
+// startOwnRedis starts redis-server with extra arguments on a free port
+// whose cluster bus port (+10000) is free too.
+func startOwnRedis(t testing.TB, extra ...string) *ownRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &ownRedis{t: t, port: port}
+	r := &ownRedis{t: t, port: freePort(t), extra: extra, dir: t.TempDir()}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if port+10000 > 65535 {
+			continue
+		}
+		if bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
+			bus.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port pair")
+	return 0
 }
 
 func (r *ownRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
 func (r *ownRedis) start() {
 	r.t.Helper()
-	dir := r.t.TempDir()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log")}, r.extra...)
+	r.cmd = exec.Command("redis-server", args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
