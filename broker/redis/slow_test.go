@@ -3,7 +3,9 @@ package redis
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +27,9 @@ func TestSlowNodeMemoryBounded(t *testing.T) {
 	if raceEnabled {
 		total = 50_000
 	}
-	b := newTestBroker(t, Options{InboundQueue: queue})
+	logs := &countingLog{}
+	b := newTestBroker(t, Options{InboundQueue: queue, Logger: slog.New(logs)})
+	started := time.Now()
 	stuck := &recorder{block: make(chan struct{})}
 	var healthy atomic.Int64
 	ctx := ctxT(t)
@@ -80,6 +84,10 @@ func TestSlowNodeMemoryBounded(t *testing.T) {
 	if st.Dropped == 0 || st.Dropped < uint64(total-queue-256-1) {
 		t.Errorf("Dropped = %d, want ≥ %d", st.Dropped, total-queue-257)
 	}
+	// Drops are reported at most once a second per node.
+	if n, limit := logs.drops.Load(), int64(time.Since(started)/time.Second)+1; n == 0 || n > limit {
+		t.Errorf("%d drop reports in %v, want 1..%d", n, time.Since(started), limit)
+	}
 	if n := b.nodeQueueLen("stuck"); n > queue {
 		t.Errorf("stuck node queue holds %d > %d", n, queue)
 	}
@@ -95,3 +103,16 @@ func (b *Broker) nodeQueueLen(name string) int {
 	defer b.mu.RUnlock()
 	return b.nodes[name].q.len()
 }
+
+// countingLog counts the broker's drop reports.
+type countingLog struct{ drops atomic.Int64 }
+
+func (l *countingLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *countingLog) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "dropping") {
+		l.drops.Add(1)
+	}
+	return nil
+}
+func (l *countingLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *countingLog) WithGroup(string) slog.Handler      { return l }
