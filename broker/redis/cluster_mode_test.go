@@ -45,6 +45,7 @@ func startRedisCluster(t *testing.T) []string {
 // In Cluster mode two brokers seeded with different nodes exchange room
 // publications and messages, and the room channel is hash-tagged.
 func TestClusterMode(t *testing.T) {
+	t.Parallel()
 	addrs := startRedisCluster(t)
 	prefix := randomPrefix()
 	b1 := newTestBroker(t, Options{Addrs: addrs[:1], Cluster: true, Prefix: prefix, ProbeInterval: 200 * time.Millisecond})

@@ -26,7 +26,8 @@
 // several rooms, sparks) goes on <prefix>:all, which every node receives and
 // filters locally, so a spark in two rooms gets a message once. Send goes on
 // <prefix>:n:<node>, or <prefix>:all for every node. In Cluster mode the
-// room and node names are hash-tagged ({room}). Each PUBLISH carries a
+// room and node names are hash-tagged ({room}). Each Broker value also
+// listens on <prefix>:k:<random id> for its own probes. Each PUBLISH carries a
 // one-byte envelope kind and then allspark.MarshalPublication bytes, or
 // sender, receiver and the message (envelope.go).
 //

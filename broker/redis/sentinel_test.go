@@ -48,6 +48,7 @@ func redisCLI(addr string, args ...string) (string, error) {
 // Through a Sentinel failover (the replica promoted, the old master
 // demoted) the brokers follow the new master and traffic flows again.
 func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Skip("redis-cli not installed")
 	}
