@@ -118,6 +118,12 @@ type Publication struct {
 	Except    []string // but never to these sparks
 	Payload   []byte
 	Binary    bool // Payload travels in a binary frame
+	// Value is the message again in MessagePack, set only when it holds
+	// []byte values that Payload's text encoding (JSON) turned into base64
+	// strings: the receiving node gives it to wires that send bytes as
+	// binary (Socket.IO attachments), so a Buffer sent on one node is a
+	// Buffer on every node.
+	Value []byte
 }
 
 // BrokerError reports a broker failure for one operation.
@@ -144,6 +150,10 @@ func (s *Server) NodeID() string { return s.nodeID }
 // node is delivered to the local members it targets.
 func (s *Server) HandlePublication(p *Publication) int {
 	t := Target{srv: s, ns: p.Namespace, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
+	f := frame{Payload: p.Payload, Binary: p.Binary}
+	if p.Value != nil && s.reframing.Load() > 0 {
+		f.Value = sideValue(p.Value)
+	}
 	if len(s.transforms[Outgoing].load()) > 0 {
 		// Transforms work on values, per spark: decode once, write to each.
 		data, err := s.opts.Parser.Decode(p.Payload, p.Binary)
@@ -153,7 +163,7 @@ func (s *Server) HandlePublication(p *Publication) int {
 		}
 		return t.writeEach(data)
 	}
-	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
+	return t.pushLocal(f)
 }
 
 // BrokerHealth returns the broker's own view of its connection
