@@ -23,6 +23,14 @@ type ClusterOptions struct {
 	// serves at once; past it a request is answered "busy" at once.
 	// Default 256.
 	MaxConcurrentRequests int
+	// MaxForwardedRequests bounds the polling requests forwarded from
+	// other nodes (HTTP fallbacks without sticky sessions) this node
+	// serves at once. They have their own bound because a forwarded
+	// long-poll is held for up to a poll's duration (25 s by default):
+	// one per polling client whose requests land elsewhere. Past it a
+	// forwarded request is answered "busy", which its client gets as 503.
+	// Default 4096.
+	MaxForwardedRequests int
 }
 
 // Defaults of ClusterOptions.
@@ -30,6 +38,7 @@ const (
 	DefaultHeartbeatInterval     = 2 * time.Second
 	DefaultRequestTimeout        = 5 * time.Second
 	DefaultMaxConcurrentRequests = 256
+	DefaultMaxForwardedRequests  = 4096
 )
 
 func (o ClusterOptions) withDefaults() ClusterOptions {
@@ -44,6 +53,9 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 	}
 	if o.MaxConcurrentRequests <= 0 {
 		o.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if o.MaxForwardedRequests <= 0 {
+		o.MaxForwardedRequests = DefaultMaxForwardedRequests
 	}
 	return o
 }
