@@ -234,16 +234,24 @@ func (s *Server) sockJSOwner(ctx context.Context, key string) string {
 		// time): the session opens here, as without a cluster.
 		return ""
 	}
+	f.remember(key, node)
+	return node
+}
+
+// remember caches node as the owner of the SockJS session key; at
+// sockJSOwnersCap an arbitrary entry makes room (a wrong guess costs one
+// survey later, never a wrong answer: a cached owner without the session
+// answers 404, which forgets it).
+func (f *forwarder) remember(key, node string) {
 	f.mu.Lock()
-	if len(f.owners) >= sockJSOwnersCap {
+	defer f.mu.Unlock()
+	if _, ok := f.owners[key]; !ok && len(f.owners) >= sockJSOwnersCap {
 		for k := range f.owners {
 			delete(f.owners, k)
 			break
 		}
 	}
 	f.owners[key] = node
-	f.mu.Unlock()
-	return node
 }
 
 func (f *forwarder) forgetOwner(key, node string) {
