@@ -292,11 +292,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 		}
 		q.body, q.contentLength = body, int64(len(body))
 	}
-	ctx := r.Context()
+	// The wait ends with the client, or with this node's cluster layer
+	// (Shutdown), whichever goes first.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.cluster.ctx, cancel)
+	defer stop()
 	s.stats.forwarded.Add(1)
 	out, err := s.cluster.requestFor(ctx, s.fwd.hold+s.opts.Cluster.RequestTimeout, node, opForward, q.marshal())
 	if err != nil {
-		if ctx.Err() != nil {
+		if r.Context().Err() != nil {
 			// The client went away: the owner lets go of the request
 			// (a held poll ends as it would on a dropped connection).
 			s.cluster.send(node, &nodeMessage{kind: msgRequest, op: opForwardCancel, body: binary.AppendUvarint(nil, q.token)})
