@@ -130,3 +130,11 @@ func TestSockJSOwnerForgottenOn404(t *testing.T) {
 		t.Fatal("two nodes with one tag")
 	}
 }
+
+// BenchmarkSidTag is the cost of finding an Engine.IO session's node
+// without asking anybody: one tag per live peer.
+func BenchmarkSidTag(b *testing.B) {
+	for b.Loop() {
+		_ = sidTag("a-node-id-of-twenty-")
+	}
+}
