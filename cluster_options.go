@@ -16,8 +16,11 @@ type ClusterOptions struct {
 	// Default 3 × HeartbeatInterval.
 	NodeTTL time.Duration
 	// RequestTimeout bounds a cluster-wide request (Locate, Count, Fetch,
-	// remote Join/Leave/Disconnect, presence, forwarded polling requests)
-	// when the caller's context has no earlier deadline. Default 5 s.
+	// remote Join/Leave/Disconnect, presence) when the caller's context
+	// has no earlier deadline. Default 5 s. A forwarded polling request
+	// is held longer, until its wire answers it: at most the longer of
+	// the Engine.IO ping interval and the SockJS heartbeat, plus
+	// WriteTimeout and RequestTimeout.
 	RequestTimeout time.Duration
 	// MaxConcurrentRequests bounds the requests from other nodes this node
 	// serves at once; past it a request is answered "busy" at once.

@@ -173,8 +173,7 @@ func (s *Server) forwardEIO(w http.ResponseWriter, r *http.Request, sid string, 
 	tag := sid[i+1:]
 	for _, node := range s.cluster.livePeers() {
 		if sidTag(node) == tag {
-			s.forward(w, r, node, limit, nil)
-			return true
+			return s.forward(w, r, node, limit, nil)
 		}
 	}
 	return false
@@ -192,12 +191,11 @@ func (s *Server) forwardSockJS(which byte) func(http.ResponseWriter, *http.Reque
 		if node == "" {
 			return false
 		}
-		s.forward(w, r, node, limit, func(status int) {
+		return s.forward(w, r, node, limit, func(status int) {
 			if status == http.StatusNotFound {
 				s.fwd.forgetOwner(key, node)
 			}
 		})
-		return true
 	}
 }
 
@@ -274,8 +272,10 @@ var forwardedHeaders = []string{
 // forward runs r on node and writes its answer to w. The body is read up
 // to limit+1 bytes: the owner's handler then answers 413 exactly as it
 // would the client directly (a body announced larger than limit is not
-// read at all). seen, when set, is told the answer's status.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, limit int, seen func(status int)) {
+// read at all). seen, when set, is told the answer's status. It reports
+// false, having written nothing, when node does not serve forwarded
+// requests (an older version): the wire then answers as without a cluster.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, limit int, seen func(status int)) bool {
 	q := forwardRequest{
 		token: s.fwd.tokens.Add(1), method: r.Method, url: r.URL.RequestURI(), host: r.Host,
 		remote: r.RemoteAddr, contentLength: r.ContentLength, header: make(http.Header, 4),
@@ -288,7 +288,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 	if r.Body != nil && r.ContentLength <= int64(limit) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 		if err != nil {
-			return // the client went away mid-body
+			return true // the client went away mid-body
 		}
 		q.body, q.contentLength = body, int64(len(body))
 	}
@@ -305,7 +305,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 			// The client went away: the owner lets go of the request
 			// (a held poll ends as it would on a dropped connection).
 			s.cluster.send(node, &nodeMessage{kind: msgRequest, op: opForwardCancel, body: binary.AppendUvarint(nil, q.token)})
-			return
+			return true
+		}
+		if errors.Is(err, ErrUnknownOp) {
+			return false
 		}
 		s.opts.Logger.Debug("forwarded request failed", "node", node, "err", err)
 		status := http.StatusServiceUnavailable
@@ -313,12 +316,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 			status = http.StatusGatewayTimeout
 		}
 		answerPlain(w, status)
-		return
+		return true
 	}
 	a, err := unmarshalForwardAnswer(out)
 	if err != nil {
 		answerPlain(w, http.StatusBadGateway)
-		return
+		return true
 	}
 	if seen != nil {
 		seen(a.status)
@@ -330,6 +333,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 	h.Set("Content-Length", strconv.Itoa(len(a.body)))
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)
+	return true
 }
 
 func answerPlain(w http.ResponseWriter, status int) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,5 +137,22 @@ func TestSockJSOwnerForgottenOn404(t *testing.T) {
 func BenchmarkSidTag(b *testing.B) {
 	for b.Loop() {
 		_ = sidTag("a-node-id-of-twenty-")
+	}
+}
+
+// A peer that does not serve forwarded requests (an older version answers
+// ErrUnknownOp) leaves the request to the wire here: "Session ID unknown",
+// at once, not a 503.
+func TestForwardToANodeWithoutTheOp(t *testing.T) {
+	a, b := newClusterPair(t, ClusterOptions{})
+	delete(b.cluster.ops, opForward)
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/primus/?EIO=4&transport=polling&sid=someone."+b.fwd.tag, nil)
+	a.eio.ServeHTTP(rec, r)
+	if rec.Code != 400 || rec.Body.String() != `{"code":1,"message":"Session ID unknown"}` {
+		t.Fatalf("%d %q", rec.Code, rec.Body.String())
+	}
+	if a.Stats().Forwarded != 1 {
+		t.Fatal("the request was not offered to b")
 	}
 }
