@@ -141,3 +141,44 @@ test('sockjs-client forced to xhr-polling through the alternating proxy (plain /
   assert.ok(s.served.reduce((a, b) => a + b) >= 4, `served ${s.served}`);
   sock.close();
 });
+
+// With upgrades allowed, the probe WebSocket lands on any node: on the
+// owner it upgrades, elsewhere it is answered "Session ID unknown" (a
+// socket cannot be forwarded) and the client must stay connected on
+// polling. Several clients, so both cases occur with three nodes.
+test('engine.io-client and socket.io-client with upgrades: connected whether the probe lands on the owner or not', { timeout: TEST_TIMEOUT * 3 }, async () => {
+  const eios = [];
+  const sios = [];
+  const problems = [];
+  for (let i = 0; i < 6; i++) {
+    const e = new EioSocket(fixture.base, { path: '/primus/' });
+    clients.add(e);
+    e.on('close', (reason) => problems.push(`eio close: ${reason}`));
+    e.msgs = collector();
+    e.on('message', (m) => e.msgs.push(JSON.parse(m)));
+    eios.push(e);
+    const s = io(fixture.base, { forceNew: true, reconnection: false, timeout: 5000 });
+    clients.add(s);
+    s.on('disconnect', (reason) => problems.push(`sio disconnect: ${reason}`));
+    s.msgs = collector();
+    s.on('message', (m) => s.msgs.push(m));
+    sios.push(s);
+  }
+  await Promise.all(eios.map((e) => new Promise((resolve) => e.once('open', resolve))));
+  await Promise.all(sios.map((s) => (s.connected ? null : new Promise((resolve) => s.once('connect', resolve)))));
+  // Let every probe finish, one way or the other.
+  await new Promise((r) => setTimeout(r, 1500));
+  const want = await publishFromEveryNode('up');
+  for (const c of [...eios, ...sios]) assert.deepEqual(await c.msgs.until(want.length), want);
+  for (const [i, e] of eios.entries()) {
+    e.send(JSON.stringify(`echo-${i}`));
+    const got = await e.msgs.until(want.length + 1);
+    assert.equal(got[want.length], `echo-${i}`);
+  }
+  for (const s of sios) assert.deepEqual(await s.timeout(5000).emitWithAck('echo', 'x'), 'x');
+  assert.deepEqual(problems, []);
+  const transports = [...eios.map((e) => e.transport.name), ...sios.map((s) => s.io.engine.transport.name)];
+  // Not asserted (it depends on where the probes landed), but reported.
+  console.log(`transports after the probes: ${transports.join(' ')}`);
+  for (const c of [...eios, ...sios]) c.close();
+});
