@@ -78,8 +78,17 @@ type forwarder struct {
 	maxReply int           // the largest answer a forwarded request gets
 
 	mu       sync.Mutex
-	inflight map[forwardKey]context.CancelFunc
-	owners   map[string]string // 'p'|'s' + SockJS session id → node
+	inflight map[forwardKey]context.CancelFunc // served here for other nodes
+	waiting  map[*forwardWait]struct{}         // sent from here, not yet answered
+	owners   map[string]string                 // 'p'|'s' + SockJS session id → node
+}
+
+// forwardWait is a forwarded request this node waits for: when its node
+// leaves the cluster (goodbye, or NodeTTL) the wait ends at once instead of
+// at the long-poll bound.
+type forwardWait struct {
+	node   string
+	cancel context.CancelFunc
 }
 
 type forwardKey struct {
@@ -100,6 +109,7 @@ func (s *Server) initForward() {
 	f := &s.fwd
 	f.tag = sidTag(s.nodeID)
 	f.inflight = make(map[forwardKey]context.CancelFunc)
+	f.waiting = make(map[*forwardWait]struct{})
 	f.owners = make(map[string]string)
 	// A forwarded poll is held until the wire answers it: at the latest
 	// the next Engine.IO ping or SockJS heartbeat, then written.
@@ -124,6 +134,7 @@ func (s *Server) newSID() string { return s.opts.IDGenerator() + "." + s.fwd.tag
 // installForwardOps registers the forwarding requests.
 func (s *Server) installForwardOps() {
 	c := &s.cluster
+	c.onPeerDown(s.fwd.peerDown)
 	c.handleLimited(opForward, s.serveForward, s.fwd.hold, s.opts.Cluster.MaxForwardedRequests)
 	c.handle(opForwardCancel, func(_ context.Context, from string, body []byte) ([]byte, error) {
 		token, n := binary.Uvarint(body)
@@ -252,6 +263,23 @@ func (f *forwarder) remember(key, node string) {
 	f.owners[key] = node
 }
 
+// peerDown ends the waits for node's answers and forgets the SockJS
+// sessions it held.
+func (f *forwarder) peerDown(node string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.waiting {
+		if w.node == node {
+			w.cancel()
+		}
+	}
+	for k, n := range f.owners {
+		if n == node {
+			delete(f.owners, k)
+		}
+	}
+}
+
 func (f *forwarder) forgetOwner(key, node string) {
 	f.mu.Lock()
 	if f.owners[key] == node {
@@ -292,12 +320,21 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, node string, li
 		}
 		q.body, q.contentLength = body, int64(len(body))
 	}
-	// The wait ends with the client, or with this node's cluster layer
-	// (Shutdown), whichever goes first.
+	// The wait ends with the client, with this node's cluster layer
+	// (Shutdown), or when node leaves the cluster, whichever comes first.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.cluster.ctx, cancel)
 	defer stop()
+	wait := &forwardWait{node: node, cancel: cancel}
+	s.fwd.mu.Lock()
+	s.fwd.waiting[wait] = struct{}{}
+	s.fwd.mu.Unlock()
+	defer func() {
+		s.fwd.mu.Lock()
+		delete(s.fwd.waiting, wait)
+		s.fwd.mu.Unlock()
+	}()
 	s.stats.forwarded.Add(1)
 	out, err := s.cluster.requestFor(ctx, s.fwd.hold+s.opts.Cluster.RequestTimeout, node, opForward, q.marshal())
 	if err != nil {

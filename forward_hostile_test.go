@@ -236,3 +236,42 @@ func TestForwardClientGoneEndsThePollOnTheOwner(t *testing.T) {
 		t.Fatal("the owner kept the abandoned poll")
 	}
 }
+
+// A forwarded poll whose owner dies (cut off, then forgotten after
+// NodeTTL) is answered 503 then, not at the long-poll bound a minute
+// later; the owner's sids are unknown from then on.
+func TestForwardOwnerGoneEndsTheWait(t *testing.T) {
+	broker := newHeartbeatBroker()
+	fc := startForwardCluster(t, broker, 2, allspark.Options{}, nil)
+	a, b := fc.bases[0], fc.bases[1]
+	sid := eioSession(t, a)
+	type result struct {
+		status int
+		took   time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		t0 := time.Now()
+		res, err := http.Get(eioURL(b, sid))
+		if err != nil {
+			done <- result{-1, 0}
+			return
+		}
+		_ = res.Body.Close()
+		done <- result{res.StatusCode, time.Since(t0)}
+	}()
+	waitFor(t, "the poll held on the owner", func() bool { return fc.srvs[0].Stats().ForwardServed == 1 })
+	broker.setCut("a", true)
+	select {
+	case r := <-done:
+		if r.status != http.StatusServiceUnavailable || r.took > 3*time.Second {
+			t.Fatalf("answered %d after %v", r.status, r.took)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("still waiting for a node that is gone")
+	}
+	if st, body, _ := sjDo(t, "GET", eioURL(b, sid), "", "", nil); st != 400 || !strings.Contains(body, "Session ID unknown") {
+		t.Fatalf("after the owner left: %d %q", st, body)
+	}
+	broker.setCut("a", false)
+}
