@@ -7,25 +7,37 @@ import (
 
 // Broker carries room and spark traffic between the nodes (servers) of a
 // cluster, on an existing message system: the in-memory MemoryBroker in one
-// process, Redis or NATS across machines. The split follows Socket.IO's
-// adapters and centrifuge's Broker: each node keeps its own membership and
-// delivers to its own sparks; the broker only moves already-encoded
-// publications to the other nodes that need them and answers "which node
-// holds spark X".
+// process, Redis (broker/redis) or NATS (broker/nats) across machines. The
+// split follows Socket.IO's adapters and centrifuge's Broker: each node keeps
+// its own membership and delivers to its own sparks; the broker only moves
+// already-encoded publications to the other nodes that need them, and
+// carries the small node-to-node messages (heartbeats, requests, answers)
+// on which the server builds cluster-wide operations: Locate, counts,
+// fetching sparks, presence, remote join/leave/disconnect, forwarded
+// polling requests. Node membership, timeouts and partial results are the
+// server's business (cluster.go), so every broker gets them the same way.
 //
 // Every method may be called from many goroutines. The node argument lets one
 // Broker value serve several servers in one process. A node never receives
-// its own publications back: the publishing server has delivered locally
-// already, which is what lets room writes report exact local counts.
+// its own publications or messages back: the publishing server has delivered
+// locally already, which is what lets room writes report exact local counts.
+//
+// Delivery is at most once: a broker may drop traffic during an outage or
+// when a node cannot keep up, and says so through its error results and
+// BrokerStats, never by blocking the caller without bound.
 type Broker interface {
-	// Register attaches a node; publications for it are handed to h until
-	// Unregister.
+	// Register attaches a node; publications and messages for it are
+	// handed to h until Unregister. Handlers must not block for long: the
+	// server's handlers only queue work.
 	Register(ctx context.Context, node string, h BrokerHandler) error
 	// Unregister detaches the node and drops its subscriptions.
 	Unregister(ctx context.Context, node string) error
 	// Subscribe tells the broker that node has members in room, so
 	// publications to room must reach it. Topic-routing brokers (Redis
-	// channels, NATS subjects) subscribe to the room's topic here.
+	// channels, NATS subjects) subscribe to the room's topic here. The
+	// interest is recorded even when the call fails (the broker is
+	// unreachable): a broker resubscribes what was asked of it by itself
+	// once it is connected again.
 	Subscribe(ctx context.Context, node, room string) error
 	// Unsubscribe undoes Subscribe when the node's last member left.
 	Unsubscribe(ctx context.Context, node, room string) error
@@ -33,8 +45,11 @@ type Broker interface {
 	// may hold one of p.Sparks, or to every other node when p.All. It returns the deliveries the other nodes
 	// reported synchronously; brokers that deliver asynchronously return 0.
 	Publish(ctx context.Context, p *Publication) (int, error)
-	// Locate returns the node holding the spark, or "" when no node does.
-	Locate(ctx context.Context, sparkID string) (string, error)
+	// Send delivers msg from node from to node to's HandleMessage, or to
+	// every other registered node when to is "". Messages are small and
+	// opaque to the broker; a message for a node that is gone is dropped
+	// silently (the sender's request times out).
+	Send(ctx context.Context, from, to string, msg []byte) error
 }
 
 // PeerReporter is implemented by brokers that can tell cheaply whether a node
@@ -43,6 +58,30 @@ type Broker interface {
 // encodable. MemoryBroker implements it.
 type PeerReporter interface {
 	HasPeers(node string) bool
+}
+
+// HealthReporter is implemented by brokers that watch their own connection
+// (Redis and NATS probe their subscriptions by publishing to themselves).
+// Health returns nil while the broker can carry traffic, and the reason
+// otherwise; /readyz of the allspark binary reports it.
+type HealthReporter interface {
+	Health() error
+}
+
+// StatsReporter is implemented by brokers that count their traffic; the
+// allspark binary's /metrics exports the figures.
+type StatsReporter interface {
+	BrokerStats() BrokerStats
+}
+
+// BrokerStats are a broker's counters since it was created.
+type BrokerStats struct {
+	Published  uint64 // publications and messages sent
+	Received   uint64 // publications and messages handed to a node
+	Dropped    uint64 // received but dropped: a node's inbound queue was full
+	Errors     uint64 // operations that failed (each also returned or logged)
+	Reconnects uint64 // connections re-established after a loss
+	Connected  bool   // the broker can carry traffic now
 }
 
 // hasPeers reports whether other nodes may need this node's publications.
@@ -59,8 +98,9 @@ type BrokerHandler interface {
 	// HandlePublication delivers p to the node's local sparks and returns how
 	// many it was queued for.
 	HandlePublication(p *Publication) int
-	// HasSpark reports whether the node holds the spark.
-	HasSpark(id string) bool
+	// HandleMessage receives a node-to-node message sent with Broker.Send.
+	// The handler owns msg.
+	HandleMessage(from string, msg []byte)
 }
 
 // Publication is one message on its way to rooms and/or sparks on other
@@ -113,26 +153,4 @@ func (s *Server) HandlePublication(p *Publication) int {
 		return t.writeEach(data)
 	}
 	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
-}
-
-// HasSpark implements BrokerHandler.
-func (s *Server) HasSpark(id string) bool {
-	_, ok := s.Spark(id)
-	return ok
-}
-
-// Locate returns the node that holds the spark: this node's id when it is
-// local, another node's as the broker reports it, or ErrNotFound.
-func (s *Server) Locate(ctx context.Context, id string) (string, error) {
-	if _, ok := s.Spark(id); ok {
-		return s.nodeID, nil
-	}
-	node, err := s.broker.Locate(ctx, id)
-	if err != nil {
-		return "", &BrokerError{Op: "locate", Err: err}
-	}
-	if node == "" {
-		return "", ErrNotFound
-	}
-	return node, nil
 }

@@ -14,7 +14,8 @@ import (
 // NATS, which is how the room code is tested against the Broker contract.
 //
 // Delivery is synchronous: Publish returns after every other node has queued
-// the message, and reports their counts.
+// the message, and reports their counts; Send returns after every receiving
+// node's handler returned.
 type MemoryBroker struct {
 	mu    sync.RWMutex
 	nodes map[string]*memoryNode
@@ -74,6 +75,17 @@ func (b *MemoryBroker) Unsubscribe(_ context.Context, node, room string) error {
 	return nil
 }
 
+// Nodes implements NodeLister.
+func (b *MemoryBroker) Nodes() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.nodes))
+	for name := range b.nodes {
+		out = append(out, name)
+	}
+	return out
+}
+
 // HasPeers implements PeerReporter.
 func (b *MemoryBroker) HasPeers(node string) bool {
 	b.mu.RLock()
@@ -112,22 +124,25 @@ func (n *memoryNode) subscribedAny(rooms []string) bool {
 	return false
 }
 
-// Locate implements Broker.
-func (b *MemoryBroker) Locate(_ context.Context, id string) (string, error) {
+// Send implements Broker. Each receiving node gets its own copy of msg,
+// handed over synchronously and without the broker's lock held.
+func (b *MemoryBroker) Send(_ context.Context, from, to string, msg []byte) error {
 	b.mu.RLock()
-	type cand struct {
-		name string
-		h    BrokerHandler
-	}
-	all := make([]cand, 0, len(b.nodes))
-	for name, n := range b.nodes {
-		all = append(all, cand{name, n.h})
-	}
-	b.mu.RUnlock()
-	for _, c := range all {
-		if c.h.HasSpark(id) {
-			return c.name, nil
+	var targets []BrokerHandler
+	if to != "" {
+		if n, ok := b.nodes[to]; ok && to != from {
+			targets = append(targets, n.h)
+		}
+	} else {
+		for name, n := range b.nodes {
+			if name != from {
+				targets = append(targets, n.h)
+			}
 		}
 	}
-	return "", nil
+	b.mu.RUnlock()
+	for _, h := range targets {
+		h.HandleMessage(from, append([]byte(nil), msg...))
+	}
+	return nil
 }

@@ -135,6 +135,9 @@ type Options struct {
 	Broker Broker
 	// NodeID names this server at the broker; default a random id.
 	NodeID string
+	// Cluster tunes how the nodes of a cluster find each other and answer
+	// cluster-wide requests (cluster.go). Only used with a shared Broker.
+	Cluster ClusterOptions
 	// EngineIO configures the Engine.IO v4 wire served at the pathname
 	// beside the plain WebSocket one (README, "Wires"): HTTP long-polling,
 	// WebSocket, and the upgrade between them, carrying Primus framing.
@@ -328,6 +331,7 @@ func (o Options) withDefaults() Options {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	o.Cluster = o.Cluster.withDefaults()
 	if o.SockJS.PlainPath == "" {
 		o.SockJS.PlainPath = DefaultSockJSPath
 	}

@@ -72,6 +72,8 @@ type Server struct {
 
 	broker     Broker
 	nodeID     string
+	cluster    cluster
+	userHooks  cowList[func(*Spark, string)] // Spark.SetUser observers (presence)
 	rooms      roomRegistry
 	joinHooks  cowList[func(*Spark, string)]
 	leaveHooks cowList[func(*Spark, string)]
@@ -138,9 +140,12 @@ func New(opts Options) (*Server, error) {
 	if s.nodeID == "" {
 		s.nodeID = opts.IDGenerator()
 	}
+	s.cluster.init(s)
+	s.installClusterOps()
 	if err := s.broker.Register(context.Background(), s.nodeID, s); err != nil {
 		return nil, &BrokerError{Op: "register", Err: err}
 	}
+	s.cluster.start()
 	s.specPayload = s.buildSpec()
 	s.installBuiltins()
 	if opts.Authorization != nil {

@@ -311,7 +311,7 @@ func TestSocketIOTargetOperations(t *testing.T) {
 	}
 	b.expect(`421["q"]`) // b never answered
 
-	if n := srv.Room("room").Except(idB).Join("extra"); n != 1 {
+	if n, err := srv.Room("room").Except(idB).Join(context.Background(), "extra"); n != 1 || err != nil {
 		t.Fatalf("Join: %d", n)
 	}
 	if sp, _ := srv.Spark(idA); !sp.InRoom("extra") {
@@ -319,7 +319,7 @@ func TestSocketIOTargetOperations(t *testing.T) {
 	}
 	_, _ = srv.Room("extra").Emit("x")
 	a.expect(`42["x"]`)
-	srv.Room("room").Leave("extra")
+	_, _ = srv.Room("room").Leave(context.Background(), "extra")
 	if srv.Room("extra").Len() != 0 {
 		t.Fatal("socketsLeave did not leave")
 	}
@@ -332,7 +332,7 @@ func TestSocketIOTargetOperations(t *testing.T) {
 	}
 	a.expect(`42["v",1]`)
 	b.expect(`42["v",1]`)
-	if n := srv.To(idB).Disconnect(false); n != 1 {
+	if n, err := srv.To(idB).Disconnect(context.Background(), false); n != 1 || err != nil {
 		t.Fatalf("Disconnect: %d", n)
 	}
 	b.expect(`41`)
@@ -370,7 +370,7 @@ func TestRoomEmitWithAckReportsAckErrorsAndDisconnecting(t *testing.T) {
 	if err != nil || len(replies) != 1 || !errors.As(replies[0].Err, &ee) || ee.Code != "nope" || replies[0].From == "" {
 		t.Fatalf("EmitWithAck: %v %+v", err, replies)
 	}
-	srv.Room("r").Disconnect(false)
+	_, _ = srv.Room("r").Disconnect(context.Background(), false)
 	select {
 	case e := <-ends:
 		if e.reason != allspark.ReasonServerDisconnect || strings.Join(e.rooms, ",") != "r" {

@@ -7,10 +7,10 @@ import (
 	"sync"
 )
 
-// The Socket.IO server operations on a target (volatile writes, acks from
-// every receiver, socketsJoin/Leave, disconnectSockets). They act on the
-// sparks connected to this node; across nodes they arrive with the
-// cluster brokers.
+// The Socket.IO server operations on a target that act on this node's
+// sparks: volatile writes and acks from every receiver. The cluster-wide
+// ones (socketsJoin/Leave, disconnectSockets, fetchSockets) are in
+// cluster_ops.go.
 
 // Volatile returns the target with volatile writes: a receiver whose send
 // queue holds anything or whose socket is busy (a polling client between
@@ -85,38 +85,4 @@ func (t Target) EmitWithAck(ctx context.Context, event string, args ...any) ([]*
 		return replies, &AckTimeoutError{Missing: missing, Total: len(sparks), Err: ctx.Err()}
 	}
 	return replies, nil
-}
-
-// Join makes every selected spark on this node join rooms (Socket.IO's
-// socketsJoin) and returns how many did; a spark that could not (ended,
-// too many rooms) is skipped.
-func (t Target) Join(rooms ...string) int {
-	n := 0
-	for _, sp := range t.Sparks() {
-		if sp.Join(rooms...) == nil {
-			n++
-		}
-	}
-	return n
-}
-
-// Leave makes every selected spark on this node leave rooms (socketsLeave)
-// and returns how many were selected.
-func (t Target) Leave(rooms ...string) int {
-	sparks := t.Sparks()
-	for _, sp := range sparks {
-		_ = sp.Leave(rooms...)
-	}
-	return len(sparks)
-}
-
-// Disconnect ends every selected spark on this node (disconnectSockets)
-// and returns how many: with reconnect false their clients are told not to
-// reconnect (Socket.IO: "io server disconnect"), with true they reconnect.
-func (t Target) Disconnect(reconnect bool) int {
-	sparks := t.Sparks()
-	for _, sp := range sparks {
-		sp.End(nil, reconnect)
-	}
-	return len(sparks)
 }

@@ -93,6 +93,7 @@ func (c *Channels) Login(sp *allspark.Spark, id Identity) error {
 	}
 	id.Roles = slices.Clone(id.Roles)
 	sp.Set(identityKey{}, id)
+	sp.SetUser(id.UserID)
 	if err := sp.Join(identityChannels(id)...); err != nil {
 		return err
 	}
@@ -107,6 +108,7 @@ func (c *Channels) Logout(sp *allspark.Spark) error {
 		return nil
 	}
 	sp.Set(identityKey{}, nil)
+	sp.SetUser("")
 	if err := sp.Join(Anonymous); err != nil {
 		return err
 	}

@@ -247,6 +247,9 @@ func TestLoginValidation(t *testing.T) {
 	if got, want := sp.Rooms(), []string{"authenticated", "role/b", "user/u2"}; !slices.Equal(got, want) {
 		t.Fatalf("after re-login: %v, want %v", got, want)
 	}
+	if got := sp.User(); got != "u2" {
+		t.Fatalf("Spark.User after re-login: %q (presence counts by it)", got)
+	}
 	if err := ch.Logout(sp); err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +258,8 @@ func TestLoginValidation(t *testing.T) {
 	}
 	if _, ok := ch.Identity(sp); ok {
 		t.Fatal("identity kept after logout")
+	}
+	if got := sp.User(); got != "" {
+		t.Fatalf("Spark.User after logout: %q", got)
 	}
 }

@@ -291,12 +291,12 @@ func (a *app) runTarget(ctx context.Context, spec map[string]any, op string, arg
 		out["replies"] = list
 		return out, nil
 	case "join":
-		return t.Join(stringArgs(args)...), nil
+		return t.Join(ctx, stringArgs(args)...)
 	case "leave":
-		return t.Leave(stringArgs(args)...), nil
+		return t.Leave(ctx, stringArgs(args)...)
 	case "disconnect":
 		reconnect, _ := argAny(args, 0).(bool)
-		return t.Disconnect(reconnect), nil
+		return t.Disconnect(ctx, reconnect)
 	case "sparks":
 		sparks := t.Sparks()
 		slices.SortFunc(sparks, func(x, y *allspark.Spark) int { return cmp.Compare(x.ID(), y.ID()) })
