@@ -152,9 +152,9 @@ func (b *Broker) asyncError(_ *natsgo.Conn, sub *natsgo.Subscription, err error)
 
 // Register implements allspark.Broker: the node subscribes to the
 // broadcast subject and its own node subject, and gets its queue and
-// delivery goroutines. When NATS is unreachable the node is registered all
-// the same (nats.go sends its subscriptions on reconnect) and the error
-// wraps ErrNotConnected.
+// delivery goroutines. It returns once the server has the subscriptions.
+// When NATS is unreachable it fails (wrapping ErrNotConnected) and leaves
+// nothing registered: a server cannot start on a broker it cannot reach.
 func (b *Broker) Register(ctx context.Context, name string, h allspark.BrokerHandler) error {
 	if h == nil {
 		return fmt.Errorf("%w: nil handler", ErrBadOptions)
@@ -180,15 +180,21 @@ func (b *Broker) Register(ctx context.Context, name string, h allspark.BrokerHan
 		}
 	}
 	n.mu.Unlock()
+	if err == nil {
+		err = b.confirm(ctx)
+	}
 	if err != nil {
+		// The server cannot start without its node: leave nothing behind.
 		b.mu.Lock()
-		delete(b.nodes, name)
+		if b.nodes[name] == n {
+			delete(b.nodes, name)
+		}
 		b.mu.Unlock()
 		n.shutdown()
 		b.errors.Add(1)
 		return fmt.Errorf("nats broker: register %q: %w", name, err)
 	}
-	return b.confirm(ctx)
+	return nil
 }
 
 // Unregister implements allspark.Broker. It returns once the node's
@@ -231,7 +237,11 @@ func (b *Broker) Subscribe(ctx context.Context, name, room string) error {
 		b.errors.Add(1)
 		return fmt.Errorf("nats broker: subscribe: %w", err)
 	}
-	return b.confirm(ctx)
+	if err := b.confirm(ctx); err != nil {
+		b.errors.Add(1)
+		return fmt.Errorf("nats broker: subscribe (interest kept, resent on reconnect): %w", err)
+	}
+	return nil
 }
 
 // Unsubscribe implements allspark.Broker.
@@ -321,7 +331,6 @@ func (b *Broker) confirm(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.WriteTimeout)
 	defer cancel()
 	if err := b.nc.FlushWithContext(ctx); err != nil {
-		b.errors.Add(1)
 		return fmt.Errorf("%w: subscription not confirmed: %w", ErrNotConnected, err)
 	}
 	return nil
