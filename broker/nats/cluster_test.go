@@ -196,7 +196,7 @@ func TestClusterSurvivesNATSRestart(t *testing.T) {
 		t.Fatalf("stats during the outage: %+v", st)
 	}
 
-	proc = startNATSProcess(t, proc.port)
+	_ = startNATSProcess(t, proc.port) // stopped by its cleanup
 	waitFor(t, 15*time.Second, "brokers healthy again", func() bool { return ba.Health() == nil && bb.Health() == nil })
 	waitFor(t, 10*time.Second, "traffic resumes", func() bool {
 		_, _ = a.Room("lobby").Write("after")
