@@ -168,6 +168,7 @@ func (a *App) installDemo() error {
 	s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if n := cleanName(sp.Query().Get("name")); n != "" {
 			sp.Set(userKey{}, n)
+			sp.SetUser(n) // the name other nodes see (API member lists)
 		}
 		return nil
 	})
