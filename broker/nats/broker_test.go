@@ -368,3 +368,29 @@ func TestStatsCount(t *testing.T) {
 		t.Fatalf("Health: %v", err)
 	}
 }
+
+// Bytes on the broker's subjects that are not an envelope (another app, an
+// older version) are counted as errors and dropped; the node carries on.
+func TestGarbageOnSubjectsIsDropped(t *testing.T) {
+	s, b, _, rb := twoNodes(t, natsbroker.Options{Prefix: "g"})
+	nc, err := natsgo.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, junk := range [][]byte{nil, []byte("x"), []byte("p\x09"), []byte("m\xff\xff"), []byte("k")} {
+		if err := nc.Publish("g.all", junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, b, "a", "b", rb)
+	if st := b.BrokerStats(); st.Errors < 10 { // 5 junk messages × 2 nodes
+		t.Fatalf("stats %+v: want 10 errors for 5 malformed messages seen by 2 nodes", st)
+	}
+	if p, m := rb.counts(); p != 0 || m != 1 {
+		t.Fatalf("handler got %d publications and %d messages, want only the settle marker", p, m)
+	}
+}
