@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -392,5 +393,34 @@ func TestGarbageOnSubjectsIsDropped(t *testing.T) {
 	}
 	if p, m := rb.counts(); p != 0 || m != 1 {
 		t.Fatalf("handler got %d publications and %d messages, want only the settle marker", p, m)
+	}
+}
+
+// Unregister returns once the node's handler is no longer called; a handler
+// stuck past the caller's context makes it return the context's error, and
+// the queued rest is dropped rather than delivered later.
+func TestUnregisterWaitsForTheHandler(t *testing.T) {
+	_, b, _, rb := twoNodes(t, natsbroker.Options{})
+	rb.block, rb.entered = make(chan struct{}), make(chan struct{}, 1)
+	ctx := ctxT(t)
+	for i := range 5 {
+		if err := b.Send(ctx, "a", "b", []byte{byte('0' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-rb.entered: // stuck in the first call, four more queued
+	case <-ctx.Done():
+		t.Fatal("handler never called")
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := b.Unregister(short, "b"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Unregister with the handler stuck: %v", err)
+	}
+	close(rb.block)
+	time.Sleep(100 * time.Millisecond)
+	if _, m := rb.counts(); m > 1 {
+		t.Fatalf("handler called %d times after Unregister, want only the call in progress", m)
 	}
 }

@@ -150,11 +150,12 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // recorder is a BrokerHandler that keeps what it is handed. block, if set,
 // holds every call until it is closed.
 type recorder struct {
-	mu    sync.Mutex
-	pubs  []*allspark.Publication
-	msgs  []msg
-	block chan struct{}
-	calls chan struct{} // a token per call, when not nil
+	mu      sync.Mutex
+	pubs    []*allspark.Publication
+	msgs    []msg
+	block   chan struct{}
+	entered chan struct{} // a token each time a call starts, when not nil
+	calls   chan struct{} // a token per call, when not nil
 	// discard counts what arrives without keeping it (memory tests).
 	discard      bool
 	nPubs, nMsgs int
@@ -168,9 +169,7 @@ type msg struct {
 func newRecorder() *recorder { return &recorder{calls: make(chan struct{}, 1<<16)} }
 
 func (r *recorder) HandlePublication(p *allspark.Publication) int {
-	if r.block != nil {
-		<-r.block
-	}
+	r.enter()
 	r.mu.Lock()
 	r.nPubs++
 	if !r.discard {
@@ -182,9 +181,7 @@ func (r *recorder) HandlePublication(p *allspark.Publication) int {
 }
 
 func (r *recorder) HandleMessage(from string, m []byte) {
-	if r.block != nil {
-		<-r.block
-	}
+	r.enter()
 	r.mu.Lock()
 	r.nMsgs++
 	if !r.discard {
@@ -192,6 +189,18 @@ func (r *recorder) HandleMessage(from string, m []byte) {
 	}
 	r.mu.Unlock()
 	r.tick()
+}
+
+func (r *recorder) enter() {
+	if r.entered != nil {
+		select {
+		case r.entered <- struct{}{}:
+		default:
+		}
+	}
+	if r.block != nil {
+		<-r.block
+	}
 }
 
 func (r *recorder) tick() {
