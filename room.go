@@ -22,13 +22,28 @@ var ErrInvalidRoom = errors.New("allspark: invalid room name")
 //
 // Lock order: roomRegistry.mu is taken without Server.mu or Spark.mu held,
 // and sendQueue.mu may be taken under it (a room write pushes while holding
-// the read lock). subMu (broker subscriptions) is taken before mu.
+// the read lock). A subscription stripe (broker calls for the rooms that
+// hash to it) is taken before mu, and before subscribedMu, which is a leaf.
 type roomRegistry struct {
 	mu    sync.RWMutex
 	rooms map[string]map[*Spark]struct{}
 
-	subMu      sync.Mutex          // serializes broker Subscribe/Unsubscribe
-	subscribed map[string]struct{} // rooms this node subscribed to at the broker
+	// subStripes serialize broker Subscribe/Unsubscribe per room (by
+	// hash): a room's calls stay in order, while joins that create
+	// different rooms wait on their own broker round trips in parallel.
+	subStripes   [subStripeCount]sync.Mutex
+	subscribedMu sync.Mutex
+	subscribed   map[string]struct{} // rooms this node subscribed to at the broker
+}
+
+const subStripeCount = 64
+
+func (reg *roomRegistry) stripe(room string) *sync.Mutex {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(room); i++ {
+		h = (h ^ uint32(room[i])) * 16777619
+	}
+	return &reg.subStripes[h%subStripeCount]
 }
 
 func validRoom(name string) bool {
@@ -224,33 +239,49 @@ func (s *Server) RoomNames() []string {
 }
 
 // syncSubscriptions brings the broker's subscriptions for rooms in line with
-// local membership. Serialized by subMu and reading membership afresh, so a
-// join racing a leave ends in the right state whatever order they run in.
+// local membership. Serialized per room by its stripe and reading
+// membership afresh, so a join racing a leave ends in the right state
+// whatever order they run in.
 func (s *Server) syncSubscriptions(rooms []string) error {
 	reg := &s.rooms
-	reg.subMu.Lock()
-	defer reg.subMu.Unlock()
 	var errs []error
 	for _, r := range rooms {
-		reg.mu.RLock()
-		want := len(reg.rooms[r]) > 0
-		reg.mu.RUnlock()
-		_, have := reg.subscribed[r]
-		switch {
-		// The broker keeps what it was asked even when the call fails (it
-		// resubscribes once connected again), so the state moves either way
-		// and the error only tells the caller.
-		case want && !have:
-			if err := s.broker.Subscribe(context.Background(), s.nodeID, r); err != nil {
-				errs = append(errs, &BrokerError{Op: "subscribe", Room: r, Err: err})
-			}
-			reg.subscribed[r] = struct{}{}
-		case !want && have:
-			if err := s.broker.Unsubscribe(context.Background(), s.nodeID, r); err != nil {
-				errs = append(errs, &BrokerError{Op: "unsubscribe", Room: r, Err: err})
-			}
-			delete(reg.subscribed, r)
+		if err := s.syncSubscription(reg, r); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Server) syncSubscription(reg *roomRegistry, r string) error {
+	st := reg.stripe(r)
+	st.Lock()
+	defer st.Unlock()
+	reg.mu.RLock()
+	want := len(reg.rooms[r]) > 0
+	reg.mu.RUnlock()
+	reg.subscribedMu.Lock()
+	_, have := reg.subscribed[r]
+	reg.subscribedMu.Unlock()
+	// The broker keeps what it was asked even when the call fails (it
+	// resubscribes once connected again), so the state moves either way
+	// and the error only tells the caller.
+	var err error
+	switch {
+	case want && !have:
+		if berr := s.broker.Subscribe(context.Background(), s.nodeID, r); berr != nil {
+			err = &BrokerError{Op: "subscribe", Room: r, Err: berr}
+		}
+		reg.subscribedMu.Lock()
+		reg.subscribed[r] = struct{}{}
+		reg.subscribedMu.Unlock()
+	case !want && have:
+		if berr := s.broker.Unsubscribe(context.Background(), s.nodeID, r); berr != nil {
+			err = &BrokerError{Op: "unsubscribe", Room: r, Err: berr}
+		}
+		reg.subscribedMu.Lock()
+		delete(reg.subscribed, r)
+		reg.subscribedMu.Unlock()
+	}
+	return err
 }
