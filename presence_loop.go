@@ -171,14 +171,22 @@ func (p *presence) deliver(ev PresenceEvent) {
 		if ev.Namespace != MainNamespace {
 			ns = ev.Namespace
 		}
-		t := Target{srv: s, ns: ns, rooms: []string{roomKey(ns, ev.Room)}}
+		key := roomKey(ns, ev.Room)
+		s.rooms.mu.RLock()
+		members := len(s.rooms.rooms[key])
+		s.rooms.mu.RUnlock()
+		t := Target{srv: s, ns: ns, rooms: []string{key}}
 		data := events.NewEvent(p.opts.Event, []any{ev}, 0)
-		if len(s.transforms[Outgoing].load()) > 0 {
+		switch {
+		case members == 0: // nobody here to tell: no encoding
+		case len(s.transforms[Outgoing].load()) > 0:
 			t.writeEach(data)
-		} else if f, err := s.encode(data); err == nil {
-			t.pushLocal(f)
-		} else {
-			s.opts.Logger.Warn("presence event", "room", ev.Room, "err", err)
+		default:
+			if f, err := s.encode(data); err == nil {
+				t.pushLocal(f)
+			} else {
+				s.opts.Logger.Warn("presence event", "room", ev.Room, "err", err)
+			}
 		}
 	}
 	for _, fn := range p.hooks.load() {

@@ -498,3 +498,54 @@ func TestPresenceEventJSON(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Rooms of a Socket.IO namespace are tracked apart from the main
+// namespace's room of the same name, across nodes; their members get the
+// events in their namespace.
+func TestPresenceNamespacedRooms(t *testing.T) {
+	broker := allspark.NewMemoryBroker()
+	setup := func(s *allspark.Server) {
+		admin := s.Namespace("/admin")
+		admin.OnConnection(func(_ context.Context, sp *allspark.Spark) error { return sp.Join("lobby") })
+		s.OnConnection(func(_ context.Context, sp *allspark.Spark) error { return sp.Join("lobby") })
+	}
+	opts := func(n string) allspark.Options {
+		return allspark.Options{Broker: broker, NodeID: n, Presence: allspark.PresenceOptions{Rooms: []string{"lobby"}}}
+	}
+	a, baseA := startServer(t, opts("a"), setup)
+	b, baseB := startServer(t, opts("b"), setup)
+	ca := sioDial(t, baseA)
+	ca.sendText(`40/admin,`)
+	if got := ca.next().text; !strings.HasPrefix(got, `40/admin,{"sid":`) {
+		t.Fatalf("CONNECT reply %q", got)
+	}
+	ca.next() // its own join
+	connectPeer(t, baseB, "", client.Options{}) // a main-namespace spark in "lobby" on b
+	cb := sioDial(t, baseB)
+	cb.sendText(`40/admin,`)
+	if got := cb.next().text; !strings.HasPrefix(got, `40/admin,{"sid":`) {
+		t.Fatalf("CONNECT reply %q", got)
+	}
+	waitFor(t, "admin sockets", func() bool {
+		return a.Namespace("/admin").Len() == 1 && b.Namespace("/admin").Len() == 1
+	})
+	idB := b.Namespace("/admin").All().Sparks()[0].ID()
+	// a's admin socket hears of b's, in its namespace, and nothing of the
+	// main namespace's lobby.
+	got := ca.next().text
+	if !strings.HasPrefix(got, `42/admin,["presence_diff",`) || !strings.Contains(got, idB) || !strings.Contains(got, `"node":"b"`) {
+		t.Fatalf("event %q", got)
+	}
+	ctx := context.Background()
+	es, err := a.Namespace("/admin").Presence(ctx, "lobby")
+	if err != nil || len(es) != 2 {
+		t.Fatalf("admin lobby: %+v %v", es, err)
+	}
+	main, err := a.Presence(ctx, "lobby")
+	if err != nil || len(main) != 1 || main[0].Node != "b" {
+		t.Fatalf("main lobby: %+v %v", main, err)
+	}
+	if st := a.PresenceStats(); st.Remote != 2 || st.Local != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
