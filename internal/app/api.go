@@ -302,7 +302,7 @@ func (a *App) room(r *http.Request) (any, error) {
 		Members []Member `json:"members"`
 	}{Name: name, Members: make([]Member, 0, len(sparks))}
 	for _, sp := range sparks {
-		out.Members = append(out.Members, Member{ID: sp.ID(), Name: userName(sp)})
+		out.Members = append(out.Members, Member{ID: sp.ID(), Name: sp.User()})
 	}
 	sortMembers(out.Members)
 	return out, nil
