@@ -10,7 +10,8 @@ import (
 // no room: no hook is installed, no goroutine runs, nothing is sent.
 type PresenceOptions struct {
 	// Rooms are path.Match patterns ("chat:*", "lobby") over room names, in
-	// every namespace. A room matching one of them is tracked.
+	// every namespace. A room matching one of them is tracked. As in
+	// path.Match, * does not match "/": use Track for such names.
 	Rooms []string
 	// Track, when set, decides instead of Rooms: ns is the namespace ("/"
 	// for the main one), room the name the application gave. It runs on

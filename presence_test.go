@@ -421,13 +421,17 @@ func TestPresenceLateNodeSyncs(t *testing.T) {
 // a reserved event name is refused by New.
 func TestPresenceOff(t *testing.T) {
 	srv, base := startServer(t, allspark.Options{}, presenceSetup)
-	p := connectPeer(t, base, "user=x", client.Options{})
-	_ = p
+	w := dialWatcher(t, base, "x")
+	w.call("join", "chat:1")
 	if _, err := srv.Presence(context.Background(), "chat:1"); !errors.Is(err, allspark.ErrNotTracked) {
 		t.Fatalf("off: %v", err)
 	}
 	if st := srv.PresenceStats(); st != (allspark.PresenceStats{}) {
 		t.Fatalf("stats: %+v", st)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if evs := w.events(); len(evs) != 0 {
+		t.Fatalf("events with presence off: %+v", evs)
 	}
 	if _, err := allspark.New(allspark.Options{Presence: allspark.PresenceOptions{Rooms: []string{"*"}, Event: "open"}}); !errors.Is(err, allspark.ErrReserved) {
 		t.Fatalf("reserved event name: %v", err)
@@ -520,7 +524,9 @@ func TestPresenceNamespacedRooms(t *testing.T) {
 		t.Fatalf("CONNECT reply %q", got)
 	}
 	ca.next() // its own join
-	connectPeer(t, baseB, "", client.Options{}) // a main-namespace spark in "lobby" on b
+	// A main-namespace spark in b's "lobby", which a's admin socket must
+	// not hear of.
+	connectPeer(t, baseB, "", client.Options{})
 	cb := sioDial(t, baseB)
 	cb.sendText(`40/admin,`)
 	if got := cb.next().text; !strings.HasPrefix(got, `40/admin,{"sid":`) {
