@@ -393,7 +393,11 @@ func TestPresenceShutdown(t *testing.T) {
 			if err := b.Shutdown(ctx, allspark.ShutdownOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			watch.waitEvent("leave at shutdown", other.id, allspark.PresenceLeave)
+			// Announced by b, not expired by a (which the goodbye or the
+			// MemoryBroker's node list would also cause, a moment later).
+			if ev := watch.waitEvent("leave at shutdown", other.id, allspark.PresenceLeave); ev.Expired {
+				t.Fatalf("the leave was not sent: %+v", ev)
+			}
 			if entries, err := a.Presence(context.Background(), "chat:1"); err != nil || len(entries) != 1 {
 				t.Fatalf("after shutdown: %+v %v", entries, err)
 			}
@@ -554,4 +558,36 @@ func TestPresenceNamespacedRooms(t *testing.T) {
 	if st := a.PresenceStats(); st.Remote != 2 || st.Local != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// A node that does not answer a read leaves its part out, named in a
+// *PartialError; PresenceUsers counts what the others answered.
+func TestPresencePartial(t *testing.T) {
+	broker := newHeartbeatBroker()
+	opts := func(n string) allspark.Options {
+		o := presenceOpts(broker, n)
+		o.Cluster.NodeTTL = time.Hour // c stays a member while it is cut
+		return o
+	}
+	srvs, bases := startCluster(t, broker, opts, "a", "b", "c")
+	for i, base := range bases {
+		w := dialWatcher(t, base, fmt.Sprint("u", i))
+		w.call("join", "chat:1")
+	}
+	waitFor(t, "a caches every entry", func() bool { return srvs[0].PresenceStats().Remote == 2 })
+	broker.setCut("c", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	entries, err := srvs[0].Presence(ctx, "chat:1")
+	var pe *allspark.PartialError
+	if !errors.As(err, &pe) || pe.Op != "presence" || !slices.Equal(pe.Missing, []string{"c"}) || len(entries) != 2 {
+		t.Fatalf("Presence with c cut: %+v %v", entries, err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	users, err := srvs[0].PresenceUsers(ctx2, "chat:1")
+	if !errors.As(err, &pe) || !maps.Equal(users, map[string]int{"u0": 1, "u1": 1}) {
+		t.Fatalf("PresenceUsers with c cut: %v %v", users, err)
+	}
+	broker.setCut("c", false)
 }
