@@ -42,7 +42,9 @@ type PresenceOptions struct {
 	MaxRemoteEntries int
 	// MaxQueued bounds the presence messages waiting to be sent or
 	// applied (each direction); past it they are dropped and counted,
-	// and the next refresh repairs what they carried. Default 4096.
+	// and the next refresh repairs what they carried. Events waiting for
+	// delivery to this node's members are bounded at 16 × MaxQueued
+	// (dropped ones are not repaired). Default 4096.
 	MaxQueued int
 }
 

@@ -72,6 +72,12 @@ type inboundNotice struct {
 // for the worker.
 const maxPresenceInBytes = 8 << 20
 
+// presenceEventsFactor scales MaxQueued for the events waiting for local
+// delivery: a missed event is not repaired (members learn of the change at
+// their next join), so a burst (a node's sparks all reconnecting after a
+// deploy) gets more room than the deltas, which refreshes repair.
+const presenceEventsFactor = 16
+
 // maxSyncRequests bounds the nodes whose request for all our entries waits
 // for the sender.
 const maxSyncRequests = 64
@@ -301,7 +307,7 @@ func (p *presence) remove(key, id string, expired bool) {
 
 // queueEvent queues ev for local delivery. The caller holds p.mu.
 func (p *presence) queueEvent(key string, ev PresenceEvent) {
-	if len(p.evs) >= p.opts.MaxQueued {
+	if len(p.evs) >= p.opts.MaxQueued*presenceEventsFactor {
 		p.droppedEvents.Add(1)
 		return
 	}
