@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -280,4 +282,90 @@ func FuzzPresenceMessage(f *testing.F) {
 			t.Fatal("past MaxRemoteEntries")
 		}
 	})
+}
+
+// countingBroker counts the bytes of node messages sent through it.
+type countingBroker struct {
+	Broker
+	mu    sync.Mutex
+	bytes map[string]int // op-ish key → bytes
+}
+
+func (b *countingBroker) Send(ctx context.Context, from, to string, msg []byte) error {
+	if m, err := unmarshalNodeMessage(msg); err == nil && m.kind == msgNotice {
+		b.mu.Lock()
+		b.bytes[m.op] += len(msg)
+		b.mu.Unlock()
+	}
+	return b.Broker.Send(ctx, from, to, msg)
+}
+
+func (b *countingBroker) count(op string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes[op]
+}
+
+// A burst of 2,000 joins on one node reaches another node's cache and
+// hooks, every one of them, with nothing dropped; the test logs how long that took and what the
+// deltas and a refresh cost on the wire.
+func TestPresenceBurstPropagates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	broker := &countingBroker{Broker: NewMemoryBroker(), bytes: make(map[string]int)}
+	// Without events to members: a join's event costs one queue push per
+	// member, so k joins into a room of m local members cost k×m pushes,
+	// like any room write; this measures the node-to-node path.
+	po := PresenceOptions{Rooms: []string{"chat:*"}, TTL: time.Hour, RefreshInterval: 50 * time.Minute, NoEvents: true}
+	newNode := func(id string) *Server {
+		srv, err := New(Options{PingInterval: NoPing, Broker: broker, NodeID: id, Presence: po})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		return srv
+	}
+	a, b := newNode("a"), newNode("b")
+	var joins atomic.Int64
+	a.OnPresence(func(ev PresenceEvent) {
+		if ev.Action == PresenceJoin {
+			joins.Add(1)
+		}
+	})
+	r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	const n = 2000
+	sparks := make([]*Spark, n)
+	for i := range sparks {
+		sparks[i] = b.attach(&nullConn{}, r)
+		sparks[i].SetUser(fmt.Sprint("user", i%500))
+	}
+	defer func() {
+		for _, sp := range sparks {
+			sp.OnClose(nil)
+		}
+	}()
+	start := time.Now()
+	for _, sp := range sparks {
+		if err := sp.Join("chat:big"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joined := time.Since(start)
+	waitUntil(t, "a has every join", func() bool { return joins.Load() == n && a.PresenceStats().Remote == n })
+	took := time.Since(start)
+	deltaBytes := broker.count("presence.delta")
+	refreshStart := broker.count("presence.refresh")
+	b.presence.sendAll(context.Background(), "")
+	refreshBytes := broker.count("presence.refresh") - refreshStart
+	t.Logf("%d joins on b: %v to join, %v until a's cache and hooks had all; deltas %d B (%.0f B/entry), one refresh %d B (%.0f B/entry)",
+		n, joined.Round(time.Millisecond), took.Round(time.Millisecond), deltaBytes, float64(deltaBytes)/n, refreshBytes, float64(refreshBytes)/n)
+	if st := a.PresenceStats(); st.DroppedIn+st.DroppedEntries+st.DroppedEvents != 0 || b.PresenceStats().DroppedOut != 0 {
+		t.Fatalf("drops: a %+v, b %+v", st, b.PresenceStats())
+	}
+	users, err := a.PresenceUsers(context.Background(), "chat:big")
+	if err != nil || len(users) != 500 || users["user7"] != 4 {
+		t.Fatalf("users: %d %v", len(users), err)
+	}
 }
