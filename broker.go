@@ -39,7 +39,8 @@ type Broker interface {
 	// unreachable): a broker resubscribes what was asked of it by itself
 	// once it is connected again.
 	Subscribe(ctx context.Context, node, room string) error
-	// Unsubscribe undoes Subscribe when the node's last member left.
+	// Unsubscribe undoes Subscribe when the node's last member left; like
+	// Subscribe, the interest is dropped even when the call fails.
 	Unsubscribe(ctx context.Context, node, room string) error
 	// Publish delivers p to every other node that has members of p.Rooms or
 	// may hold one of p.Sparks, or to every other node when p.All. It returns the deliveries the other nodes
@@ -117,6 +118,12 @@ type Publication struct {
 	Except    []string // but never to these sparks
 	Payload   []byte
 	Binary    bool // Payload travels in a binary frame
+	// Value is the message again in MessagePack, set only when it holds
+	// []byte values that Payload's text encoding (JSON) turned into base64
+	// strings: the receiving node gives it to wires that send bytes as
+	// binary (Socket.IO attachments), so a Buffer sent on one node is a
+	// Buffer on every node.
+	Value []byte
 }
 
 // BrokerError reports a broker failure for one operation.
@@ -143,6 +150,10 @@ func (s *Server) NodeID() string { return s.nodeID }
 // node is delivered to the local members it targets.
 func (s *Server) HandlePublication(p *Publication) int {
 	t := Target{srv: s, ns: p.Namespace, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
+	f := frame{Payload: p.Payload, Binary: p.Binary}
+	if p.Value != nil && s.reframing.Load() > 0 {
+		f.Value = sideValue(p.Value)
+	}
 	if len(s.transforms[Outgoing].load()) > 0 {
 		// Transforms work on values, per spark: decode once, write to each.
 		data, err := s.opts.Parser.Decode(p.Payload, p.Binary)
@@ -152,5 +163,25 @@ func (s *Server) HandlePublication(p *Publication) int {
 		}
 		return t.writeEach(data)
 	}
-	return t.pushLocal(frame{Payload: p.Payload, Binary: p.Binary})
+	return t.pushLocal(f)
+}
+
+// BrokerHealth returns the broker's own view of its connection
+// (HealthReporter), or nil for brokers that do not watch one.
+func (s *Server) BrokerHealth() error {
+	if hr, ok := s.broker.(HealthReporter); ok {
+		if err := hr.Health(); err != nil {
+			return &BrokerError{Op: "health", Err: err}
+		}
+	}
+	return nil
+}
+
+// BrokerStats returns the broker's counters, and false when it keeps none
+// (StatsReporter).
+func (s *Server) BrokerStats() (BrokerStats, bool) {
+	if sr, ok := s.broker.(StatsReporter); ok {
+		return sr.BrokerStats(), true
+	}
+	return BrokerStats{}, false
 }

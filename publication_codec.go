@@ -10,9 +10,10 @@ import (
 // than JSON so that a publication's payload, already encoded once for all
 // receivers, crosses the broker without being escaped or copied twice:
 //
-//	version (1 byte, 1) | flags (1 byte: 1 All, 2 Binary)
+//	version (1 byte, 1) | flags (1 byte: 1 All, 2 Binary, 4 Value)
 //	Node | Namespace                        (uvarint length + bytes each)
 //	len(Rooms) Rooms… | len(Sparks) Sparks… | len(Except) Except…
+//	Value                                   (uvarint length + bytes; only with flag 4)
 //	Payload                                 (the rest of the message)
 //
 // Unknown versions are refused, so a later layout can be rolled out node by
@@ -22,6 +23,8 @@ const publicationVersion = 1
 const (
 	pubFlagAll    = 1
 	pubFlagBinary = 2
+	pubFlagValue  = 4
+	pubFlags      = pubFlagAll | pubFlagBinary | pubFlagValue
 )
 
 // ErrBadPublication: bytes handed to UnmarshalPublication are not a
@@ -41,6 +44,9 @@ func MarshalPublication(dst []byte, p *Publication) []byte {
 	if p.Binary {
 		flags |= pubFlagBinary
 	}
+	if p.Value != nil {
+		flags |= pubFlagValue
+	}
 	dst = append(dst, publicationVersion, flags)
 	dst = appendString(dst, p.Node)
 	dst = appendString(dst, p.Namespace)
@@ -49,6 +55,10 @@ func MarshalPublication(dst []byte, p *Publication) []byte {
 		for _, s := range list {
 			dst = appendString(dst, s)
 		}
+	}
+	if p.Value != nil {
+		dst = binary.AppendUvarint(dst, uint64(len(p.Value)))
+		dst = append(dst, p.Value...)
 	}
 	return append(dst, p.Payload...)
 }
@@ -59,9 +69,9 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // UnmarshalPublication reads a publication written by MarshalPublication.
-// The Payload aliases b; the strings are copies.
+// Payload and Value alias b; the strings are copies.
 func UnmarshalPublication(b []byte) (*Publication, error) {
-	if len(b) < 2 || b[0] != publicationVersion || b[1]&^(pubFlagAll|pubFlagBinary) != 0 {
+	if len(b) < 2 || b[0] != publicationVersion || b[1]&^pubFlags != 0 {
 		return nil, ErrBadPublication
 	}
 	p := &Publication{All: b[1]&pubFlagAll != 0, Binary: b[1]&pubFlagBinary != 0}
@@ -71,6 +81,9 @@ func UnmarshalPublication(b []byte) (*Publication, error) {
 	p.Rooms = r.list()
 	p.Sparks = r.list()
 	p.Except = r.list()
+	if b[1]&pubFlagValue != 0 {
+		p.Value = r.bytes()
+	}
 	if r.bad {
 		return nil, ErrBadPublication
 	}
@@ -102,6 +115,17 @@ func (r *pubReader) string() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+func (r *pubReader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
 }
 
 func (r *pubReader) list() []string {

@@ -1,6 +1,9 @@
 package allspark
 
-import "github.com/allspark/allspark/internal/events"
+import (
+	"github.com/allspark/allspark/internal/events"
+	"github.com/allspark/allspark/parser"
+)
 
 // hasRawBytes reports whether v holds a []byte that a re-framing protocol
 // may send as binary rather than as the canonical encoding's text: v
@@ -44,4 +47,38 @@ func anyRawBytes(list []any, depth int) bool {
 		}
 	}
 	return false
+}
+
+// sideEncode is Publication.Value for data: its MessagePack encoding when
+// it holds []byte the text payload could not keep, else nil.
+func sideEncode(data any, binaryPayload bool) []byte {
+	if binaryPayload || !hasRawBytes(data) {
+		return nil
+	}
+	b, _, err := parser.MsgPack{}.Encode(data)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// sideValue reads Publication.Value back into the shape Server.encode
+// gives a frame's Value: event and ack envelopes as their message types,
+// anything else as decoded. nil when unreadable (the payload still goes).
+func sideValue(b []byte) any {
+	v, err := parser.MsgPack{}.Decode(b, true)
+	if err != nil {
+		return nil
+	}
+	env, ok, err := events.Parse(v)
+	if !ok || err != nil {
+		return v
+	}
+	switch env.Kind {
+	case events.Event:
+		return events.NewEvent(env.Name, env.Args, env.ID)
+	case events.Ack:
+		return events.NewAck(env.ID, env.Args)
+	}
+	return v
 }

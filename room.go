@@ -237,16 +237,17 @@ func (s *Server) syncSubscriptions(rooms []string) error {
 		reg.mu.RUnlock()
 		_, have := reg.subscribed[r]
 		switch {
+		// The broker keeps what it was asked even when the call fails (it
+		// resubscribes once connected again), so the state moves either way
+		// and the error only tells the caller.
 		case want && !have:
 			if err := s.broker.Subscribe(context.Background(), s.nodeID, r); err != nil {
 				errs = append(errs, &BrokerError{Op: "subscribe", Room: r, Err: err})
-				continue
 			}
 			reg.subscribed[r] = struct{}{}
 		case !want && have:
 			if err := s.broker.Unsubscribe(context.Background(), s.nodeID, r); err != nil {
 				errs = append(errs, &BrokerError{Op: "unsubscribe", Room: r, Err: err})
-				continue
 			}
 			delete(reg.subscribed, r)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,18 +272,24 @@ func TestRoomsAcrossNodes(t *testing.T) {
 // and the caller is told.
 type failingBroker struct {
 	*allspark.MemoryBroker
+	unsubscribed *atomic.Int32
 }
 
 var errBrokerDown = errors.New("broker down")
 
 func (failingBroker) Subscribe(context.Context, string, string) error { return errBrokerDown }
+func (b failingBroker) Unsubscribe(context.Context, string, string) error {
+	b.unsubscribed.Add(1)
+	return errBrokerDown
+}
 func (failingBroker) Publish(context.Context, *allspark.Publication) (int, error) {
 	return 0, errBrokerDown
 }
 func (failingBroker) HasPeers(string) bool { return true }
 
 func TestRoomsWhenTheBrokerFails(t *testing.T) {
-	srv, base := startServer(t, allspark.Options{Broker: failingBroker{allspark.NewMemoryBroker()}}, nil)
+	broker := failingBroker{allspark.NewMemoryBroker(), new(atomic.Int32)}
+	srv, base := startServer(t, allspark.Options{Broker: broker}, nil)
 	p := connectPeer(t, base, "", client.Options{})
 	sp, _ := srv.Spark(p.id)
 	err := sp.Join("lobby")
@@ -298,4 +305,12 @@ func TestRoomsWhenTheBrokerFails(t *testing.T) {
 		t.Fatalf("Write with a failing broker: n=%d err=%v", n, err)
 	}
 	p.expectExactly("p", "local still works")
+	// The broker recorded the interest despite the error, so the last
+	// member's leave must withdraw it.
+	if err := sp.Leave("lobby"); !errors.As(err, &be) || be.Op != "unsubscribe" {
+		t.Fatalf("Leave with a failing broker: %v", err)
+	}
+	if broker.unsubscribed.Load() != 1 {
+		t.Fatalf("Unsubscribe called %d times, want 1", broker.unsubscribed.Load())
+	}
 }

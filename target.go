@@ -116,7 +116,7 @@ func (t Target) Write(data any) (int, error) {
 	}
 	remote, err := s.broker.Publish(context.Background(), &Publication{
 		Node: s.nodeID, Namespace: t.ns, All: t.all, Rooms: t.rooms, Sparks: t.ids, Except: t.except,
-		Payload: f.Payload, Binary: f.Binary,
+		Payload: f.Payload, Binary: f.Binary, Value: sideEncode(data, f.Binary),
 	})
 	if err != nil {
 		return n, &BrokerError{Op: "publish", Err: err}

@@ -41,6 +41,7 @@ const (
 	codeInvalid      = "invalid_request"
 	codeReserved     = "reserved"
 	codeInternal     = "internal"
+	codeUnavailable  = "unavailable"
 )
 
 // apiError is a failed API request: its status and JSON body.
@@ -84,7 +85,8 @@ type RoomSummary struct {
 // Member is one entry of GET /api/rooms/{name}.
 type Member struct {
 	ID   string `json:"id"`
-	Name string `json:"name,omitempty"` // the demo's user name, when set
+	Name string `json:"name,omitempty"` // Spark.User (the demo's user name), when set
+	Node string `json:"node,omitempty"` // the node it is connected to
 }
 
 // maxRoomBytes mirrors the server's room name limit, so a bad name is a
@@ -275,17 +277,33 @@ func (a *App) publish(r *http.Request) (any, error) {
 	return PublishResponse{Delivered: n}, nil
 }
 
-func (a *App) listRooms(*http.Request) (any, error) {
-	names := a.srv.RoomNames()
+// listRooms answers the rooms with members on any node of the cluster.
+// When some node did not answer in time the rooms it holds are missing
+// from the counts, and missing_nodes names it.
+func (a *App) listRooms(r *http.Request) (any, error) {
+	rooms, err := a.srv.ClusterRooms(r.Context(), "")
+	missing, err := partial(err)
+	if err != nil {
+		return nil, err
+	}
 	out := struct {
-		Rooms []RoomSummary `json:"rooms"`
-	}{Rooms: make([]RoomSummary, 0, len(names))}
-	for _, n := range names {
-		if m := a.srv.Room(n).Len(); m > 0 {
-			out.Rooms = append(out.Rooms, RoomSummary{Name: n, Members: m})
-		}
+		Rooms   []RoomSummary `json:"rooms"`
+		Missing []string      `json:"missing_nodes,omitempty"`
+	}{Rooms: make([]RoomSummary, 0, len(rooms)), Missing: missing}
+	for _, rc := range rooms {
+		out.Rooms = append(out.Rooms, RoomSummary{Name: rc.Name, Members: rc.Members})
 	}
 	return out, nil
+}
+
+// partial splits a cluster operation's error: the nodes a *PartialError
+// names (the result is still worth answering), or any other error.
+func partial(err error) ([]string, error) {
+	var pe *allspark.PartialError
+	if errors.As(err, &pe) {
+		return pe.Missing, nil
+	}
+	return nil, err
 }
 
 func (a *App) room(r *http.Request) (any, error) {
@@ -293,28 +311,38 @@ func (a *App) room(r *http.Request) (any, error) {
 	if name == "" || len(name) > maxRoomBytes {
 		return nil, errorf(http.StatusBadRequest, codeInvalid, "room name must be 1 to %d bytes", maxRoomBytes)
 	}
-	sparks := a.srv.Room(name).Sparks()
-	if len(sparks) == 0 {
+	infos, err := a.srv.Room(name).Fetch(r.Context())
+	missing, err := partial(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(infos) == 0 && len(missing) == 0 {
 		return nil, errorf(http.StatusNotFound, codeNotFound, "room %q has no members", name)
 	}
 	out := struct {
 		Name    string   `json:"name"`
 		Members []Member `json:"members"`
-	}{Name: name, Members: make([]Member, 0, len(sparks))}
-	for _, sp := range sparks {
-		out.Members = append(out.Members, Member{ID: sp.ID(), Name: sp.User()})
+		Missing []string `json:"missing_nodes,omitempty"`
+	}{Name: name, Members: make([]Member, 0, len(infos)), Missing: missing}
+	for _, info := range infos {
+		out.Members = append(out.Members, Member{ID: info.ID, Name: info.User, Node: info.Node})
 	}
 	sortMembers(out.Members)
 	return out, nil
 }
 
+// disconnect ends a spark wherever it is connected.
 func (a *App) disconnect(r *http.Request) (any, error) {
 	id := r.PathValue("id")
-	sp, ok := a.srv.Spark(id)
-	if !ok {
+	// "primus::server::close": the client does not come back.
+	n, err := a.srv.To(id).Disconnect(r.Context(), false)
+	if n == 0 {
+		var pe *allspark.PartialError
+		if errors.As(err, &pe) {
+			return nil, errorf(http.StatusServiceUnavailable, codeUnavailable, "spark %q not found on the nodes that answered; no answer from %s", id, strings.Join(pe.Missing, ", "))
+		}
 		return nil, errorf(http.StatusNotFound, codeNotFound, "no spark %q is connected", id)
 	}
-	sp.End(nil, false) // "primus::server::close": the client does not come back
 	a.log.Info("spark disconnected by the API", "spark", id)
 	return struct {
 		Disconnected string `json:"disconnected"`

@@ -88,6 +88,8 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			MaxSubscribers: c.SSEMaxSubscribers,
 		},
 		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
+		NodeID:   c.NodeID,
+		Broker:   c.brokerOverride,
 		SockJS: allspark.SockJSOptions{
 			Disabled:        !c.SockJS,
 			PlainPath:       c.SockJSPath,
@@ -100,7 +102,7 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 		},
 	}
 	if c.Demo && c.Parser == "json" {
-		o.Presence = demoPresence
+		o.Presence = demoPresence()
 	}
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {

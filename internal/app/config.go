@@ -23,16 +23,19 @@ import (
 // below, but a zero PingInterval means no heartbeats and a false Demo means
 // no demo, as the same values given on the command line would.
 type Config struct {
-	Addr            string        // listen address
-	Pathname        string        // the real-time endpoint's path prefix
-	PingInterval    time.Duration // 0 turns heartbeats off
-	Echo            bool          // echo / bench mode, see echo.go
-	Parser          string        // "json" or "msgpack"
-	MaxLength       int           // largest message in bytes; 0 = allspark.DefaultMaxLength
-	Compression     bool          // negotiate permessage-deflate
-	TrustedProxies  string        // comma-separated IPs/CIDRs
-	Origins         string        // comma-separated origins allowed to open WebSockets besides the server's own
-	Broker          string        // "memory" (the only broker built into the binary today)
+	Addr           string        // listen address
+	Pathname       string        // the real-time endpoint's path prefix
+	PingInterval   time.Duration // 0 turns heartbeats off
+	Echo           bool          // echo / bench mode, see echo.go
+	Parser         string        // "json" or "msgpack"
+	MaxLength      int           // largest message in bytes; 0 = allspark.DefaultMaxLength
+	Compression    bool          // negotiate permessage-deflate
+	TrustedProxies string        // comma-separated IPs/CIDRs
+	Origins        string        // comma-separated origins allowed to open WebSockets besides the server's own
+	Broker         string        // "memory", or a redis://, rediss://, redis-sentinel://, redis-cluster://, nats:// or tls:// URL (broker.go)
+	NodeID         string        // this node's name in the cluster; "" = random per start
+	// brokerOverride, when set by a test, is used instead of Broker.
+	brokerOverride  allspark.Broker
 	Demo            bool          // serve the chat demo at /
 	APIToken        string        // bearer token for /api/*; empty disables the API
 	APIMaxBody      int64         // largest /api request body in bytes
@@ -113,6 +116,8 @@ type setting struct {
 	name   string // flag name and file key
 	usage  string
 	secret bool // masked when the configuration is printed
+	// redact, when set, rewrites the value for printing (a URL's password)
+	redact func(string) string
 	bind   func(fs *flag.FlagSet, c *Config, name, usage string)
 }
 
@@ -177,7 +182,8 @@ var settings = []setting{
 	{name: "sse-max-subscribers", usage: "most event streams open at once (past it: 503); 0: 100000", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.IntVar(&c.SSEMaxSubscribers, n, c.SSEMaxSubscribers, u)
 	}},
-	{name: "broker", usage: "cross-node broker: memory (single process; the only one built in today)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
+	{name: "broker", redact: redactURL, usage: "cross-node broker: memory (one process), redis://[user:pass@]host:6379[/db][?prefix=p] (also rediss://, redis-sentinel://h1,h2/master, redis-cluster://h1,h2) or nats://host:4222[,host2][?prefix=p] (also tls://); every node of a cluster uses the same broker URL, prefix and parser", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
+	{name: "node-id", usage: "this node's name in the cluster (logs, /api/rooms/{name}, metrics); empty: random per start", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.NodeID, n, c.NodeID, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
 	{name: "api-token", secret: true, usage: "bearer token for the HTTP API under /api/; empty disables the API (403). Prefer the environment variable: flags show in ps", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.APIToken, n, c.APIToken, u) }},
 	{name: "api-max-body", usage: "largest /api request body in bytes (larger: 413)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.Int64Var(&c.APIMaxBody, n, c.APIMaxBody, u) }},
@@ -376,8 +382,8 @@ func (c Config) Validate() error {
 	if c.Parser != "" && c.Parser != "json" && c.Parser != "msgpack" {
 		return bad("parser", "unknown parser %q (want json or msgpack)", c.Parser)
 	}
-	if c.Broker != "" && c.Broker != "memory" {
-		return bad("broker", "unknown broker %q (this binary has: memory)", c.Broker)
+	if c.Broker != "" && !knownBroker(c.Broker) {
+		return bad("broker", "unknown broker %q (want memory, or a redis://, rediss://, redis-sentinel://, redis-cluster://, nats:// or tls:// URL)", redactURL(c.Broker))
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return bad("log-format", "want text or json, got %q", c.LogFormat)
@@ -468,6 +474,9 @@ func (c Config) LogValue() slog.Value {
 		v := fs.Lookup(s.name).Value.String()
 		if s.secret && v != "" {
 			v = Masked
+		}
+		if s.redact != nil {
+			v = s.redact(v)
 		}
 		attrs = append(attrs, slog.String(s.name, v))
 	}

@@ -63,7 +63,9 @@ const (
 
 // demoPresence is the demo's presence tracking: every room of the main
 // namespace (where the chat's Primus and Socket.IO pages meet).
-var demoPresence = allspark.PresenceOptions{Track: func(ns, _ string) bool { return ns == allspark.MainNamespace }}
+func demoPresence() allspark.PresenceOptions {
+	return allspark.PresenceOptions{Track: func(ns, _ string) bool { return ns == allspark.MainNamespace }}
+}
 
 // cleanName trims a user-chosen name and cuts it to maxNameRunes; control
 // characters are removed so names cannot break log lines or the layout.
@@ -173,7 +175,7 @@ func (a *App) installDemo() error {
 	s := a.srv
 	s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if n := cleanName(sp.Query().Get("name")); n != "" {
-			sp.SetUser(n)
+			sp.SetUser(n) // what presence counts by, and other nodes see
 		}
 		return nil
 	})

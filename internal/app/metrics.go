@@ -25,6 +25,8 @@ type statsCollector struct {
 	connections, accepted, msgsIn, msgsOut, bytesIn, bytesOut *prometheus.Desc
 	dropped, slow, authFailures, parseErrors, missedPongs     *prometheus.Desc
 	roomsDesc                                                 *prometheus.Desc
+	nodes, brokerUp, brokerPub, brokerRecv, brokerDrop        *prometheus.Desc
+	brokerErrs, brokerReconn                                  *prometheus.Desc
 }
 
 func newStatsCollector(srv *allspark.Server, rooms func() int) *statsCollector {
@@ -47,12 +49,20 @@ func newStatsCollector(srv *allspark.Server, rooms func() int) *statsCollector {
 		parseErrors:  d("parse_errors_total", "Messages the parser could not decode.", nil),
 		missedPongs:  d("missed_pongs_total", "Sparks ended for not answering a heartbeat ping.", nil),
 		roomsDesc:    d("rooms", "Rooms with at least one local member.", nil),
+		nodes:        d("cluster_nodes", "Nodes of the cluster this node counts as live, itself included.", nil),
+		brokerUp:     d("broker_up", "1 while the broker can carry traffic (its probe answered), 0 otherwise.", nil),
+		brokerPub:    d("broker_published_total", "Publications and node messages sent to the broker.", nil),
+		brokerRecv:   d("broker_received_total", "Publications and node messages received from the broker.", nil),
+		brokerDrop:   d("broker_dropped_total", "Received publications dropped because this node's inbound queue was full.", nil),
+		brokerErrs:   d("broker_errors_total", "Broker operations that failed.", nil),
+		brokerReconn: d("broker_reconnects_total", "Broker connections re-established after a loss.", nil),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.accepted, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut,
-		c.dropped, c.slow, c.authFailures, c.parseErrors, c.missedPongs, c.roomsDesc} {
+		c.dropped, c.slow, c.authFailures, c.parseErrors, c.missedPongs, c.roomsDesc, c.nodes,
+		c.brokerUp, c.brokerPub, c.brokerRecv, c.brokerDrop, c.brokerErrs, c.brokerReconn} {
 		ch <- d
 	}
 }
@@ -75,6 +85,19 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.missedPongs, st.MissedPongs)
 	if c.rooms != nil {
 		ch <- prometheus.MustNewConstMetric(c.roomsDesc, prometheus.GaugeValue, float64(c.rooms()))
+	}
+	ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(len(c.srv.Nodes())))
+	if bs, ok := c.srv.BrokerStats(); ok {
+		up := 0.0
+		if bs.Connected && c.srv.BrokerHealth() == nil {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.brokerUp, prometheus.GaugeValue, up)
+		counter(c.brokerPub, bs.Published)
+		counter(c.brokerRecv, bs.Received)
+		counter(c.brokerDrop, bs.Dropped)
+		counter(c.brokerErrs, bs.Errors)
+		counter(c.brokerReconn, bs.Reconnects)
 	}
 }
 
