@@ -24,6 +24,9 @@ type App struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	ready   atomic.Bool // serving and not shutting down
+	// closeBroker releases the broker connection the App opened (after
+	// the server's Shutdown, which unregisters the node).
+	closeBroker func() error
 }
 
 // New builds the server and routes for c (see Config for zero values). A
@@ -40,11 +43,18 @@ func New(c Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	closeBroker := func() error { return nil }
+	if opts.Broker == nil && c.Broker != "memory" {
+		if opts.Broker, closeBroker, err = openBroker(c.Broker, logger); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := allspark.New(opts)
 	if err != nil {
+		_ = closeBroker()
 		return nil, err
 	}
-	a := &App{cfg: c, log: logger, srv: srv, mux: http.NewServeMux()}
+	a := &App{cfg: c, log: logger, srv: srv, mux: http.NewServeMux(), closeBroker: closeBroker}
 	a.metrics = newMetrics(srv, a.roomCount)
 	if c.Echo {
 		a.installEcho()
@@ -178,6 +188,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		a.ready.Store(false)
 		_ = a.srv.Shutdown(context.Background(), allspark.ShutdownOptions{Reconnect: true, Timeout: a.cfg.ShutdownTimeout})
+		_ = a.closeBroker()
 		return err
 	case <-ctx.Done():
 	}
@@ -200,6 +211,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	if berr := a.closeBroker(); berr != nil {
+		a.log.Warn("closing the broker", "err", berr)
 	}
 	a.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "err", err)
 	return err

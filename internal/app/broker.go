@@ -1,8 +1,13 @@
 package app
 
 import (
+	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/allspark/allspark"
+	redisbroker "github.com/allspark/allspark/broker/redis"
 )
 
 // brokerSchemes are the URL schemes --broker accepts besides "memory".
@@ -38,4 +43,26 @@ func redactURL(spec string) string {
 		u.User = url.UserPassword(u.User.Username(), Masked)
 	}
 	return u.String()
+}
+
+// openBroker connects the broker --broker names (not "memory") and returns
+// it with the function that closes it. Connecting fails fast when the
+// broker is unreachable: a node that cannot reach its cluster should not
+// start as a lone node.
+func openBroker(spec string, logger *slog.Logger) (allspark.Broker, func() error, error) {
+	scheme, _, _ := strings.Cut(spec, "://")
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "redis-sentinel", "redis-cluster":
+		o, err := redisbroker.ParseURL(spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: broker: %v", ErrConfig, err)
+		}
+		o.Logger = logger
+		b, err := redisbroker.New(o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("broker %s: %w", redactURL(spec), err)
+		}
+		return b, b.Close, nil
+	}
+	return nil, nil, fmt.Errorf("%w: broker: unknown broker %q", ErrConfig, redactURL(spec))
 }

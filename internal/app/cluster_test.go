@@ -132,3 +132,23 @@ func TestDemoPresenceAcrossNodes(t *testing.T) {
 		t.Fatalf("alice saw bob go as %v", js(d))
 	}
 }
+
+// --broker URLs are checked before anything starts, and an unreachable
+// broker fails New instead of leaving a lone node serving.
+func TestBrokerFlag(t *testing.T) {
+	for _, spec := range []string{"redis", "kafka://x", "memcache://127.0.0.1"} {
+		if _, err := New(Config{Broker: spec}, nil); !errors.Is(err, ErrConfig) {
+			t.Errorf("--broker %q: %v, want ErrConfig", spec, err)
+		}
+	}
+	if _, err := New(Config{Broker: "redis://127.0.0.1:6379/notanumber"}, nil); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad redis URL: %v", err)
+	}
+	_, err := New(Config{Broker: "redis://user:hunter2@127.0.0.1:1/0"}, nil)
+	if err == nil || errors.Is(err, ErrConfig) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("unreachable redis: %v (want a connection error without the password)", err)
+	}
+	if got := redactURL("nats://u:hunter2@h:4222"); strings.Contains(got, "hunter2") || !strings.Contains(got, "h:4222") {
+		t.Errorf("redactURL: %q", got)
+	}
+}
