@@ -48,6 +48,7 @@ type cluster struct {
 
 	ops       map[string]clusterOp // filled in New, read-only after
 	notices   map[string]func(from string, body []byte)
+	limits    map[string]opLimits // ops with their own bounds; filled in New, read-only after
 	sem       chan struct{}
 	downHooks cowList[func(node string)]
 
@@ -63,6 +64,7 @@ func (c *cluster) init(s *Server) {
 	c.pending = make(map[uint64]*pendingRequest)
 	c.ops = make(map[string]clusterOp)
 	c.notices = make(map[string]func(string, []byte))
+	c.limits = make(map[string]opLimits)
 	c.sem = make(chan struct{}, c.opts.MaxConcurrentRequests)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lister, _ = s.broker.(NodeLister)
@@ -83,6 +85,23 @@ func (c *cluster) notify(ctx context.Context, to, op string, body []byte) error 
 	defer cancel()
 	m := &nodeMessage{kind: msgNotice, op: op, body: body}
 	return c.srv.broker.Send(ctx, c.srv.nodeID, to, m.marshal())
+}
+
+// opLimits are the bounds of an op whose handlers are not quick: they run
+// under timeout instead of RequestTimeout, and at most cap(sem) at once
+// instead of sharing MaxConcurrentRequests, so that many held long-polls
+// (forwarded polling requests) cannot starve Count or Locate, nor be
+// starved by them.
+type opLimits struct {
+	timeout time.Duration
+	sem     chan struct{}
+}
+
+// handleLimited registers the handler of op with its own bounds (during
+// New only).
+func (c *cluster) handleLimited(op string, fn clusterOp, timeout time.Duration, concurrency int) {
+	c.ops[op] = fn
+	c.limits[op] = opLimits{timeout: timeout, sem: make(chan struct{}, concurrency)}
 }
 
 // onPeerDown adds a hook run when a peer is forgotten (goodbye or NodeTTL).

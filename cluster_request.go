@@ -65,6 +65,12 @@ type pendingRequest struct {
 // Answers with errors count as missing. It returns the answers by node, and
 // a *PartialError naming the nodes that did not answer usefully.
 func (c *cluster) survey(ctx context.Context, op string, body []byte, nodes []string, done func(node string, body []byte) bool) (map[string][]byte, error) {
+	return c.surveyFor(ctx, c.opts.RequestTimeout, op, body, nodes, done)
+}
+
+// surveyFor is survey bounded by timeout instead of RequestTimeout (a
+// forwarded long-poll is held longer than any request).
+func (c *cluster) surveyFor(ctx context.Context, timeout time.Duration, op string, body []byte, nodes []string, done func(node string, body []byte) bool) (map[string][]byte, error) {
 	all := nodes == nil
 	if all {
 		nodes = c.livePeers()
@@ -72,9 +78,9 @@ func (c *cluster) survey(ctx context.Context, op string, body []byte, nodes []st
 	if len(nodes) == 0 {
 		return nil, nil
 	}
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.opts.RequestTimeout {
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.RequestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	p := &pendingRequest{ch: make(chan nodeAnswer, len(nodes))}
@@ -149,7 +155,12 @@ func (c *cluster) partial(op string, waiting map[string]struct{}, err error) err
 
 // request sends op to one node and waits for its answer.
 func (c *cluster) request(ctx context.Context, node, op string, body []byte) ([]byte, error) {
-	answers, err := c.survey(ctx, op, body, []string{node}, nil)
+	return c.requestFor(ctx, c.opts.RequestTimeout, node, op, body)
+}
+
+// requestFor is request bounded by timeout instead of RequestTimeout.
+func (c *cluster) requestFor(ctx context.Context, timeout time.Duration, node, op string, body []byte) ([]byte, error) {
+	answers, err := c.surveyFor(ctx, timeout, op, body, []string{node}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +203,12 @@ func (c *cluster) serve(from string, m nodeMessage) {
 	if closed {
 		return
 	}
+	sem, timeout := c.sem, c.opts.RequestTimeout
+	if l, ok := c.limits[m.op]; ok {
+		sem, timeout = l.sem, l.timeout
+	}
 	select {
-	case c.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	default:
 		c.wg.Done()
 		c.send(from, &nodeMessage{kind: msgAnswer, id: m.id, err: ErrNodeBusy.Error()})
@@ -202,8 +217,8 @@ func (c *cluster) serve(from string, m nodeMessage) {
 	body := append([]byte(nil), m.body...)
 	go func() {
 		defer c.wg.Done()
-		defer func() { <-c.sem }()
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
+		defer func() { <-sem }()
+		ctx, cancel := context.WithTimeout(c.ctx, timeout)
 		defer cancel()
 		out, err := fn(ctx, from, body)
 		a := &nodeMessage{kind: msgAnswer, id: m.id, body: out}

@@ -52,7 +52,9 @@
 // message once and push the same bytes onto each member's queue: no
 // per-member allocation. Targets reach every node of a cluster through the
 // Broker (Options.Broker; default a private MemoryBroker). Package channels
-// adds Feathers-style channels and publishers on top.
+// adds Feathers-style channels and publishers on top. HTTP fallbacks need no
+// sticky sessions: a polling request that reaches a node without its
+// session is forwarded over the broker to the node that holds it.
 //
 // # Named events and acknowledgements
 //

@@ -33,7 +33,8 @@ func (s *Server) engineIOConfig() eio.Config {
 		Transports:     o.Transports,
 		MaxSessions:    o.MaxSessions,
 		WebSocket:      s.engine,
-		NewID:          s.opts.IDGenerator,
+		NewID:          s.newSID,
+		Forward:        s.forwardEIO,
 		Logger:         s.opts.Logger,
 	}
 	if o.Cookie != "" {

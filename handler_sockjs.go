@@ -42,6 +42,8 @@ func newSockJS(s *Server) (primus, plain *sockjs.Server, err error) {
 	}
 	pc := cfg
 	pc.Prefix = s.opts.Pathname
+	pc.Forward = s.forwardSockJS('p')
+	cfg.Forward = s.forwardSockJS('s')
 	primus = sockjs.NewServer(pc, (*opener)(s))
 	cfg.Prefix, cfg.Plain, cfg.Greeting, cfg.RawWebSocket = o.PlainPath, true, true, true
 	plain = sockjs.NewServer(cfg, (*opener)(s))

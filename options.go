@@ -99,6 +99,9 @@ type Options struct {
 	// Compression negotiates permessage-deflate with clients that offer it.
 	Compression bool
 	// IDGenerator makes spark ids; default 20 random URL-safe characters.
+	// An Engine.IO sid (the spark id of a Primus session on Engine.IO) is
+	// its output, ".", and an 8-character tag of the node id, so that any
+	// node can forward the session's polling requests to the right one.
 	IDGenerator func() string
 	// CORS for plain HTTP requests and the origin check on upgrades.
 	CORS CORSOptions

@@ -74,6 +74,7 @@ type Server struct {
 	nodeID     string
 	cluster    cluster
 	presence   presence
+	fwd        forwarder
 	userHooks  cowList[func(*Spark, string)] // Spark.SetUser observers (presence)
 	rooms      roomRegistry
 	joinHooks  cowList[func(*Spark, string)]
@@ -110,6 +111,11 @@ func New(opts Options) (*Server, error) {
 		}),
 	}
 	s.nsps.main = Namespace{srv: s, name: MainNamespace}
+	s.nodeID = opts.NodeID
+	if s.nodeID == "" {
+		s.nodeID = opts.IDGenerator()
+	}
+	s.initForward()
 	if !opts.EngineIO.Disabled {
 		if s.eio, err = newEngineIO(s); err != nil {
 			return nil, err
@@ -137,15 +143,12 @@ func New(opts Options) (*Server, error) {
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()
 	}
-	s.nodeID = opts.NodeID
-	if s.nodeID == "" {
-		s.nodeID = opts.IDGenerator()
-	}
 	s.cluster.init(s)
 	s.installClusterOps()
 	if err := s.installPresence(); err != nil {
 		return nil, err
 	}
+	s.installForwardOps()
 	if err := s.broker.Register(context.Background(), s.nodeID, s); err != nil {
 		return nil, &BrokerError{Op: "register", Err: err}
 	}

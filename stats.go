@@ -18,12 +18,16 @@ type Stats struct {
 	// VolatileSkipped counts receivers a volatile write skipped because
 	// their socket was busy.
 	VolatileSkipped uint64
+	// Forwarded counts polling requests this node sent on to the node
+	// holding their session; ForwardServed those it served for others.
+	Forwarded, ForwardServed uint64
 }
 
 type counters struct {
 	accepted, messagesIn, messagesOut, bytesIn, bytesOut atomic.Uint64
 	dropped, slowClosed, authFailures, parseErrors       atomic.Uint64
 	missedPongs, volatileSkipped                         atomic.Uint64
+	forwarded, forwardServed                             atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -42,5 +46,7 @@ func (s *Server) Stats() Stats {
 		ParseErrors:     c.parseErrors.Load(),
 		MissedPongs:     c.missedPongs.Load(),
 		VolatileSkipped: c.volatileSkipped.Load(),
+		Forwarded:       c.forwarded.Load(),
+		ForwardServed:   c.forwardServed.Load(),
 	}
 }

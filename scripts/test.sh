@@ -72,7 +72,7 @@ go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzPresenceMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse" "FuzzParse ./internal/emitter" "FuzzFrame ./internal/emitter"; do
+for target in "FuzzIncomingMessage ." "FuzzForwardEnvelope ." "FuzzPresenceMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse" "FuzzParse ./internal/emitter" "FuzzFrame ./internal/emitter"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done
@@ -112,6 +112,11 @@ step "Node: conformance on the sockjs transformer against Allspark (sockjs-clien
 for websockets in true false; do
   PRIMUS_TRANSFORMER=sockjs PRIMUS_WEBSOCKETS=$websockets node --test --test-reporter=tap "${primus_conformance[@]}"
 done
+
+# forward.test.mjs ran above with the nodes on the MemoryBroker's node list;
+# again with heartbeat membership, as on Redis and NATS, ~8 s.
+step "Node: HTTP fallbacks without sticky sessions (engine.io-client, socket.io-client, sockjs-client on polling behind an alternating proxy), heartbeat membership"
+FORWARD_HEARTBEATS=1 node --test --test-reporter=tap test/conformance/forward.test.mjs
 
 # The same JS HTTP-fallback tests against the reference wire: a stock Node
 # Primus server with the engine.io transformer (js/test/eio.mjs). The step

@@ -94,7 +94,7 @@ func TestReadyzAndMetricsReportTheBroker(t *testing.T) {
 		}
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, want := range []string{tc.brokerUp, "allspark_broker_published_total 7", "allspark_broker_dropped_total 3", "allspark_broker_reconnects_total 2", "allspark_cluster_nodes 1"} {
+		for _, want := range []string{tc.brokerUp, "allspark_broker_published_total 7", "allspark_broker_dropped_total 3", "allspark_broker_reconnects_total 2", "allspark_cluster_nodes 1", "allspark_forwarded_requests_total 0", "allspark_forwarded_requests_served_total 0"} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %q", want)
 			}

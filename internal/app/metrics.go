@@ -26,7 +26,7 @@ type statsCollector struct {
 	dropped, slow, authFailures, parseErrors, missedPongs     *prometheus.Desc
 	roomsDesc                                                 *prometheus.Desc
 	nodes, brokerUp, brokerPub, brokerRecv, brokerDrop        *prometheus.Desc
-	brokerErrs, brokerReconn                                  *prometheus.Desc
+	brokerErrs, brokerReconn, forwarded, forwardServed        *prometheus.Desc
 }
 
 func newStatsCollector(srv *allspark.Server, rooms func() int) *statsCollector {
@@ -35,34 +35,36 @@ func newStatsCollector(srv *allspark.Server, rooms func() int) *statsCollector {
 		return prometheus.NewDesc("allspark_"+name, help, labels, nil)
 	}
 	return &statsCollector{
-		srv:          srv,
-		rooms:        rooms,
-		connections:  d("connections", "Sparks connected now.", tr),
-		accepted:     d("connections_accepted_total", "Connections accepted since start.", tr),
-		msgsIn:       d("messages_received_total", "Data and control messages received from clients.", tr),
-		msgsOut:      d("messages_sent_total", "Messages written to client sockets.", tr),
-		bytesIn:      d("received_bytes_total", "Payload bytes received from clients.", tr),
-		bytesOut:     d("sent_bytes_total", "Payload bytes written to client sockets.", tr),
-		dropped:      d("messages_dropped_total", "Messages dropped by the drop-oldest slow-consumer policy.", nil),
-		slow:         d("slow_consumers_total", "Sparks ended because their send queue was full.", nil),
-		authFailures: d("auth_failures_total", "Connection attempts refused by authorization.", nil),
-		parseErrors:  d("parse_errors_total", "Messages the parser could not decode.", nil),
-		missedPongs:  d("missed_pongs_total", "Sparks ended for not answering a heartbeat ping.", nil),
-		roomsDesc:    d("rooms", "Rooms with at least one local member.", nil),
-		nodes:        d("cluster_nodes", "Nodes of the cluster this node counts as live, itself included.", nil),
-		brokerUp:     d("broker_up", "1 while the broker can carry traffic (its probe answered), 0 otherwise.", nil),
-		brokerPub:    d("broker_published_total", "Publications and node messages sent to the broker.", nil),
-		brokerRecv:   d("broker_received_total", "Publications and node messages received from the broker.", nil),
-		brokerDrop:   d("broker_dropped_total", "Received publications dropped because this node's inbound queue was full.", nil),
-		brokerErrs:   d("broker_errors_total", "Broker operations that failed.", nil),
-		brokerReconn: d("broker_reconnects_total", "Broker connections re-established after a loss.", nil),
+		srv:           srv,
+		rooms:         rooms,
+		connections:   d("connections", "Sparks connected now.", tr),
+		accepted:      d("connections_accepted_total", "Connections accepted since start.", tr),
+		msgsIn:        d("messages_received_total", "Data and control messages received from clients.", tr),
+		msgsOut:       d("messages_sent_total", "Messages written to client sockets.", tr),
+		bytesIn:       d("received_bytes_total", "Payload bytes received from clients.", tr),
+		bytesOut:      d("sent_bytes_total", "Payload bytes written to client sockets.", tr),
+		dropped:       d("messages_dropped_total", "Messages dropped by the drop-oldest slow-consumer policy.", nil),
+		slow:          d("slow_consumers_total", "Sparks ended because their send queue was full.", nil),
+		authFailures:  d("auth_failures_total", "Connection attempts refused by authorization.", nil),
+		parseErrors:   d("parse_errors_total", "Messages the parser could not decode.", nil),
+		missedPongs:   d("missed_pongs_total", "Sparks ended for not answering a heartbeat ping.", nil),
+		roomsDesc:     d("rooms", "Rooms with at least one local member.", nil),
+		nodes:         d("cluster_nodes", "Nodes of the cluster this node counts as live, itself included.", nil),
+		brokerUp:      d("broker_up", "1 while the broker can carry traffic (its probe answered), 0 otherwise.", nil),
+		brokerPub:     d("broker_published_total", "Publications and node messages sent to the broker.", nil),
+		brokerRecv:    d("broker_received_total", "Publications and node messages received from the broker.", nil),
+		brokerDrop:    d("broker_dropped_total", "Received publications dropped because this node's inbound queue was full.", nil),
+		brokerErrs:    d("broker_errors_total", "Broker operations that failed.", nil),
+		brokerReconn:  d("broker_reconnects_total", "Broker connections re-established after a loss.", nil),
+		forwarded:     d("forwarded_requests_total", "Polling requests sent on to the node holding their session (no sticky sessions).", nil),
+		forwardServed: d("forwarded_requests_served_total", "Polling requests served here for a session another node received them for.", nil),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.accepted, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut,
 		c.dropped, c.slow, c.authFailures, c.parseErrors, c.missedPongs, c.roomsDesc, c.nodes,
-		c.brokerUp, c.brokerPub, c.brokerRecv, c.brokerDrop, c.brokerErrs, c.brokerReconn} {
+		c.brokerUp, c.brokerPub, c.brokerRecv, c.brokerDrop, c.brokerErrs, c.brokerReconn, c.forwarded, c.forwardServed} {
 		ch <- d
 	}
 }
@@ -87,6 +89,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.roomsDesc, prometheus.GaugeValue, float64(c.rooms()))
 	}
 	ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(len(c.srv.Nodes())))
+	counter(c.forwarded, st.Forwarded)
+	counter(c.forwardServed, st.ForwardServed)
 	if bs, ok := c.srv.BrokerStats(); ok {
 		up := 0.0
 		if bs.Connected && c.srv.BrokerHealth() == nil {

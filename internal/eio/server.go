@@ -76,8 +76,16 @@ type Config struct {
 	WebSocket websocket.Engine
 	// NewID makes session ids (the sid, which is also the spark id);
 	// default 20 random URL-safe characters.
-	NewID  func() string
-	Logger *slog.Logger
+	NewID func() string
+	// Forward, when set, is offered every polling request (GET or POST)
+	// whose sid names no session here, before it is answered "Session ID
+	// unknown": it serves the request on the node that owns the session
+	// and reports true, or reports false to leave the answer to this
+	// server. limit is MaxPayload, the largest body a session reads. A
+	// WebSocket upgrade is never offered: it cannot travel between nodes,
+	// and "Session ID unknown" keeps the client on polling.
+	Forward func(w http.ResponseWriter, r *http.Request, sid string, limit int) bool
+	Logger  *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -225,6 +233,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ss := s.sessions[sid]
 	s.mu.Unlock()
 	if ss == nil {
+		if s.cfg.Forward != nil && !upgrade && s.cfg.Forward(w, r, sid, s.cfg.MaxPayload) {
+			return
+		}
 		writeError(w, NewHTTPError(SessionIDUnknown))
 		return
 	}

@@ -234,6 +234,9 @@ func (srv *Server) serveReceiver(w http.ResponseWriter, r *http.Request, id stri
 			return
 		}
 	}
+	if srv.cfg.Forward != nil && !srv.Has(id) && srv.forwardReceiver(w, r, id, k, callback) {
+		return
+	}
 	s := srv.open(w, r, id)
 	if s == nil {
 		return

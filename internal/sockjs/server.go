@@ -76,7 +76,14 @@ type Config struct {
 	WebSocket websocket.Engine
 	// WriteTimeout bounds writing a frame (renewed every 64 KiB). 0 = 10 s.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Forward, when set, is offered every session request (a receiver or
+	// a send) whose session is not here, before a receiver opens it or a
+	// send is answered 404: it serves the request on the node that owns
+	// the session and reports true, or reports false to leave it to this
+	// server. limit is MaxMessage, the largest body a send reads. A
+	// streaming receiver is offered as an xhr poll (see forwardReceiver).
+	Forward func(w http.ResponseWriter, r *http.Request, session string, limit int) bool
+	Logger  *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -355,6 +362,13 @@ func (srv *Server) reserve(s *session) (existing *session, err error) {
 		srv.sessions[s.id] = s
 	}
 	return nil, nil
+}
+
+// Has reports whether a session with id lives here (opening or open).
+func (srv *Server) Has(id string) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id] != nil
 }
 
 // lookup returns the session with id once its spark exists, or nil.

@@ -41,6 +41,9 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request, id string, 
 	}
 	s := srv.lookup(id)
 	if s == nil {
+		if srv.cfg.Forward != nil && srv.cfg.Forward(w, r, id, srv.cfg.MaxMessage) {
+			return
+		}
 		notFound(w)
 		return
 	}

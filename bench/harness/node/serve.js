@@ -3,7 +3,9 @@
 // cluster (Node 20 has no reusePort, so the primary hands connections to
 // workers), "READY" on stdout once listening, exit when stdin closes.
 //
-//   serve(attach): attach(httpServer) installs the framework on the server.
+//   serve(attach): attach(httpServer) installs the framework on the server;
+//   when it returns a promise (a cluster adapter connecting to its broker),
+//   the server listens, and says READY, only once it resolves.
 const cluster = require('cluster');
 const http = require('http');
 
@@ -25,9 +27,13 @@ module.exports = function serve(attach) {
     return;
   }
   const server = http.createServer();
-  attach(server);
-  server.listen(port, '127.0.0.1', () => {
-    if (!cluster.isWorker) process.stdout.write('READY\n');
+  Promise.resolve(attach(server)).then(() => {
+    server.listen(port, '127.0.0.1', () => {
+      if (!cluster.isWorker) process.stdout.write('READY\n');
+    });
+  }, (err) => {
+    process.stderr.write(`attach: ${err && err.stack || err}\n`);
+    process.exit(1);
   });
   if (!cluster.isWorker) {
     process.stdin.on('end', () => process.exit(0));

@@ -92,6 +92,8 @@ var ratioMetrics = map[string][]result.Metric{
 	load.Storm:      {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
 	load.PollFanout: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "rss_mb"}},
 	load.SSEFanout:  {{Key: "kb_per_conn"}, {Key: "deliveries_per_s", HigherBetter: true}, {Key: "p50_ms"}, {Key: "p99_ms"}},
+	load.Cluster: {{Key: "deliveries_per_s", HigherBetter: true}, {Key: "deliveries_per_cpu_s", HigherBetter: true}, {Key: "deliveries_per_total_cpu_s", HigherBetter: true},
+		{Key: "p50_ms"}, {Key: "p99_ms"}, {Key: "broker_cpu_ms_per_1k_pub"}, {Key: "broker_cmds_per_pub"}, {Key: "broker_reads_per_pub"}},
 }
 
 // errSkip marks a measurement that does not apply to the server (poll-fanout
@@ -272,15 +274,37 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	if st.server == "allspark-cli" {
 		procs = 1
 	}
+	if st.scenario == load.Cluster {
+		procs = st.nodes
+	}
 	l.Int("procs", int64(procs))
 	pprof := ""
-	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && procs == 1 {
+	// A cluster profiles its first node (every node does the same work).
+	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && (procs == 1 || st.scenario == load.Cluster) {
 		if p, err := freePort(); err == nil {
 			pprof = fmt.Sprintf("127.0.0.1:%d", p)
 		}
 	}
-	h.logf("%s n=%d: starting %s (%d process(es))", st.scenario, st.n, st.server, procs)
-	srv, err := h.bins.start(ctx, st.server, procs, pprof)
+	var brk *brokerProc
+	var srv *server
+	var err error
+	if st.scenario == load.Cluster {
+		// A dedicated broker per measurement: its counters are this run's.
+		l.Str("broker", st.broker).Int("publishers", int64(st.cfg.Publishers))
+		logw := io.Discard
+		if h.o.verbose {
+			logw = os.Stderr
+		}
+		if brk, err = startBroker(ctx, st.broker, logw); err != nil {
+			return l, err
+		}
+		defer brk.stop()
+		h.logf("%s n=%d: starting %s (%d nodes on %s)", st.scenario, st.n, st.server, procs, brk.url())
+		srv, err = h.bins.startCluster(ctx, st.server, procs, brk, pprof)
+	} else {
+		h.logf("%s n=%d: starting %s (%d process(es))", st.scenario, st.n, st.server, procs)
+		srv, err = h.bins.start(ctx, st.server, procs, pprof)
+	}
 	if err != nil {
 		return l, err
 	}
@@ -315,6 +339,9 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	for k := range nworkers {
 		cfg := st.cfg
 		cfg.Server, cfg.Addr = st.server, srv.addr
+		if len(srv.addrs) > 1 {
+			cfg.Addrs = srv.addrs
+		}
 		cfg.Offset = k * st.n / nworkers
 		cfg.N = (k+1)*st.n/nworkers - cfg.Offset
 		cfg.Sources = sources(k)
@@ -360,7 +387,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 		l.Float("rss_idle_mb", float64(after.RSSKB)/1024, 1)
 		l.Float("kb_per_conn", float64(after.RSSKB-base.RSSKB)/float64(max(ok, 1)), 2)
 	}
-	return l, h.finishLoad(ctx, st, srv, workers, &l, pids)
+	return l, h.finishLoad(ctx, st, srv, brk, workers, &l, pids)
 }
 
 func eachWorker(ws []*workerProc, fn func(int, *workerProc) error) error {
@@ -410,10 +437,16 @@ func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*wo
 	return nil
 }
 
-func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*workerProc, l *result.Line, pids []int) error {
+func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *brokerProc, ws []*workerProc, l *result.Line, pids []int) error {
 	sendGo(ws)
 	start := time.Now()
 	time.Sleep(st.cfg.Warmup)
+	var b0, b1 brokerSample
+	var brkErr error
+	if brk != nil {
+		b0, brkErr = brk.sample(ctx)
+	}
+	m0, _ := procfs.ReadMachine()
 	s0 := procfs.Measure(pids)
 	t0 := time.Now()
 	var prof sync.WaitGroup
@@ -425,7 +458,11 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 	}
 	time.Sleep(time.Until(start.Add(st.cfg.Warmup + st.cfg.Duration)))
 	s1 := procfs.Measure(pids)
+	m1, _ := procfs.ReadMachine()
 	t1 := time.Now()
+	if brk != nil && brkErr == nil {
+		b1, brkErr = brk.sample(ctx)
+	}
 	prof.Wait()
 
 	dones := make([]load.Done, len(ws))
@@ -472,8 +509,28 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, ws []*wo
 		// Per second of server CPU: moves less than deliveries/s when other
 		// jobs on the machine take CPU from the server.
 		l.Float("deliveries_per_cpu_s", float64(d.Deliveries)/d.Seconds/(cpu/100), 0)
+		if st.scenario == load.Cluster {
+			// Every member gets each publication once: ≈ n, give or take
+			// the messages in flight at the window's edges.
+			l.Float("deliveries_per_pub", float64(d.Deliveries)/float64(max(d.Sent, 1)), 1)
+		}
+	}
+	if brk != nil {
+		if brkErr != nil {
+			l.Str("broker_err", brkErr.Error())
+		} else {
+			addBrokerCost(l, b0, b1, t1.Sub(t0), d.Sent)
+			bcpu := float64(b1.cpu()-b0.cpu()) / float64(t1.Sub(t0)) * 100
+			// Server and broker together: what the cluster spent per delivery.
+			l.Float("deliveries_per_total_cpu_s", float64(d.Deliveries)/d.Seconds/((cpu+bcpu)/100), 0)
+		}
 	}
 	l.Float("p50_ms", ms(0.50), 3).Float("p99_ms", ms(0.99), 3).Float("p999_ms", ms(0.999), 3)
+	// The whole machine's busy CPU over the window (100 per core): minus
+	// the server, the broker and the load generator, what other jobs took.
+	if m1.Total > m0.Total {
+		l.Float("machine_cpu_pct", float64(m1.Busy-m0.Busy)/float64(t1.Sub(t0))*100, 0)
+	}
 	l.Float("cpu_pct", cpu, 0).Float("load_cpu_pct", d.CPUSeconds/st.cfg.Duration.Seconds()*100, 0).Float("rss_mb", float64(s1.RSSKB)/1024, 1).Int("alive", int64(d.Alive)).Int("errors", d.Errors)
 	if d.FirstErr != "" {
 		l.Str("first_send_err", d.FirstErr)

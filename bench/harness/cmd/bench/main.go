@@ -10,6 +10,7 @@
 //	go run ./cmd/bench --scenarios fanout --servers allspark,centrifuge --profile /tmp/prof
 //	go run ./cmd/bench --scenarios poll-fanout --servers primus-eio  # long-polling only
 //	go run ./cmd/bench --scenarios fanout,sse-fanout --servers allspark,node-sse  # SSE beside WebSocket
+//	go run ./cmd/bench --scenarios cluster --servers allspark,centrifuge,socketio --rounds 3  # 3 nodes on a dedicated Redis
 //	go run ./cmd/bench --table results.txt                 # Markdown tables from -out
 //
 // Everything is bounded: every server and worker is started by the harness,
@@ -101,7 +102,11 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.pollPubs, "poll-publishers", 10, "poll-fanout: publisher sessions")
 	fs.Float64Var(&o.pollRate, "poll-rate", 10, "poll-fanout: messages per second per publisher")
 	fs.IntVar(&o.sseN, "sse-n", 10000, "sse-fanout: event-stream members of the room (memory per member read after they connect)")
-	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm: measure each this many times and report the median of every figure too")
+	fs.IntVar(&o.clusterN, "cluster-n", 10000, "cluster: members of the room, spread evenly over the nodes")
+	fs.IntVar(&o.clusterNodes, "cluster-nodes", 3, "cluster: server processes, each on its own port, on one broker")
+	fs.IntVar(&o.clusterPubs, "cluster-publishers", 1, "cluster: publisher connections per node")
+	fs.StringVar(&o.clusterBroker, "cluster-broker", "redis", "cluster: the broker, redis or nats (a dedicated redis-server or nats-server per measurement; nats: allspark only)")
+	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm, cluster: measure each this many times and report the median of every figure too")
 	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")
 	fs.DurationVar(&o.warm, "warmup", 2*time.Second, "warm-up before measuring")

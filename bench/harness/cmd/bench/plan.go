@@ -40,6 +40,9 @@ func wsRooms(server string) bool {
 }
 
 type options struct {
+	// cluster: members, nodes, publishers per node, broker
+	clusterN, clusterNodes, clusterPubs  int
+	clusterBroker                        string
 	short                                bool
 	scenarios, servers, idleN            string
 	echoN, fanoutN, stormN, pollN, sseN  int
@@ -54,7 +57,7 @@ type options struct {
 
 func (o *options) applyShort() {
 	o.idleN = "200"
-	o.echoN, o.fanoutN, o.stormN, o.pollN, o.sseN = 200, 200, 200, 200, 200
+	o.echoN, o.fanoutN, o.stormN, o.pollN, o.sseN, o.clusterN = 200, 200, 200, 200, 200, 200
 	o.stormRooms, o.stormPer, o.stormPubs = 20, 4, 4
 	o.dur, o.warm, o.settle = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
 }
@@ -64,6 +67,8 @@ type step struct {
 	scenario string
 	server   string
 	n        int
+	nodes    int         // cluster: server processes, each on its own port
+	broker   string      // cluster: the broker joining them
 	cfg      load.Config // template; N, Offset, Sources, Addr set per worker
 }
 
@@ -103,7 +108,7 @@ func (o *options) plan() ([]step, error) {
 					}
 					c := base
 					c.Scenario = load.Idle
-					plan = append(plan, step{sc, s, n, c})
+					plan = append(plan, step{scenario: sc, server: s, n: n, cfg: c})
 				}
 			}
 		case load.Echo:
@@ -113,7 +118,7 @@ func (o *options) plan() ([]step, error) {
 				}
 				c := base
 				c.Scenario, c.Rate = load.Echo, o.echoRate
-				plan = append(plan, step{sc, s, o.echoN, c})
+				plan = append(plan, step{scenario: sc, server: s, n: o.echoN, cfg: c})
 			}
 		case load.Fanout:
 			for _, s := range servers {
@@ -122,7 +127,7 @@ func (o *options) plan() ([]step, error) {
 				}
 				c := base
 				c.Scenario, c.Window = load.Fanout, o.window
-				plan = append(plan, step{sc, s, o.fanoutN, c})
+				plan = append(plan, step{scenario: sc, server: s, n: o.fanoutN, cfg: c})
 			}
 		case load.Storm:
 			for _, s := range servers {
@@ -131,7 +136,7 @@ func (o *options) plan() ([]step, error) {
 				}
 				c := base
 				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Window = load.Storm, o.stormRooms, o.stormPer, o.stormPubs, o.window
-				plan = append(plan, step{sc, s, o.stormN, c})
+				plan = append(plan, step{scenario: sc, server: s, n: o.stormN, cfg: c})
 			}
 		case load.PollFanout:
 			if o.pollRooms < 1 || o.pollPubs < 1 || o.pollRate <= 0 {
@@ -143,7 +148,7 @@ func (o *options) plan() ([]step, error) {
 				}
 				c := base
 				c.Scenario, c.Rooms, c.PerConn, c.Publishers, c.Rate = load.PollFanout, o.pollRooms, 1, o.pollPubs, o.pollRate
-				plan = append(plan, step{sc, s, o.pollN, c})
+				plan = append(plan, step{scenario: sc, server: s, n: o.pollN, cfg: c})
 			}
 		case load.SSEFanout:
 			for _, s := range servers {
@@ -152,7 +157,22 @@ func (o *options) plan() ([]step, error) {
 				}
 				c := base
 				c.Scenario, c.Window = load.SSEFanout, o.window
-				plan = append(plan, step{sc, s, o.sseN, c})
+				plan = append(plan, step{scenario: sc, server: s, n: o.sseN, cfg: c})
+			}
+		case load.Cluster:
+			if o.clusterNodes < 2 || o.clusterPubs < 1 || o.clusterN < o.clusterNodes {
+				return nil, fmt.Errorf("cluster needs ≥ 2 nodes, ≥ 1 publisher per node and a member per node")
+			}
+			if !slices.Contains(clusterBrokers, o.clusterBroker) {
+				return nil, fmt.Errorf("cluster broker %q (have %s)", o.clusterBroker, strings.Join(clusterBrokers, ", "))
+			}
+			for _, s := range servers {
+				if !slices.Contains(clusterPeers[o.clusterBroker], s) {
+					continue
+				}
+				c := base
+				c.Scenario, c.Window, c.Publishers = load.Cluster, o.window, o.clusterNodes*o.clusterPubs
+				plan = append(plan, step{scenario: sc, server: s, n: o.clusterN, nodes: o.clusterNodes, broker: o.clusterBroker, cfg: c})
 			}
 		default:
 			return nil, fmt.Errorf("unknown scenario %q", sc)

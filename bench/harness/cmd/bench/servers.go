@@ -22,7 +22,8 @@ var errNotReady = errors.New("server did not become ready")
 // server is one running server under test: one or more processes.
 type server struct {
 	kind  string
-	addr  string
+	addr  string   // the first (or only) listening address
+	addrs []string // every node's address (cluster: one per process)
 	pprof string
 	cmds  []*exec.Cmd
 	stdin []io.WriteCloser
@@ -68,7 +69,7 @@ func (b *binaries) build(ctx context.Context) error {
 			return fmt.Errorf("go build %s: %w", bd.pkg, err)
 		}
 	}
-	for _, mod := range []string{"primus", "ws", "socket.io", "engine.io"} {
+	for _, mod := range []string{"primus", "ws", "socket.io", "engine.io", "@socket.io/redis-adapter", "ioredis"} {
 		if _, err := os.Stat(filepath.Join(b.root, "node_modules", mod, "package.json")); err != nil {
 			return fmt.Errorf("node_modules/%s missing: run npm ci at the repository root", mod)
 		}
@@ -142,6 +143,14 @@ func (b *binaries) start(ctx context.Context, kind string, procs int, pprof stri
 		return nil, err
 	}
 	s := &server{kind: kind, addr: "127.0.0.1:" + strconv.Itoa(port), pprof: pprof}
+	s.addrs = []string{s.addr}
+	return s, s.launch(ctx, cmds)
+}
+
+// launch starts cmds as the processes of s and waits until each is ready;
+// on failure everything started is stopped.
+func (s *server) launch(ctx context.Context, cmds []*exec.Cmd) error {
+	kind := s.kind
 	ready := make(chan error, len(cmds))
 	for _, cmd := range cmds {
 		// Own process group (stop signals the whole tree, Node cluster workers
@@ -151,16 +160,16 @@ func (b *binaries) start(ctx context.Context, kind string, procs int, pprof stri
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			s.stop()
-			return nil, err
+			return err
 		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			s.stop()
-			return nil, err
+			return err
 		}
 		if err := cmd.Start(); err != nil {
 			s.stop()
-			return nil, fmt.Errorf("start %s: %w", kind, err)
+			return fmt.Errorf("start %s: %w", kind, err)
 		}
 		s.cmds = append(s.cmds, cmd)
 		s.stdin = append(s.stdin, in)
@@ -183,26 +192,26 @@ func (b *binaries) start(ctx context.Context, kind string, procs int, pprof stri
 	if kind == "allspark-cli" {
 		if err := waitTCP(ctx, s.addr, 30*time.Second); err != nil {
 			s.stop()
-			return nil, err
+			return err
 		}
-		return s, nil
+		return nil
 	}
 	for range cmds {
 		select {
 		case err := <-ready:
 			if err != nil {
 				s.stop()
-				return nil, err
+				return err
 			}
 		case <-timeout.C:
 			s.stop()
-			return nil, fmt.Errorf("%w: %s within 30 s", errNotReady, kind)
+			return fmt.Errorf("%w: %s within 30 s", errNotReady, kind)
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	return s, nil
+	return nil
 }
 
 func waitTCP(ctx context.Context, addr string, limit time.Duration) error {

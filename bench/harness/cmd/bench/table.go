@@ -18,7 +18,10 @@ var tableColumns = map[string][][2]string{
 	"fanout":      {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"per CPU-s", "deliveries_per_cpu_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
 	"poll-fanout": {{"server", "server"}, {"N", "n"}, {"rooms", "rooms"}, {"offered/s", "offered_per_s"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"polls/s", "polls_per_s"}, {"send errors", "errors"}, {"server CPU %", "cpu_pct"}, {"load CPU %", "load_cpu_pct"}, {"RSS MB", "rss_mb"}},
 	"storm":       {{"server", "server"}, {"N", "n"}, {"deliveries/s", "deliveries_per_s"}, {"per CPU-s", "deliveries_per_cpu_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
-	"sse-fanout":  {{"server", "server"}, {"N", "n"}, {"connects/s", "connects_per_s"}, {"KB/conn idle", "kb_per_conn"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
+	"cluster": {{"server", "server"}, {"N", "n"}, {"nodes", "procs"}, {"broker", "broker"}, {"publishers", "publishers"}, {"deliveries/s", "deliveries_per_s"}, {"per CPU-s", "deliveries_per_cpu_s"}, {"per publication", "deliveries_per_pub"},
+		{"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"},
+		{"broker CPU %", "broker_cpu_pct"}, {"broker CPU ms / 1k pub", "broker_cpu_ms_per_1k_pub"}, {"broker cmds / pub", "broker_cmds_per_pub"}, {"broker reads / pub", "broker_reads_per_pub"}, {"commands", "broker_cmds"}, {"load CPU %", "load_cpu_pct"}, {"machine CPU %", "machine_cpu_pct"}},
+	"sse-fanout": {{"server", "server"}, {"N", "n"}, {"connects/s", "connects_per_s"}, {"KB/conn idle", "kb_per_conn"}, {"deliveries/s", "deliveries_per_s"}, {"p50 ms", "p50_ms"}, {"p99 ms", "p99_ms"}, {"stalls", "stalls"}, {"server CPU %", "cpu_pct"}, {"RSS MB", "rss_mb"}},
 }
 
 // printTables renders the RESULT lines in path as Markdown tables, one per

@@ -11,7 +11,12 @@
 // handler's result (43<id>[x]), 'publish' (room, data) →
 // Server.Room(room).Emit("m", data).
 //
-//	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060]
+// With -broker redis://host:port (the cluster scenario) the node joins the
+// other processes given the same Redis through broker/redis (ParseURL + New
+// at their defaults) in Options.Broker; it says READY once the broker
+// reports itself healthy.
+//
+//	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060] [-broker redis://127.0.0.1:6379]
 //
 // -reuseport lets the harness run several processes on one port (one process
 // may hold at most 20,000 open files on the benchmark machine); -pprof serves
@@ -24,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/allspark/allspark"
 	"github.com/allspark/allspark/bench/harness/internal/serve"
@@ -32,17 +38,30 @@ import (
 func main() {
 	var f serve.Flags
 	f.Register(flag.CommandLine)
+	brokerURL := flag.String("broker", "", "join a cluster on this broker: redis://host:port (empty: one node, the memory broker)")
 	flag.Parse()
-	if err := run(f); err != nil {
+	if err := run(f, *brokerURL); err != nil {
 		fmt.Fprintln(os.Stderr, "srv-allspark:", err)
 		os.Exit(1)
 	}
 }
 
-func run(f serve.Flags) error {
-	srv, err := allspark.New(allspark.Options{})
+func run(f serve.Flags, brokerURL string) error {
+	broker, closer, err := openBroker(brokerURL)
 	if err != nil {
 		return err
+	}
+	if closer != nil {
+		defer closer.Close()
+	}
+	srv, err := allspark.New(allspark.Options{Broker: broker})
+	if err != nil {
+		return err
+	}
+	if broker != nil {
+		if err := waitHealthy(context.Background(), broker, 10*time.Second); err != nil {
+			return err
+		}
 	}
 	srv.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if q := roomsOf(sp); q != "" {

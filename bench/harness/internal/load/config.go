@@ -25,6 +25,11 @@ const (
 	// read like an EventSource), publishers WebSocket clients as in
 	// fanout; the harness also reads the server's memory per member.
 	SSEFanout = "sse-fanout"
+	// Cluster is fanout across the nodes of a cluster: members of one room
+	// spread evenly over Addrs (member i on node i mod len(Addrs)), and
+	// publishers on every node (publisher j on node j mod len(Addrs)), so
+	// most deliveries cross the broker between the nodes.
+	Cluster = "cluster"
 )
 
 // ErrConfig reports a worker configuration that cannot run.
@@ -32,8 +37,11 @@ var ErrConfig = errors.New("load: invalid configuration")
 
 // Config is one worker's job. Zero values get the defaults named on each field.
 type Config struct {
-	Server   string // server kind (proto.ByName)
-	Addr     string // 127.0.0.1:port
+	Server string // server kind (proto.ByName)
+	Addr   string // 127.0.0.1:port
+	// Addrs are the nodes of a cluster (cluster scenario); default [Addr].
+	// Members and publishers are dealt over them in turn.
+	Addrs    []string
 	Scenario string
 	N        int      // connections this worker opens (members, echo senders or idle)
 	Offset   int      // global index of this worker's first connection (room assignment)
@@ -50,13 +58,15 @@ type Config struct {
 	Room       string // fanout: the room; default "bench"
 	Rooms      int    // storm, poll-fanout: number of rooms; default 100 (storm), 10 (poll-fanout)
 	PerConn    int    // storm, poll-fanout: rooms each connection joins; default 10 (storm), 1 (poll-fanout)
-	Publishers int    // fanout, storm, poll-fanout: publisher connections; default 1 (fanout), 20 (storm), 10 (poll-fanout)
-	Window     int    // messages in flight per publisher; default 4 (fanout), 2 (storm)
+	Publishers int    // fanout, storm, poll-fanout, cluster: publisher connections; default 1 (fanout), 20 (storm), 10 (poll-fanout), one per node (cluster)
+	Window     int    // messages in flight per publisher; default 4 (fanout), 2 (storm, cluster)
 	// Complete is the share of a room's members that must have a message
 	// before it stops counting against the window; default 0.99.
 	Complete float64
 	// StallAfter abandons a message that is not complete after this long
-	// (counted as a stall); default 2 s.
+	// (default 2 s; 5 s in the cluster scenario, where a message crosses
+	// the broker and three servers share the machine's cores);
+	// it is counted as a stall.
 	StallAfter time.Duration
 }
 
@@ -70,6 +80,9 @@ func (c *Config) setDefaults() {
 		if *p == 0 {
 			*p = v
 		}
+	}
+	if len(c.Addrs) == 0 && c.Addr != "" {
+		c.Addrs = []string{c.Addr}
 	}
 	if len(c.Sources) == 0 {
 		c.Sources = []string{"127.0.0.2"}
@@ -92,6 +105,16 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.Rooms, 100)
 	def(&c.PerConn, 10)
+	if c.Scenario == Cluster {
+		def(&c.Publishers, len(c.Addrs))
+	}
+	if c.Scenario == Cluster {
+		// Several publishers share one room: 2 in flight each keeps the
+		// total near fanout's 4, so the window measures throughput rather
+		// than a queue the servers cannot drain before the stall limit.
+		def(&c.Window, 2)
+		defd(&c.StallAfter, 5*time.Second)
+	}
 	if c.Scenario == Storm {
 		def(&c.Publishers, 20)
 		def(&c.Window, 2)
@@ -111,12 +134,20 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	host, _, err := net.SplitHostPort(c.Addr)
-	if err != nil || host != "127.0.0.1" {
-		return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, c.Addr)
+	if len(c.Addrs) == 0 {
+		return nil, nil, fmt.Errorf("%w: no server address", ErrConfig)
+	}
+	for _, a := range c.Addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || host != "127.0.0.1" {
+			return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, a)
+		}
+	}
+	if len(c.Addrs) > 1 && c.Scenario != Cluster {
+		return nil, nil, fmt.Errorf("%w: %d addresses: only the cluster scenario spreads over nodes", ErrConfig, len(c.Addrs))
 	}
 	switch c.Scenario {
-	case Idle, Echo, Fanout, Storm, PollFanout, SSEFanout:
+	case Idle, Echo, Fanout, Storm, PollFanout, SSEFanout, Cluster:
 	default:
 		return nil, nil, fmt.Errorf("%w: unknown scenario %q", ErrConfig, c.Scenario)
 	}
@@ -143,7 +174,7 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 // memberRooms returns the rooms connection i (global index) joins.
 func (c *Config) memberRooms(i int) []string {
 	switch c.Scenario {
-	case Fanout, SSEFanout:
+	case Fanout, SSEFanout, Cluster:
 		return []string{c.Room}
 	case Storm, PollFanout:
 		return stormRooms(i, c.Rooms, c.PerConn)
@@ -170,6 +201,16 @@ func stormRooms(i, rooms, perConn int) []string {
 		out = append(out, RoomName(r))
 	}
 	return out
+}
+
+// nodeAddr is the node connection i of this worker talks to: members
+// (i < N) by their global index, publishers by theirs, each dealt over
+// Addrs in turn.
+func (c *Config) nodeAddr(i int) string {
+	if i < c.N {
+		return c.Addrs[(c.Offset+i)%len(c.Addrs)]
+	}
+	return c.Addrs[(i-c.N)%len(c.Addrs)]
 }
 
 // RoomName is the name of storm room r.

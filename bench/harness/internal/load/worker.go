@@ -175,7 +175,7 @@ func (w *worker) connect(ctx context.Context) Connected {
 	cfg := w.cfg
 	w.members = make([]client, cfg.N)
 	npub := 0
-	if cfg.Scenario == Fanout || cfg.Scenario == Storm || cfg.Scenario == PollFanout || cfg.Scenario == SSEFanout {
+	if cfg.Scenario == Fanout || cfg.Scenario == Storm || cfg.Scenario == PollFanout || cfg.Scenario == SSEFanout || cfg.Scenario == Cluster {
 		npub = cfg.Publishers
 	}
 	w.pubs = make([]client, npub)
@@ -207,7 +207,7 @@ func (w *worker) connect(ctx context.Context) Connected {
 					}
 				}
 				src := w.srcs[i%len(w.srcs)]
-				c, err := w.open(ctx, src, rooms, uint32(cfg.Offset+i), fn)
+				c, err := w.open(ctx, cfg.nodeAddr(i), src, rooms, uint32(cfg.Offset+i), fn)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -292,7 +292,7 @@ func (w *worker) run(ctx context.Context) Done {
 				w.echoSender(ctx, c, i, endMeasure, count, fail)
 			}()
 		}
-	case Fanout, Storm, SSEFanout:
+	case Fanout, Storm, SSEFanout, Cluster:
 		need := w.roomNeeds()
 		for i, c := range w.pubs {
 			if c == nil {
@@ -463,9 +463,9 @@ func (w *worker) publisher(ctx context.Context, c client, idx int, need map[stri
 // poll-fanout an Engine.IO polling session with its GET loop, for an
 // sse-fanout member an event stream with its reader. dialCtx bounds
 // the connect; the connection itself lives until closeAll.
-func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string, id uint32, fn onMessage) (client, error) {
+func (w *worker) open(dialCtx context.Context, addr string, src *net.TCPAddr, rooms []string, id uint32, fn onMessage) (client, error) {
 	if w.cfg.Scenario == PollFanout {
-		c, first, err := openPoll(dialCtx, w.life, w.hc, w.cfg.Addr, w.p, rooms)
+		c, first, err := openPoll(dialCtx, w.life, w.hc, addr, w.p, rooms)
 		if err != nil {
 			return nil, err
 		}
@@ -474,14 +474,14 @@ func (w *worker) open(dialCtx context.Context, src *net.TCPAddr, rooms []string,
 		return c, nil
 	}
 	if w.cfg.Scenario == SSEFanout && rooms != nil { // a member; publishers are WebSockets
-		c, err := openSSE(dialCtx, w.cfg.Addr, src, rooms)
+		c, err := openSSE(dialCtx, addr, src, rooms)
 		if err != nil {
 			return nil, err
 		}
 		w.wg.Go(func() { c.read(fn) })
 		return c, nil
 	}
-	c, br, err := dial(dialCtx, w.cfg.Addr, src, w.p, rooms, id)
+	c, br, err := dial(dialCtx, addr, src, w.p, rooms, id)
 	if err != nil {
 		return nil, err
 	}

@@ -53,3 +53,22 @@ func TestSelfAndTree(t *testing.T) {
 		t.Fatalf("Measure = %+v", s)
 	}
 }
+
+func TestParseMachine(t *testing.T) {
+	b := []byte("cpu  100 5 50 800 20 1 4 10 7 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n")
+	m, err := parseMachine(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// busy = user+nice+system+irq+softirq+steal = 170 ticks; total adds idle
+	// and iowait; guest (inside user) is not counted twice.
+	if m.Busy != 1700*time.Millisecond || m.Total != 9900*time.Millisecond {
+		t.Fatalf("got %+v", m)
+	}
+	if _, err := parseMachine([]byte("intr 1 2 3\n")); !errors.Is(err, ErrFormat) {
+		t.Fatalf("err = %v", err)
+	}
+	if m, err := ReadMachine(); err != nil || m.Total <= 0 || m.Busy > m.Total {
+		t.Fatalf("this machine: %+v, %v", m, err)
+	}
+}

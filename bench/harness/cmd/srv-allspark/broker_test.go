@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/allspark/allspark"
+)
+
+func TestOpenBrokerSchemes(t *testing.T) {
+	if b, c, err := openBroker(""); b != nil || c != nil || err != nil {
+		t.Fatalf("empty URL: %v %v %v, want the default memory broker", b, c, err)
+	}
+	if _, _, err := openBroker("kafka://127.0.0.1:9092"); !errors.Is(err, errBrokerURL) {
+		t.Fatalf("err = %v, want errBrokerURL", err)
+	}
+}
+
+// flaky is a broker that turns healthy after a few Health calls.
+type flaky struct {
+	allspark.Broker
+	calls atomic.Int32
+	after int32
+}
+
+func (f *flaky) Health() error {
+	if f.calls.Add(1) <= f.after {
+		return errors.New("connecting")
+	}
+	return nil
+}
+
+func TestWaitHealthy(t *testing.T) {
+	f := &flaky{after: 3}
+	if err := waitHealthy(context.Background(), f, 5*time.Second); err != nil || f.calls.Load() != 4 {
+		t.Fatalf("err = %v after %d calls", err, f.calls.Load())
+	}
+	never := &flaky{after: 1 << 30}
+	if err := waitHealthy(context.Background(), never, 100*time.Millisecond); err == nil {
+		t.Fatal("a broker that never connects must fail the start")
+	}
+}
