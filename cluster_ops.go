@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Cluster-wide operations on sparks and rooms: each runs on this node and,
@@ -53,6 +54,9 @@ func (s *Server) target(sp targetSpec) Target {
 	return Target{srv: s, ns: sp.NS, all: sp.All, rooms: sp.Rooms, ids: sp.IDs, except: sp.Except}
 }
 
+// maxAckWait bounds how long a node serves another node's EmitWithAck.
+const maxAckWait = 10 * time.Minute
+
 // installClusterOps registers the request handlers of this file.
 func (s *Server) installClusterOps() {
 	c := &s.cluster
@@ -67,6 +71,10 @@ func (s *Server) installClusterOps() {
 	c.handle("join", s.serveTarget(func(t Target, sp targetSpec) any { return t.joinLocal(sp.Join) }))
 	c.handle("leave", s.serveTarget(func(t Target, sp targetSpec) any { return t.leaveLocal(sp.Join) }))
 	c.handle("disconnect", s.serveTarget(func(t Target, sp targetSpec) any { return t.disconnectLocal(sp.Reconnect) }))
+	// An EmitWithAck waits as long as its asker's deadline, not
+	// RequestTimeout: it gets its own handler timeout (the wait it is sent
+	// is shorter) and its own bound, so it cannot starve the short ops.
+	c.handleLimited("emitack", s.serveEmitAck, maxAckWait, c.opts.MaxConcurrentRequests)
 	c.handle("rooms", func(_ context.Context, _ string, body []byte) ([]byte, error) {
 		return json.Marshal(s.localRooms(string(body)))
 	})

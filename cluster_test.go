@@ -3,6 +3,7 @@ package allspark_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -274,4 +275,84 @@ func TestSocketIOBinaryAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect(`42["note","hi"]`)
+}
+
+// Target.EmitWithAck collects the replies of sparks on every node: answers,
+// ack errors, and the silent ones as missing; a node that does not answer
+// adds a PartialError.
+func TestEmitWithAckAcrossNodes(t *testing.T) {
+	broker := newHeartbeatBroker()
+	var srvs []*allspark.Server
+	var ids []string
+	waited := make(chan struct{}, 1)
+	for i, node := range []string{"a", "b", "c"} {
+		srv, base := startServer(t, allspark.Options{Broker: broker, NodeID: node, Cluster: fastCluster}, joinRooms)
+		srvs = append(srvs, srv)
+		p := connectPeer(t, base, "rooms=r", client.Options{})
+		switch i {
+		case 0, 1: // answer with the node's name and the argument
+			name := node
+			if err := p.c.On("q", func(_ context.Context, ev *client.NamedEvent) (any, error) {
+				return client.Args{name, ev.Args[0]}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // refuse, and answer "wait" too late
+			if err := p.c.On("q", func(context.Context, *client.NamedEvent) (any, error) {
+				return nil, &client.CallError{Code: "nope", Message: "refused"}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.c.On("wait", func(ctx context.Context, _ *client.NamedEvent) (any, error) {
+				defer func() { waited <- struct{}{} }()
+				time.Sleep(700 * time.Millisecond)
+				return "late", nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, p.id)
+	}
+	waitFor(t, "membership", func() bool { return len(srvs[0].Nodes()) == 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	replies, err := srvs[0].Room("r").EmitWithAck(ctx, "q", []any{1.5})
+	cancel()
+	if err != nil || len(replies) != 3 {
+		t.Fatalf("EmitWithAck: %v %+v", err, replies)
+	}
+	got := map[string]string{}
+	for _, r := range replies {
+		if r.Err != nil {
+			var ee *allspark.EventError
+			if !errors.As(r.Err, &ee) || ee.Code != "nope" {
+				t.Fatalf("ack error from %s: %v", r.From, r.Err)
+			}
+			got[r.From] = "refused"
+			continue
+		}
+		got[r.From] = fmt.Sprint(r.Args)
+	}
+	want := map[string]string{ids[0]: "[a [1.5]]", ids[1]: "[b [1.5]]", ids[2]: "refused"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("replies %v, want %v", got, want)
+	}
+
+	// A spark on another node that answers too late is missing.
+	ctx, cancel = context.WithTimeout(context.Background(), 400*time.Millisecond)
+	replies, err = srvs[0].Room("r").EmitWithAck(ctx, "wait")
+	cancel()
+	var ate *allspark.AckTimeoutError
+	if !errors.As(err, &ate) || ate.Missing != 1 || ate.Total != 3 || len(replies) != 2 {
+		t.Fatalf("late spark: %v, %d replies", err, len(replies))
+	}
+	<-waited // c's client handles its events in order
+	// A node cut off is named in a PartialError; the others' replies come.
+	broker.setCut("b", true)
+	ctx, cancel = context.WithTimeout(context.Background(), 400*time.Millisecond)
+	replies, err = srvs[0].Room("r").EmitWithAck(ctx, "q", 2)
+	cancel()
+	var pe *allspark.PartialError
+	if !errors.As(err, &pe) || !slices.Equal(pe.Missing, []string{"b"}) || errors.As(err, &ate) || len(replies) != 2 {
+		t.Fatalf("cut node: %v, %d replies", err, len(replies))
+	}
 }

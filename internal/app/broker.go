@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/allspark/allspark"
+	natsbroker "github.com/allspark/allspark/broker/nats"
 	redisbroker "github.com/allspark/allspark/broker/redis"
 )
 
@@ -59,6 +60,17 @@ func openBroker(spec string, logger *slog.Logger) (allspark.Broker, func() error
 		}
 		o.Logger = logger
 		b, err := redisbroker.New(o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("broker %s: %w", redactURL(spec), err)
+		}
+		return b, b.Close, nil
+	case "nats", "tls":
+		o, err := natsbroker.ParseURL(spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: broker: %v", ErrConfig, err)
+		}
+		o.Logger = logger
+		b, err := natsbroker.New(o)
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker %s: %w", redactURL(spec), err)
 		}

@@ -148,6 +148,12 @@ func TestBrokerFlag(t *testing.T) {
 	if err == nil || errors.Is(err, ErrConfig) || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unreachable redis: %v (want a connection error without the password)", err)
 	}
+	if _, err := New(Config{Broker: "nats://127.0.0.1:1"}, nil); err == nil || errors.Is(err, ErrConfig) {
+		t.Errorf("unreachable nats: %v (want a connection error)", err)
+	}
+	if _, err := New(Config{Broker: "nats://h:4222?bogus=1"}, nil); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad nats URL: %v", err)
+	}
 	if got := redactURL("nats://u:hunter2@h:4222"); strings.Contains(got, "hunter2") || !strings.Contains(got, "h:4222") {
 		t.Errorf("redactURL: %q", got)
 	}

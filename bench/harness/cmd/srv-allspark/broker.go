@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/allspark/allspark"
+	"github.com/allspark/allspark/broker/nats"
 	"github.com/allspark/allspark/broker/redis"
 )
 
 // errBrokerURL reports a -broker value whose scheme names no broker.
-var errBrokerURL = errors.New("srv-allspark: -broker takes redis://host:port")
+var errBrokerURL = errors.New("srv-allspark: -broker takes redis://host:port or nats://host:port")
 
-// openBroker returns the broker named by url (redis://…) and what closes
+// openBroker returns the broker named by url (redis://…, nats://…) and what closes
 // it; an empty url is the default private memory broker (a single node).
 func openBroker(url string) (allspark.Broker, io.Closer, error) {
 	switch {
@@ -27,6 +28,16 @@ func openBroker(url string) (allspark.Broker, io.Closer, error) {
 			return nil, nil, err
 		}
 		b, err := redis.New(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, b, nil
+	case strings.HasPrefix(url, "nats://"):
+		o, err := nats.ParseURL(url)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := nats.New(o)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -17,6 +17,14 @@ func TestOpenBrokerSchemes(t *testing.T) {
 	if _, _, err := openBroker("kafka://127.0.0.1:9092"); !errors.Is(err, errBrokerURL) {
 		t.Fatalf("err = %v, want errBrokerURL", err)
 	}
+	// nats:// is parsed by broker/nats (a bad option is its error, not ours)
+	// and an unreachable server fails at once.
+	if _, _, err := openBroker("nats://127.0.0.1:1?bogus=1"); err == nil || errors.Is(err, errBrokerURL) {
+		t.Fatalf("bad nats URL: %v", err)
+	}
+	if _, _, err := openBroker("nats://127.0.0.1:1"); err == nil {
+		t.Fatal("unreachable nats: no error")
+	}
 }
 
 // flaky is a broker that turns healthy after a few Health calls.
