@@ -47,7 +47,8 @@ type cluster struct {
 	closed  bool
 
 	ops       map[string]clusterOp // filled in New, read-only after
-	limits    map[string]opLimits  // ops with their own bounds; filled in New, read-only after
+	notices   map[string]func(from string, body []byte)
+	limits    map[string]opLimits // ops with their own bounds; filled in New, read-only after
 	sem       chan struct{}
 	downHooks cowList[func(node string)]
 
@@ -62,6 +63,7 @@ func (c *cluster) init(s *Server) {
 	c.peers = make(map[string]time.Time)
 	c.pending = make(map[uint64]*pendingRequest)
 	c.ops = make(map[string]clusterOp)
+	c.notices = make(map[string]func(string, []byte))
 	c.limits = make(map[string]opLimits)
 	c.sem = make(chan struct{}, c.opts.MaxConcurrentRequests)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -70,6 +72,20 @@ func (c *cluster) init(s *Server) {
 
 // handle registers the handler of op (during New only).
 func (c *cluster) handle(op string, fn clusterOp) { c.ops[op] = fn }
+
+// handleNotice registers the handler of one-way messages for op (during
+// New only). It runs on the broker's delivery goroutine, so it must only
+// queue work, and body is only valid during the call.
+func (c *cluster) handleNotice(op string, fn func(from string, body []byte)) { c.notices[op] = fn }
+
+// notify sends a one-way message for op's notice handler on node to (""
+// = every other node), bounded by ctx and RequestTimeout.
+func (c *cluster) notify(ctx context.Context, to, op string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	m := &nodeMessage{kind: msgNotice, op: op, body: body}
+	return c.srv.broker.Send(ctx, c.srv.nodeID, to, m.marshal())
+}
 
 // opLimits are the bounds of an op whose handlers are not quick: they run
 // under timeout instead of RequestTimeout, and at most cap(sem) at once
@@ -222,6 +238,11 @@ func (s *Server) HandleMessage(from string, msg []byte) {
 	case msgAnswer:
 		c.heard(from)
 		c.answer(from, m)
+	case msgNotice:
+		c.heard(from)
+		if fn := c.notices[m.op]; fn != nil {
+			fn(from, m.body)
+		}
 	}
 }
 

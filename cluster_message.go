@@ -19,6 +19,7 @@ const (
 	msgBye       byte = 'b' // the sender is shutting down: forget it now
 	msgRequest   byte = 'q' // run op with body and answer
 	msgAnswer    byte = 'a' // the answer to request id: body, or err
+	msgNotice    byte = 'n' // a one-way message for op's notice handler; no answer
 )
 
 // errBadNodeMessage: bytes from the broker that are no node message.
@@ -47,7 +48,7 @@ func unmarshalNodeMessage(b []byte) (nodeMessage, error) {
 	}
 	m := nodeMessage{kind: b[1]}
 	switch m.kind {
-	case msgHeartbeat, msgBye, msgRequest, msgAnswer:
+	case msgHeartbeat, msgBye, msgRequest, msgAnswer, msgNotice:
 	default:
 		return nodeMessage{}, errBadNodeMessage
 	}

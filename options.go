@@ -141,6 +141,9 @@ type Options struct {
 	// Cluster tunes how the nodes of a cluster find each other and answer
 	// cluster-wide requests (cluster.go). Only used with a shared Broker.
 	Cluster ClusterOptions
+	// Presence tracks who is in chosen rooms, cluster-wide (presence.go,
+	// docs/presence.md). The zero value tracks nothing and costs nothing.
+	Presence PresenceOptions
 	// EngineIO configures the Engine.IO v4 wire served at the pathname
 	// beside the plain WebSocket one (README, "Wires"): HTTP long-polling,
 	// WebSocket, and the upgrade between them, carrying Primus framing.
@@ -335,6 +338,7 @@ func (o Options) withDefaults() Options {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
 	o.Cluster = o.Cluster.withDefaults()
+	o.Presence = o.Presence.withDefaults()
 	if o.SockJS.PlainPath == "" {
 		o.SockJS.PlainPath = DefaultSockJSPath
 	}

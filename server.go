@@ -73,6 +73,7 @@ type Server struct {
 	broker     Broker
 	nodeID     string
 	cluster    cluster
+	presence   presence
 	fwd        forwarder
 	userHooks  cowList[func(*Spark, string)] // Spark.SetUser observers (presence)
 	rooms      roomRegistry
@@ -144,11 +145,15 @@ func New(opts Options) (*Server, error) {
 	}
 	s.cluster.init(s)
 	s.installClusterOps()
+	if err := s.installPresence(); err != nil {
+		return nil, err
+	}
 	s.installForwardOps()
 	if err := s.broker.Register(context.Background(), s.nodeID, s); err != nil {
 		return nil, &BrokerError{Op: "register", Err: err}
 	}
 	s.cluster.start()
+	s.presence.start()
 	s.specPayload = s.buildSpec()
 	s.installBuiltins()
 	if opts.Authorization != nil {

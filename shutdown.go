@@ -93,6 +93,7 @@ func (s *Server) Shutdown(ctx context.Context, opts ShutdownOptions) error {
 		s.sockjsPrimus.Close()
 		s.sockjsPlain.Close()
 	}
+	s.presence.stop()
 	s.cluster.stop()
 	if uerr := s.broker.Unregister(context.WithoutCancel(ctx), s.nodeID); uerr != nil {
 		s.opts.Logger.Warn("broker unregister failed", "node", s.nodeID, "err", uerr)

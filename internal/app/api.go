@@ -85,7 +85,7 @@ type RoomSummary struct {
 // Member is one entry of GET /api/rooms/{name}.
 type Member struct {
 	ID   string `json:"id"`
-	Name string `json:"name,omitempty"` // Spark.User, or the demo's user name, when set
+	Name string `json:"name,omitempty"` // Spark.User (the demo's user name), when set
 	Node string `json:"node,omitempty"` // the node it is connected to
 }
 
@@ -325,11 +325,7 @@ func (a *App) room(r *http.Request) (any, error) {
 		Missing []string `json:"missing_nodes,omitempty"`
 	}{Name: name, Members: make([]Member, 0, len(infos)), Missing: missing}
 	for _, info := range infos {
-		m := Member{ID: info.ID, Name: info.User, Node: info.Node}
-		if m.Name == "" && info.Spark != nil {
-			m.Name = userName(info.Spark)
-		}
-		out.Members = append(out.Members, m)
+		out.Members = append(out.Members, Member{ID: info.ID, Name: info.User, Node: info.Node})
 	}
 	sortMembers(out.Members)
 	return out, nil

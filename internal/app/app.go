@@ -111,6 +111,9 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			MaxSessions:     c.SockJSMaxSessions,
 		},
 	}
+	if c.Demo && c.Parser == "json" {
+		o.Presence = demoPresence()
+	}
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			o.EngineIO.Transports = append(o.EngineIO.Transports, t)

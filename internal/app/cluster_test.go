@@ -102,6 +102,37 @@ func TestReadyzAndMetricsReportTheBroker(t *testing.T) {
 	}
 }
 
+// Two binaries on one broker: the chat's member list and its presence
+// events span both nodes.
+func TestDemoPresenceAcrossNodes(t *testing.T) {
+	broker := allspark.NewMemoryBroker()
+	cfg := func(node string) Config {
+		c := Config{Demo: true}
+		c.NodeID, c.brokerOverride = node, broker
+		return c
+	}
+	a := startApp(t, cfg("a"))
+	b := startApp(t, cfg("b"))
+	alice := a.dialRaw(t, "name=alice").withPresence()
+	bob := b.dialRaw(t, "name=bob").withPresence()
+	aID, bID := alice.id(), bob.id()
+	_, before := alice.call(1, "join", map[string]any{"room": "lobby"})
+	alice.presence(before, aID, "join")
+	ack, before := bob.call(1, "join", map[string]any{"room": "lobby"})
+	both := fmt.Sprintf(`[{"members":[{"id":%q,"name":"alice"},{"id":%q,"name":"bob"}],"room":"lobby"}]`, aID, bID)
+	if js(ack["args"]) != both {
+		t.Fatalf("bob's join lists %v, want both nodes' users", js(ack["args"]))
+	}
+	bob.presence(before, bID, "join")
+	if d := alice.presence(nil, bID, "join"); d["node"] != "b" || d["user"] != "bob" || d["sparks"] != float64(1) {
+		t.Fatalf("alice saw bob arrive as %v", js(d))
+	}
+	_ = bob.conn.NetConn().Close()
+	if d := alice.presence(nil, bID, "leave"); d["node"] != "b" || d["sparks"] != float64(0) {
+		t.Fatalf("alice saw bob go as %v", js(d))
+	}
+}
+
 // --broker URLs are checked before anything starts, and an unreachable
 // broker fails New instead of leaving a lone node serving.
 func TestBrokerFlag(t *testing.T) {

@@ -25,17 +25,20 @@ import (
 //
 // Client → server events (all acknowledged):
 //
-//	join    {room}        → {room, members}   joins; everyone in the room gets "presence";
-//	                                          too_many_rooms past Options.MaxRoomsPerSpark
-//	leave   {room}        → (no args)         leaves; the others get "presence"
+//	join    {room}        → {room, members}   joins; members are the room's users on every
+//	                                          node; too_many_rooms past Options.MaxRoomsPerSpark
+//	leave   {room}        → (no args)         leaves
 //	message {room, text}  → Message           the others in the room get "message"
 //	typing  {room, typing} → (no args)        the others get "typing" {room, id, name, typing}
 //
-// The user's name comes from the connection's query (?name=…); a client
-// reconnecting is a new spark, so the page joins its rooms again on "open".
+// The user's name comes from the connection's query (?name=…) and is the
+// spark's User; a client reconnecting is a new spark, so the page joins its
+// rooms again on "open". The rooms of the main namespace are tracked by
+// presence (demoPresence): every member, on any node, gets the server's
+// presence_diff event (allspark.PresenceEvent) for each join and leave, and
+// the page keeps its member list, one entry per user, from them.
 // Opened as /?client=socketio the page speaks Socket.IO with the stock
 // socket.io-client instead: the same events and acks, the same rooms.
-// Sparks without a name (the bench mode, the API) cause no presence traffic.
 
 //go:generate go tool esbuild demo/chat.ts --bundle --format=iife --target=es2020 --legal-comments=none --outfile=demo/dist/chat.js
 
@@ -58,14 +61,10 @@ const (
 	maxMessageRunes = 2000
 )
 
-// userKey is the Spark.Set key of the demo user's name.
-type userKey struct{}
-
-// userName returns the demo name of sp, "" for other clients.
-func userName(sp *allspark.Spark) string {
-	v, _ := sp.Get(userKey{})
-	s, _ := v.(string)
-	return s
+// demoPresence is the demo's presence tracking: every room of the main
+// namespace (where the chat's Primus and Socket.IO pages meet).
+func demoPresence() allspark.PresenceOptions {
+	return allspark.PresenceOptions{Track: func(ns, _ string) bool { return ns == allspark.MainNamespace }}
 }
 
 // cleanName trims a user-chosen name and cuts it to maxNameRunes; control
@@ -132,7 +131,7 @@ type Message struct {
 	TS   int64  `json:"ts"` // Unix milliseconds, server time
 }
 
-// RoomState answers join and is the presence event's argument.
+// RoomState answers join: the room's users on every node.
 type RoomState struct {
 	Room    string   `json:"room"`
 	Members []Member `json:"members"`
@@ -151,11 +150,20 @@ func demoError(code, format string, a ...any) error {
 	return &allspark.EventError{Code: code, Message: fmt.Sprintf(format, a...)}
 }
 
-func (a *App) roomState(room string) RoomState {
+// roomState lists the room's users on every node, one member per user (its
+// first spark's id). A node that does not answer leaves its users out; the
+// page's presence events fill them in as they change.
+func (a *App) roomState(ctx context.Context, room string) RoomState {
 	st := RoomState{Room: room, Members: []Member{}}
-	for _, sp := range a.srv.Room(room).Sparks() {
-		if n := userName(sp); n != "" {
-			st.Members = append(st.Members, Member{ID: sp.ID(), Name: n})
+	entries, err := a.srv.Presence(ctx, room)
+	if err != nil {
+		a.log.Warn("presence", "room", room, "err", err)
+	}
+	seen := make(map[string]bool)
+	for _, e := range entries {
+		if e.User != "" && !seen[e.User] {
+			seen[e.User] = true
+			st.Members = append(st.Members, Member{ID: e.SparkID, Name: e.User})
 		}
 	}
 	sortMembers(st.Members)
@@ -167,24 +175,13 @@ func (a *App) installDemo() error {
 	s := a.srv
 	s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if n := cleanName(sp.Query().Get("name")); n != "" {
-			sp.Set(userKey{}, n)
-			sp.SetUser(n) // the name other nodes see (API member lists)
+			sp.SetUser(n) // what presence counts by, and other nodes see
 		}
 		return nil
 	})
-	presence := func(sp *allspark.Spark, room string) {
-		if userName(sp) == "" {
-			return
-		}
-		if _, err := s.Room(room).Emit("presence", a.roomState(room)); err != nil {
-			a.log.Warn("presence", "room", room, "err", err)
-		}
-	}
-	s.OnJoin(presence)
-	s.OnLeave(presence)
 
 	named := func(sp *allspark.Spark) (string, error) {
-		n := userName(sp)
+		n := sp.User()
 		if n == "" {
 			return "", demoError("no_name", "connect with ?name=<your name> to chat")
 		}
@@ -197,7 +194,7 @@ func (a *App) installDemo() error {
 		return nil
 	}
 	handlers := map[string]allspark.EventHandler{
-		"join": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (RoomState, error) {
+		"join": allspark.Handle(func(ctx context.Context, sp *allspark.Spark, in RoomIn) (RoomState, error) {
 			if _, err := named(sp); err != nil {
 				return RoomState{}, err
 			}
@@ -210,7 +207,7 @@ func (a *App) installDemo() error {
 				}
 				return RoomState{}, err
 			}
-			return a.roomState(in.Room), nil
+			return a.roomState(ctx, in.Room), nil
 		}),
 		"leave": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (struct{}, error) {
 			return struct{}{}, sp.Leave(in.Room)

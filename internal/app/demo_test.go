@@ -114,10 +114,40 @@ func (c *rawConn) call(id int, event string, arg any) (ack map[string]any, befor
 
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
 
+// presence waits for the presence_diff event of spark's action among the
+// frames a call collected (before) and those that follow, and returns its
+// argument; other presence events are skipped.
+func (c *rawConn) presence(before []map[string]any, spark, action string) map[string]any {
+	c.t.Helper()
+	match := func(m map[string]any) map[string]any {
+		args, _ := m["args"].([]any)
+		if m["event"] != "presence_diff" || len(args) != 1 {
+			if m["event"] != "presence_diff" {
+				c.t.Fatalf("want a presence event, got %v", js(m))
+			}
+			return nil
+		}
+		if d, _ := args[0].(map[string]any); d["spark"] == spark && d["action"] == action {
+			return d
+		}
+		return nil
+	}
+	for _, m := range before {
+		if d := match(m); d != nil {
+			return d
+		}
+	}
+	for {
+		if d := match(c.env()); d != nil {
+			return d
+		}
+	}
+}
+
 func TestDemoChat(t *testing.T) {
 	ta := startApp(t, Config{Demo: true})
-	alice := ta.dialRaw(t, "name=%20alice%20")
-	bob := ta.dialRaw(t, "name=bob")
+	alice := ta.dialRaw(t, "name=%20alice%20").withPresence()
+	bob := ta.dialRaw(t, "name=bob").withPresence()
 	aID, bID := alice.id(), bob.id()
 
 	ack, before := alice.call(1, "join", map[string]any{"room": "lobby"})
@@ -125,18 +155,36 @@ func TestDemoChat(t *testing.T) {
 	if js(ack["args"]) != wantAlice {
 		t.Fatalf("join ack %v", js(ack))
 	}
-	if len(before) != 1 || before[0]["event"] != "presence" || js(before[0]["args"]) != wantAlice {
-		t.Fatalf("alice's presence %v", js(before))
+	if d := alice.presence(before, aID, "join"); d["user"] != "alice" || d["sparks"] != float64(1) || d["room"] != "lobby" {
+		t.Fatalf("alice's presence %v", js(d))
 	}
 
-	ack, _ = bob.call(1, "join", map[string]any{"room": "lobby"})
+	ack, before = bob.call(1, "join", map[string]any{"room": "lobby"})
 	both := fmt.Sprintf(`[{"members":[{"id":%q,"name":"alice"},{"id":%q,"name":"bob"}],"room":"lobby"}]`, aID, bID)
 	if js(ack["args"]) != both {
 		t.Fatalf("bob's join ack %v", js(ack))
 	}
-	if p := alice.env(); p["event"] != "presence" || js(p["args"]) != both {
-		t.Fatalf("alice did not see bob arrive: %v", js(p))
+	bob.presence(before, bID, "join")
+	if d := alice.presence(nil, bID, "join"); d["user"] != "bob" || d["sparks"] != float64(1) {
+		t.Fatalf("alice did not see bob arrive: %v", js(d))
 	}
+	// A second tab of alice's is not a second alice.
+	tab := ta.dialRaw(t, "name=alice").withPresence()
+	tabID := tab.id()
+	ack, before = tab.call(1, "join", map[string]any{"room": "lobby"})
+	if js(ack["args"]) != both {
+		t.Fatalf("second tab's join ack %v", js(ack))
+	}
+	tab.presence(before, tabID, "join")
+	if d := bob.presence(nil, tabID, "join"); d["user"] != "alice" || d["sparks"] != float64(2) {
+		t.Fatalf("bob saw the second tab as %v", js(d))
+	}
+	alice.presence(nil, tabID, "join")
+	tab.call(2, "leave", map[string]any{"room": "lobby"})
+	if d := bob.presence(nil, tabID, "leave"); d["sparks"] != float64(1) {
+		t.Fatalf("bob saw the tab close as %v", js(d))
+	}
+	alice.presence(nil, tabID, "leave")
 
 	// Typing goes to the others only.
 	ack, _ = bob.call(2, "typing", map[string]any{"room": "lobby", "typing": true})
@@ -183,15 +231,15 @@ func TestDemoChat(t *testing.T) {
 	if ack, _ := bob.call(30, "leave", map[string]any{"room": "lobby"}); js(ack["args"]) != "[]" {
 		t.Fatalf("leave ack %v", js(ack))
 	}
-	if p := alice.env(); p["event"] != "presence" || js(p["args"]) != wantAlice {
-		t.Fatalf("presence after leave %v", js(p))
+	if d := alice.presence(nil, bID, "leave"); d["user"] != "bob" || d["sparks"] != float64(0) {
+		t.Fatalf("presence after leave %v", js(d))
 	}
 	// So does disconnecting.
 	bob.call(31, "join", map[string]any{"room": "lobby"})
-	alice.env() // bob is back
+	alice.presence(nil, bID, "join") // bob is back
 	_ = bob.conn.NetConn().Close()
-	if p := alice.env(); p["event"] != "presence" || js(p["args"]) != wantAlice {
-		t.Fatalf("presence after disconnect %v", js(p))
+	if d := alice.presence(nil, bID, "leave"); d["sparks"] != float64(0) {
+		t.Fatalf("presence after disconnect %v", js(d))
 	}
 }
 
@@ -221,11 +269,9 @@ func TestDemoJoinPastRoomLimit(t *testing.T) {
 	for i := range rooms {
 		rooms[i] = fmt.Sprint("r", i)
 	}
-	sp.Set(userKey{}, "") // join the rooms without presence traffic
 	if err := sp.Join(rooms...); err != nil {
 		t.Fatal(err)
 	}
-	sp.Set(userKey{}, "bob")
 	ack, _ := bob.call(1, "join", map[string]any{"room": "one-more"})
 	errBody, _ := ack["error"].(map[string]any)
 	if errBody["code"] != "too_many_rooms" || !strings.Contains(fmt.Sprint(errBody["message"]), fmt.Sprint(limit)) {

@@ -72,6 +72,20 @@ type rawConn struct {
 	conn   *gws.Conn
 	msgs   chan string
 	closed chan struct{}
+	// seePresence: the test reads presence events (withPresence); others
+	// skip them, as they skip heartbeats (the demo tracks every room).
+	seePresence bool
+}
+
+// withPresence makes the connection's reads return presence events.
+func (c *rawConn) withPresence() *rawConn {
+	c.seePresence = true
+	return c
+}
+
+// skip reports whether frame m is none of the test's business.
+func (c *rawConn) skip(m string) bool {
+	return strings.HasPrefix(m, `"primus::ping::`) || (!c.seePresence && strings.HasPrefix(m, `{"allspark":1,"event":"presence_diff"`))
 }
 
 type rawEvents struct{ c *rawConn }
@@ -119,14 +133,14 @@ func (c *rawConn) next() string {
 	for {
 		select {
 		case m := <-c.msgs:
-			if strings.HasPrefix(m, `"primus::ping::`) {
+			if c.skip(m) {
 				continue
 			}
 			return m
 		case <-c.closed:
 			select { // frames read before the close come first
 			case m := <-c.msgs:
-				if !strings.HasPrefix(m, `"primus::ping::`) {
+				if !c.skip(m) {
 					return m
 				}
 				continue
@@ -150,10 +164,16 @@ func (c *rawConn) expect(want string) {
 // quiet fails if a frame arrives within d.
 func (c *rawConn) quiet(d time.Duration) {
 	c.t.Helper()
-	select {
-	case m := <-c.msgs:
-		c.t.Fatalf("unexpected frame %s", m)
-	case <-time.After(d):
+	end := time.After(d)
+	for {
+		select {
+		case m := <-c.msgs:
+			if !c.skip(m) {
+				c.t.Fatalf("unexpected frame %s", m)
+			}
+		case <-end:
+			return
+		}
 	}
 }
 

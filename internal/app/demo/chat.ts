@@ -14,13 +14,16 @@ declare const Primus: typeof PrimusClass;
 
 interface Member { id: string; name: string }
 interface Message { room: string; from?: string; name: string; text: string; ts?: number }
+/** One user per member: the server lists users, not tabs. */
 interface RoomState { room: string; members: Member[] }
+/** The server's presence event (allspark.PresenceEvent): one spark joined or left, anywhere in the cluster. */
+interface PresenceDiff { room: string; action: 'join' | 'leave'; spark: string; user?: string; node: string; sparks: number; expired?: boolean }
 interface Typing { room: string; id: string; name: string; typing: boolean }
 
 /** Events the server sends. */
 interface ServerToClient {
   message(m: Message): void;
-  presence(s: RoomState): void;
+  presence_diff(d: PresenceDiff): void;
   typing(t: Typing): void;
 }
 
@@ -57,9 +60,6 @@ const status = $<HTMLDivElement>('#status');
 const state = {
   name: '',
   myId: '',
-  // Every spark id this page has had: after a reconnect the member lists
-  // still hold the previous one until the server's presence replaces it.
-  myIds: new Set<string>(),
   open: false,
   current: '',
   rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
@@ -160,7 +160,7 @@ function renderMembers(): void {
   const r = state.current ? roomOf(state.current) : undefined;
   $<HTMLHeadingElement>('#members-title').textContent = r ? `Online in #${state.current} (${r.members.length})` : 'Online';
   $<HTMLUListElement>('#members').replaceChildren(...(r?.members ?? []).map((m) =>
-    el('li', { className: m.id === state.myId ? 'me' : '', textContent: m.name })));
+    el('li', { className: m.name === state.name ? 'me' : '', textContent: m.name })));
 }
 
 function renderTyping(): void {
@@ -209,7 +209,6 @@ async function leaveRoom(room: string): Promise<void> {
 /** A reconnect is a new spark: join the rooms again and refresh members. */
 async function rejoin(): Promise<void> {
   state.myId = await client.id();
-  state.myIds.add(state.myId);
   const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
   for (const room of rooms) {
     try {
@@ -373,15 +372,22 @@ async function start(name: string): Promise<void> {
     const t = roomOf(msg.room).typing.get(msg.from ?? '');
     if (t) { clearTimeout(t.timer); roomOf(msg.room).typing.delete(msg.from ?? ''); renderTyping(); }
   });
-  client.on('presence', (st) => {
-    if (!state.rooms.has(st.room)) return;
-    const before = new Set(roomOf(st.room).members.map((m) => m.id));
-    const after = new Set(st.members.map((m) => m.id));
-    // Our own connections, current or previous, are never announced.
-    for (const m of st.members) if (!before.has(m.id) && !state.myIds.has(m.id) && before.size) notice(st.room, `${m.name} joined`);
-    for (const m of roomOf(st.room).members) if (!after.has(m.id) && !state.myIds.has(m.id)) notice(st.room, `${m.name} left`);
-    roomOf(st.room).members = st.members;
-    if (st.room === state.current) renderMembers();
+  // The member list is one entry per user: a user arrives with their first
+  // spark (tab) in the room and goes with their last (sparks 0); a spark of
+  // a node that died leaves too (expired). Events before the join's answer
+  // are covered by the list it carries.
+  client.on('presence_diff', (d) => {
+    if (!state.rooms.has(d.room) || !d.user) return;
+    const r = roomOf(d.room);
+    const listed = r.members.some((m) => m.name === d.user);
+    if (d.action === 'join' && !listed) {
+      r.members = [...r.members, { id: d.spark, name: d.user }].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (d.user !== state.name) notice(d.room, `${d.user} joined`);
+    } else if (d.action === 'leave' && d.sparks === 0 && listed) {
+      r.members = r.members.filter((m) => m.name !== d.user);
+      if (d.user !== state.name) notice(d.room, `${d.user} left`);
+    } else return;
+    if (d.room === state.current) renderMembers();
   });
   client.on('typing', (ev) => {
     const r = roomOf(ev.room);

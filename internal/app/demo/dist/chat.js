@@ -12,9 +12,6 @@
   var state = {
     name: "",
     myId: "",
-    // Every spark id this page has had: after a reconnect the member lists
-    // still hold the previous one until the server's presence replaces it.
-    myIds: /* @__PURE__ */ new Set(),
     open: false,
     current: "",
     rooms: /* @__PURE__ */ new Map()
@@ -136,7 +133,7 @@
   function renderMembers() {
     const r = state.current ? roomOf(state.current) : void 0;
     $("#members-title").textContent = r ? `Online in #${state.current} (${r.members.length})` : "Online";
-    $("#members").replaceChildren(...(r?.members ?? []).map((m) => el("li", { className: m.id === state.myId ? "me" : "", textContent: m.name })));
+    $("#members").replaceChildren(...(r?.members ?? []).map((m) => el("li", { className: m.name === state.name ? "me" : "", textContent: m.name })));
   }
   function renderTyping() {
     const r = state.current ? roomOf(state.current) : void 0;
@@ -183,7 +180,6 @@
   }
   async function rejoin() {
     state.myId = await client.id();
-    state.myIds.add(state.myId);
     const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) {
       try {
@@ -340,14 +336,18 @@
         renderTyping();
       }
     });
-    client.on("presence", (st) => {
-      if (!state.rooms.has(st.room)) return;
-      const before = new Set(roomOf(st.room).members.map((m) => m.id));
-      const after = new Set(st.members.map((m) => m.id));
-      for (const m of st.members) if (!before.has(m.id) && !state.myIds.has(m.id) && before.size) notice(st.room, `${m.name} joined`);
-      for (const m of roomOf(st.room).members) if (!after.has(m.id) && !state.myIds.has(m.id)) notice(st.room, `${m.name} left`);
-      roomOf(st.room).members = st.members;
-      if (st.room === state.current) renderMembers();
+    client.on("presence_diff", (d) => {
+      if (!state.rooms.has(d.room) || !d.user) return;
+      const r = roomOf(d.room);
+      const listed = r.members.some((m) => m.name === d.user);
+      if (d.action === "join" && !listed) {
+        r.members = [...r.members, { id: d.spark, name: d.user }].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+        if (d.user !== state.name) notice(d.room, `${d.user} joined`);
+      } else if (d.action === "leave" && d.sparks === 0 && listed) {
+        r.members = r.members.filter((m) => m.name !== d.user);
+        if (d.user !== state.name) notice(d.room, `${d.user} left`);
+      } else return;
+      if (d.room === state.current) renderMembers();
     });
     client.on("typing", (ev) => {
       const r = roomOf(ev.room);
