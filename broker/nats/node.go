@@ -78,23 +78,23 @@ func (n *node) accept(data []byte) {
 		return
 	}
 	it := item{size: len(data)}
-	switch e.kind {
+	switch e.Kind {
 	case kindProbe:
-		n.probeBack.Store(e.seq)
-		if e.seq == n.probeSent.Load() {
+		n.probeBack.Store(e.Seq)
+		if e.Seq == n.probeSent.Load() {
 			n.probeFailing.Store(false)
 		}
 		return
 	case kindPublication:
-		if e.pub.Node == n.name {
+		if e.Pub.Node == n.name {
 			return // its own, echoed by NATS
 		}
-		it.pub = e.pub
+		it.pub = e.Pub
 	case kindMessage:
-		if e.from == n.name || (e.to != "" && e.to != n.name) {
+		if e.From == n.name || (e.To != "" && e.To != n.name) {
 			return
 		}
-		it.from, it.msg = e.from, e.msg
+		it.from, it.msg = e.From, e.Msg
 	}
 	if !n.q.push(it) {
 		n.b.dropped.Add(1)

@@ -181,10 +181,10 @@ func (b *Broker) onMessage(m rueidis.PubSubMessage) {
 		return
 	}
 	if kind == 'k' {
-		if e.kind == kindProbe && name == b.id {
+		if e.Kind == kindProbe && name == b.id {
 			for {
 				cur := b.probeAcked.Load()
-				if e.seq <= cur || b.probeAcked.CompareAndSwap(cur, e.seq) {
+				if e.Seq <= cur || b.probeAcked.CompareAndSwap(cur, e.Seq) {
 					break
 				}
 			}
@@ -193,47 +193,47 @@ func (b *Broker) onMessage(m rueidis.PubSubMessage) {
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	switch e.kind {
+	switch e.Kind {
 	case kindPublication:
-		origin := e.pub.Node
+		origin := e.Pub.Node
 		switch kind {
 		case 'a':
 			for _, n := range b.nodes {
 				if n.name != origin {
-					b.deliver(n, item{pub: e.pub})
+					b.deliver(n, item{pub: e.Pub})
 				}
 			}
 		case 'r':
 			for n := range b.rooms[name] {
 				if n.name != origin {
-					b.deliver(n, item{pub: e.pub})
+					b.deliver(n, item{pub: e.Pub})
 				}
 			}
 		}
 	case kindMessage:
 		switch kind {
 		case 'a':
-			if e.to != "" {
+			if e.To != "" {
 				return
 			}
 			shared := false
 			for _, n := range b.nodes {
-				if n.name == e.from {
+				if n.name == e.From {
 					continue
 				}
-				msg := e.msg
+				msg := e.Msg
 				if shared {
-					msg = append([]byte(nil), e.msg...)
+					msg = append([]byte(nil), e.Msg...)
 				}
 				shared = true
-				b.deliver(n, item{from: e.from, msg: msg})
+				b.deliver(n, item{from: e.From, msg: msg})
 			}
 		case 'n':
-			if e.to != name || e.from == name {
+			if e.To != name || e.From == name {
 				return
 			}
 			if n := b.nodes[name]; n != nil {
-				b.deliver(n, item{from: e.from, msg: e.msg})
+				b.deliver(n, item{from: e.From, msg: e.Msg})
 			}
 		}
 	}
