@@ -48,7 +48,7 @@ func TestEnvelopeRejects(t *testing.T) {
 	}
 }
 
-// FuzzDecodeEnvelope: any bytes decode or fail without panicking, and what
+// FuzzDecode: any bytes decode or fail without panicking, and what
 // decodes re-encodes to bytes that decode to the same envelope.
 func FuzzDecode(f *testing.F) {
 	f.Add(AppendPublication(nil, &allspark.Publication{Node: "n", Rooms: []string{"r"}, Payload: []byte("x")}))
