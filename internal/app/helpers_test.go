@@ -72,6 +72,7 @@ type rawConn struct {
 	conn   *gws.Conn
 	msgs   chan string
 	closed chan struct{}
+	done   chan struct{} // closed when the test cleans up: unread frames are dropped
 	// seePresence: the test reads presence events (withPresence); others
 	// skip them, as they skip heartbeats (the demo tracks every room).
 	seePresence bool
@@ -95,14 +96,20 @@ func (e rawEvents) OnClose(*gws.Conn, error)         { close(e.c.closed) }
 func (rawEvents) OnPing(c *gws.Conn, payload []byte) { _ = c.WritePong(payload) }
 func (rawEvents) OnPong(*gws.Conn, []byte)           {}
 func (e rawEvents) OnMessage(_ *gws.Conn, m *gws.Message) {
-	e.c.msgs <- m.Data.String()
+	// A test may leave frames unread (presence events, pings): once it is
+	// cleaning up, the reader drops them instead of blocking on a full
+	// channel, which would keep it from ever seeing the close.
+	select {
+	case e.c.msgs <- m.Data.String():
+	case <-e.c.done:
+	}
 	_ = m.Close()
 }
 
 // dialRaw connects to the app's real-time endpoint with a query string.
 func (ta *testApp) dialRaw(t *testing.T, query string) *rawConn {
 	t.Helper()
-	c := &rawConn{t: t, msgs: make(chan string, 256), closed: make(chan struct{})}
+	c := &rawConn{t: t, msgs: make(chan string, 256), closed: make(chan struct{}), done: make(chan struct{})}
 	addr := "ws" + strings.TrimPrefix(ta.url, "http") + "/primus"
 	if query != "" {
 		addr += "?" + query
@@ -114,6 +121,7 @@ func (ta *testApp) dialRaw(t *testing.T, query string) *rawConn {
 	c.conn = conn
 	go conn.ReadLoop()
 	t.Cleanup(func() {
+		close(c.done)
 		_ = conn.NetConn().Close()
 		<-c.closed
 	})
