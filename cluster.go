@@ -40,11 +40,14 @@ type cluster struct {
 	opts   ClusterOptions
 	lister NodeLister // nil: membership by heartbeats
 
-	mu      sync.Mutex
-	peers   map[string]time.Time // heartbeat membership: node → last heard
-	nextID  uint64
-	pending map[uint64]*pendingRequest
-	closed  bool
+	mu    sync.Mutex
+	peers map[string]time.Time // heartbeat membership: node → last heard, at most maxPeers
+	// peersFull: a node past maxPeers was refused (logged once until the
+	// next expiry frees room).
+	peersFull bool
+	nextID    uint64
+	pending   map[uint64]*pendingRequest
+	closed    bool
 
 	ops       map[string]clusterOp // filled in New, read-only after
 	notices   map[string]func(from string, body []byte)
@@ -142,6 +145,9 @@ func (c *cluster) expire(now time.Time) {
 			gone = append(gone, node)
 		}
 	}
+	if len(gone) > 0 {
+		c.peersFull = false
+	}
 	c.mu.Unlock()
 	for _, node := range gone {
 		c.peerDown(node)
@@ -166,9 +172,22 @@ func (c *cluster) heard(node string) bool {
 		return false
 	}
 	_, known := c.peers[node]
+	if !known && len(c.peers) >= maxPeers {
+		// Anything on the broker can claim to be a node; past maxPeers a
+		// new name is not counted (requests would wait for it), and it is
+		// said once per expiry round.
+		if !c.peersFull {
+			c.peersFull = true
+			c.srv.opts.Logger.Warn("cluster: too many nodes, ignoring new ones", "limit", maxPeers, "node", node)
+		}
+		return false
+	}
 	c.peers[node] = time.Now()
 	return !known
 }
+
+// maxPeers bounds the nodes a node counts as members.
+const maxPeers = 1024
 
 // livePeers returns the other nodes this node counts as members, sorted.
 func (c *cluster) livePeers() []string {

@@ -3,6 +3,7 @@ package allspark
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -141,5 +142,30 @@ func TestClusterExpiresPeersAndRunsDownHooks(t *testing.T) {
 	s.cluster.expire(time.Now())
 	if len(down) != 1 {
 		t.Fatalf("down hook ran again: %v", down)
+	}
+}
+
+// Whatever claims to be a node on the broker, membership stays bounded:
+// past maxPeers new names are not counted (nor waited for by requests).
+func TestClusterMembershipIsBounded(t *testing.T) {
+	s, err := New(Options{Broker: plainBroker{NewMemoryBroker()}, NodeID: "a", Cluster: ClusterOptions{HeartbeatInterval: time.Hour, NodeTTL: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Shutdown(context.Background(), ShutdownOptions{}) }()
+	for i := range maxPeers + 500 {
+		s.HandleMessage(fmt.Sprintf("fake-%d", i), (&nodeMessage{kind: msgHeartbeat}).marshal())
+	}
+	if n := len(s.Nodes()); n != maxPeers+1 {
+		t.Fatalf("%d nodes counted, want maxPeers+1 (%d)", n, maxPeers+1)
+	}
+	// Once some expire, new nodes are counted again.
+	s.cluster.mu.Lock()
+	s.cluster.peers["fake-0"] = time.Now().Add(-time.Hour)
+	s.cluster.mu.Unlock()
+	s.cluster.expire(time.Now())
+	s.HandleMessage("late", (&nodeMessage{kind: msgHeartbeat}).marshal())
+	if !slices.Contains(s.Nodes(), "late") {
+		t.Fatal("a new node after expiry was not counted")
 	}
 }

@@ -117,9 +117,10 @@ func (s *Server) Locate(ctx context.Context, id string) (string, error) {
 }
 
 // askTarget runs op for t on the other nodes, unless t can only select
-// sparks of this one.
+// sparks of this one or there are no other nodes (a single server encodes
+// nothing for them).
 func (t Target) askTarget(ctx context.Context, op string, sp targetSpec) (map[string][]byte, error) {
-	if t.allLocal() {
+	if !t.srv.hasPeers() || t.allLocal() {
 		return nil, nil
 	}
 	body, err := json.Marshal(sp)

@@ -58,7 +58,7 @@ func (t Target) EmitWithAck(ctx context.Context, event string, args ...any) ([]*
 		return nil, ErrReserved
 	}
 	remote := make(chan ackAnswer, 1)
-	if !t.allLocal() {
+	if t.srv.hasPeers() && !t.allLocal() {
 		go func() { remote <- t.emitAckRemote(ctx, event, args) }()
 	} else {
 		remote <- ackAnswer{}
