@@ -37,15 +37,18 @@ func FuzzServeSend(f *testing.F) {
 			if w.Body.String() != "ok" {
 				t.Fatalf("200 with body %q", w.Body.String())
 			}
+			// A 200 means the body was well formed up to its first Close
+			// packet: the server stops there, so what follows a Close may
+			// be malformed (DecodePayload then returns the packets before
+			// the bad one, with a *DecodeError).
 			want := 0
-			if pk, err := DecodePayload(nil, bytes.Clone(body), Limits{MaxPackets: 16, MaxBytes: 256}); err == nil {
-				for _, p := range pk {
-					if p.Type == Close {
-						break
-					}
-					if p.Type == Message {
-						want++
-					}
+			pk, _ := DecodePayload(nil, bytes.Clone(body), Limits{MaxPackets: 16, MaxBytes: 256})
+			for _, p := range pk {
+				if p.Type == Close {
+					break
+				}
+				if p.Type == Message {
+					want++
 				}
 			}
 			if h.msgs != want {
