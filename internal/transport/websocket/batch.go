@@ -47,7 +47,7 @@ var vectors = sync.Pool{New: func() any { return new(vector) }}
 // It is safe beside the engine's own writes (pongs, close frames) because
 // both go through the gate's write mutex, so frames never interleave and
 // none follows a Close frame.
-func writeFramed(g *gate, msgs []Message, prefix byte) (n, bytes int, err error) {
+func writeFramed(g *writer, msgs []Message, prefix byte) (n, bytes int, err error) {
 	v := vectors.Get().(*vector)
 	bytes = v.build(msgs, prefix)
 	err = g.writeBuffers(&v.out)

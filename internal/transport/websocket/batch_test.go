@@ -76,7 +76,7 @@ func TestWriteFramed(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		n, total, err := writeFramed(openGate(server, time.Second), msgs, 0)
+		n, total, err := writeFramed(&openGate(server, time.Second).writer, msgs, 0)
 		if err == nil && (n != len(msgs) || total != 0+1+125+126+127+65535+65536+70000) {
 			err = io.ErrShortWrite
 		}
@@ -106,11 +106,11 @@ func TestWriteFramedAllocations(t *testing.T) {
 	server := openGate(conn, time.Second)
 	go func() { _, _ = io.Copy(io.Discard, client) }()
 	msgs := []Message{{Payload: []byte(`{"hello":"world"}`)}, {Payload: []byte("bin"), Binary: true}}
-	if _, _, err := writeFramed(server, msgs, 0); err != nil {
+	if _, _, err := writeFramed(&server.writer, msgs, 0); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, _, err := writeFramed(server, msgs, 0); err != nil {
+		if _, _, err := writeFramed(&server.writer, msgs, 0); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -123,7 +123,7 @@ func TestWriteFramedError(t *testing.T) {
 	_, conn := tcpPair(t)
 	server := openGate(conn, time.Second)
 	conn.Close()
-	if n, _, err := writeFramed(server, []Message{{Payload: []byte("x")}}, 0); err == nil || n != 0 {
+	if n, _, err := writeFramed(&server.writer, []Message{{Payload: []byte("x")}}, 0); err == nil || n != 0 {
 		t.Fatalf("write to a closed conn: n=%d err=%v", n, err)
 	}
 }
@@ -155,7 +155,7 @@ func BenchmarkWriteFramed(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := writeFramed(g, msgs, 0); err != nil {
+		if _, _, err := writeFramed(&g.writer, msgs, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -169,7 +169,7 @@ func TestWriteFramedPrefixed(t *testing.T) {
 	msgs := []Message{{Payload: []byte(`"hi"`)}, {Payload: []byte{1, 2}, Binary: true}, {Payload: bytes.Repeat([]byte("x"), 200)}}
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := writeFramed(server, msgs, '4')
+		_, _, err := writeFramed(&server.writer, msgs, '4')
 		errc <- err
 	}()
 	want := []struct {
@@ -190,7 +190,7 @@ func TestWriteFramedPrefixed(t *testing.T) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, client) }()
 	if allocs := testing.AllocsPerRun(200, func() {
-		if _, _, err := writeFramed(server, msgs, '4'); err != nil {
+		if _, _, err := writeFramed(&server.writer, msgs, '4'); err != nil {
 			t.Fatal(err)
 		}
 	}); allocs > 0 {

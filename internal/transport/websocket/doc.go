@@ -39,6 +39,14 @@
 //   - A client ping frame is answered with a pong and reported to OnPing.
 //   - OnClose is called exactly once, after the last OnMessage.
 //
+// # The poller engine
+//
+// NewPoller, the default, reads on readiness (epoll, poller_linux.go): an
+// idle connection is its pollConn and its socket, no goroutine and no read
+// buffer. Frames are decoded by frameReader as bytes arrive, which keeps the
+// points above itself; writes go through writer.go, shared with gws.
+// docs/decisions.md says when to pick the goroutine engine instead.
+//
 // # The gws engine
 //
 // NewGWS wraps github.com/lxzan/gws. gws allocates a frame's declared length

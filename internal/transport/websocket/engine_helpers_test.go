@@ -70,7 +70,7 @@ func (h *recorder) waitClosed(t *testing.T) error {
 // gets a recorder, sent on the returned channel once attached.
 func startEngine(t *testing.T, cfg Config, prepare func(*recorder)) (addr string, conns <-chan *recorder) {
 	t.Helper()
-	e := NewGWS(cfg)
+	e := engineFor(t, cfg)
 	ch := make(chan *recorder, 128)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := newRecorder()
@@ -204,4 +204,43 @@ func expectEngineless(t *testing.T, what, s string) {
 	if strings.Contains(strings.ToLower(s), "gws") {
 		t.Errorf("%s names the engine: %q", what, s)
 	}
+}
+
+// engines are the engines every engine test runs against.
+var engines = []struct {
+	name string
+	new  func(Config) Engine
+}{
+	{"poller", NewPoller},
+	{"gws", NewGWS},
+}
+
+// eachEngine runs test once per engine, as subtests named after them;
+// startEngine picks the engine from the subtest's name.
+func eachEngine(t *testing.T, test func(t *testing.T)) {
+	for _, e := range engines {
+		t.Run(e.name, test)
+	}
+}
+
+// engineFor returns the engine of the eachEngine subtest t runs in (the
+// poller engine outside one).
+func engineFor(t *testing.T, cfg Config) Engine {
+	for _, e := range engines {
+		if strings.HasSuffix(t.Name(), "/"+e.name) || strings.Contains(t.Name(), "/"+e.name+"/") {
+			return e.new(cfg)
+		}
+	}
+	return NewPoller(cfg)
+}
+
+// socketOf returns the socket under an upgraded Conn.
+func socketOf(c Conn) net.Conn {
+	switch c := c.(type) {
+	case gwsConn:
+		return c.g.conn
+	case *pollConn:
+		return c.w.conn
+	}
+	panic("unknown Conn")
 }

@@ -3,7 +3,6 @@ package websocket
 import (
 	"errors"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -35,9 +34,8 @@ type gateConfig struct {
 //
 // One per connection, so it holds no buffer while idle.
 type gate struct {
-	conn net.Conn
-	cfg  *gateConfig
-	h    Handler // set before the read loop starts; receives OnPeerClose
+	writer         // the write side (writer.go); owns conn and cfg
+	h      Handler // set before the read loop starts; receives OnPeerClose
 
 	// Read side: touched only by the goroutine reading the connection.
 	pre  []byte // bytes the HTTP server had buffered before the hijack
@@ -48,17 +46,10 @@ type gate struct {
 	rerr error // sticky error of the raw connection, returned once buf drains
 	sc   scanner
 	mode readMode
-
-	// Write side (guarded by wmu). gws takes its own Conn.mu before calling
-	// Write, so the order is gws's lock, then wmu; the read side never holds
-	// either while it calls OnPeerClose.
-	wstate   writeState
-	wmu      sync.Mutex
-	deadline int64 // write deadline last set on conn, Unix ns
 }
 
 func newGate(conn net.Conn, cfg *gateConfig) *gate {
-	return &gate{conn: conn, cfg: cfg}
+	return &gate{writer: writer{conn: conn, cfg: cfg}}
 }
 
 // Close closes the socket. It takes no lock: it must interrupt a write that

@@ -160,7 +160,7 @@ func (g gwsConn) WriteBatch(msgs []Message) (n, bytes int, err error) {
 
 func (g gwsConn) WriteBatchPrefixed(prefix byte, msgs []Message) (n, bytes int, err error) {
 	if g.raw {
-		return writeFramed(g.g, msgs, prefix)
+		return writeFramed(&g.g.writer, msgs, prefix)
 	}
 	var buf []byte
 	for i := range msgs {

@@ -6,12 +6,16 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
-// The write side of the gate. gws writes each frame with one Write call
-// (doWrite → WriteN); our batches come through writeBuffers. One mutex
-// orders them all, which gives two guarantees gws alone cannot:
+// writer is the write side of one connection, shared by both engines: the
+// gate embeds it under gws, and the poller engine's conn writes through it.
+// gws writes each frame with one Write call (doWrite → WriteN); our batches
+// come through writeBuffers, the poller engine's pongs and Close frames
+// through Write. One mutex orders them all, which gives two guarantees gws
+// alone cannot:
 //
 //   - Nothing follows a Close frame (RFC 6455 §5.5.1): once one was written,
 //     ours or gws's reply, every later write fails with net.ErrClosed and
@@ -21,6 +25,17 @@ import (
 //     rest, so only a peer that accepts nothing for a whole write timeout
 //     is cut (after between 0.9× and 2× the timeout without progress: a
 //     write that timed out does not say when its last byte left).
+//
+// Under gws, gws takes its own Conn.mu before calling Write, so the lock
+// order is gws's lock, then wmu; the read side never holds either while it
+// calls OnPeerClose.
+type writer struct {
+	conn     net.Conn
+	cfg      *gateConfig
+	wmu      sync.Mutex
+	wstate   writeState // guarded by wmu
+	deadline int64      // write deadline last set on conn, Unix ns; guarded by wmu
+}
 
 type writeState uint8
 
@@ -31,7 +46,7 @@ const (
 )
 
 // open marks the handshake done: from now on writes are frames.
-func (g *gate) open() {
+func (g *writer) open() {
 	g.wmu.Lock()
 	g.wstate = writeOpen
 	g.wmu.Unlock()
@@ -39,7 +54,7 @@ func (g *gate) open() {
 
 // Write writes one of gws's frames, or before the upgrade its handshake
 // response.
-func (g *gate) Write(b []byte) (int, error) {
+func (g *writer) Write(b []byte) (int, error) {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	switch g.wstate {
@@ -59,7 +74,7 @@ func (g *gate) Write(b []byte) (int, error) {
 }
 
 // writeClose writes a Close frame of gws's, tidied by tidyClose.
-func (g *gate) writeClose(b []byte) (int, error) {
+func (g *writer) writeClose(b []byte) (int, error) {
 	var tidy [2 + 125]byte
 	if _, err := g.writeLocked(tidyClose(tidy[:0], b)); err != nil {
 		return 0, err
@@ -91,7 +106,7 @@ func tidyClose(dst, b []byte) []byte {
 //
 // No defer, and the deadline check out of line: this frame sits under the
 // writev system call on every writer goroutine's stack (see vector.build).
-func (g *gate) writeBuffers(bufs *net.Buffers) error {
+func (g *writer) writeBuffers(bufs *net.Buffers) error {
 	g.wmu.Lock()
 	if g.wstate != writeOpen {
 		g.wmu.Unlock()
@@ -116,7 +131,7 @@ func (g *gate) writeBuffers(bufs *net.Buffers) error {
 
 // writeLocked writes all of b, renewing the deadline while the peer makes
 // progress. g.wmu is held.
-func (g *gate) writeLocked(b []byte) (int, error) {
+func (g *writer) writeLocked(b []byte) (int, error) {
 	total := 0
 	for {
 		g.refreshDeadline()
@@ -139,7 +154,7 @@ func progressed(n int64, err error) bool {
 // already set leaves at least 90 % of it: setting a deadline updates a
 // runtime timer, which cost 8–9 % of server CPU in fan-out when done for
 // every batch. Every write still gets at least 0.9 × timeout.
-func (g *gate) refreshDeadline() {
+func (g *writer) refreshDeadline() {
 	now, t := time.Now().UnixNano(), g.cfg.writeTimeout
 	if g.deadline-now >= t*9/10 {
 		return

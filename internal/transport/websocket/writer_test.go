@@ -24,7 +24,7 @@ func TestGateWritesNothingAfterClose(t *testing.T) {
 			if _, err := g.Write(closeFrame); err != nil {
 				t.Fatal(err)
 			}
-			if n, _, err := writeFramed(g, []Message{{Payload: []byte("late")}}, 0); !errors.Is(err, net.ErrClosed) || n != 0 {
+			if n, _, err := writeFramed(&g.writer, []Message{{Payload: []byte("late")}}, 0); !errors.Is(err, net.ErrClosed) || n != 0 {
 				t.Fatalf("writeFramed after Close = %d, %v; want net.ErrClosed", n, err)
 			}
 			if _, err := g.Write([]byte{0x81, 1, 'x'}); !errors.Is(err, net.ErrClosed) {
@@ -70,7 +70,7 @@ func TestGateRefreshesDeadlineOnlyWhenNeeded(t *testing.T) {
 	c := &deadlineConn{}
 	g := openGate(c, time.Hour)
 	for range 100 {
-		if _, _, err := writeFramed(g, []Message{{Payload: []byte("x")}}, 0); err != nil {
+		if _, _, err := writeFramed(&g.writer, []Message{{Payload: []byte("x")}}, 0); err != nil {
 			t.Fatal(err)
 		}
 		_, _ = g.Write([]byte{0x8a, 0}) // a pong
@@ -79,7 +79,7 @@ func TestGateRefreshesDeadlineOnlyWhenNeeded(t *testing.T) {
 		t.Fatalf("%d deadline updates for 200 writes within the first tenth of the timeout, want 1", c.sets)
 	}
 	g.deadline = time.Now().Add(time.Hour / 2).UnixNano() // half left
-	if _, _, err := writeFramed(g, []Message{{Payload: []byte("x")}}, 0); err != nil {
+	if _, _, err := writeFramed(&g.writer, []Message{{Payload: []byte("x")}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if left := time.Until(time.Unix(0, g.deadline)); c.sets != 2 || left < 59*time.Minute {
