@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // BenchmarkBroadcast measures the per-receiver cost of a broadcast: one
@@ -69,17 +70,35 @@ func BenchmarkIncomingMessage(b *testing.B) {
 // their slices, an amortized cost that shrinks as capacities settle.
 func BenchmarkRoomWrite(b *testing.B) {
 	for _, mode := range []string{"drained", "sustained"} {
-		b.Run(mode, func(b *testing.B) { benchRoomWrite(b, mode == "drained") })
+		b.Run(mode, func(b *testing.B) { benchRoomWrite(b, mode == "drained", false, false) })
 	}
 }
 
-func benchRoomWrite(b *testing.B, drain bool) {
+// BenchmarkRoomWriteHistory is the drained room write to a room that keeps
+// history (MemoryBroker): the position is taken and the entry stored once
+// per write, and delivery goes through the broker. "sessions" gives every
+// member a session, so each write is also framed once as our clients'
+// stamped envelope.
+func BenchmarkRoomWriteHistory(b *testing.B) {
+	b.Run("plain-members", func(b *testing.B) { benchRoomWrite(b, true, true, false) })
+	b.Run("session-members", func(b *testing.B) { benchRoomWrite(b, true, true, true) })
+}
+
+func benchRoomWrite(b *testing.B, drain, history, sessions bool) {
 	const members, others = 10000, 1000
-	srv, err := New(Options{PingInterval: NoPing, QueueSize: 1 << 20})
+	opts := Options{PingInterval: NoPing, QueueSize: 1 << 20}
+	if history {
+		opts.History.Rooms = []HistoryRule{{Pattern: "lobby", Size: 100, TTL: time.Minute}}
+	}
+	srv, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
+	path := "/primus"
+	if sessions {
+		path += "?_recover=1"
+	}
+	r, _ := http.NewRequest(http.MethodGet, path, nil)
 	r.RemoteAddr = "127.0.0.1:1"
 	var sparks []*Spark
 	for i := range members + others {

@@ -124,6 +124,10 @@ type Publication struct {
 	// binary (Socket.IO attachments), so a Buffer sent on one node is a
 	// Buffer on every node.
 	Value []byte
+	// Pos is the message's place in the history of its one room (Rooms[0]),
+	// set by a HistoryBroker on the publications it delivers for
+	// PublishHistory; the zero Position for every other publication.
+	Pos Position
 }
 
 // BrokerError reports a broker failure for one operation.
@@ -149,6 +153,9 @@ func (s *Server) NodeID() string { return s.nodeID }
 // HandlePublication implements BrokerHandler: a publication from another
 // node is delivered to the local members it targets.
 func (s *Server) HandlePublication(p *Publication) int {
+	if p.Pos.Offset != 0 && len(p.Rooms) == 1 {
+		return s.deliverStamped(p)
+	}
 	t := Target{srv: s, ns: p.Namespace, all: p.All, rooms: p.Rooms, ids: p.Sparks, except: p.Except}
 	f := frame{Payload: p.Payload, Binary: p.Binary}
 	if p.Value != nil && s.reframing.Load() > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // MemoryBroker is the in-process Broker, and the default: a server without
@@ -19,6 +20,9 @@ import (
 type MemoryBroker struct {
 	mu    sync.RWMutex
 	nodes map[string]*memoryNode
+
+	history  memoryHistory   // room streams (broker_memory_history.go)
+	sessions *memorySessions // sessions of every server on this broker
 }
 
 type memoryNode struct {
@@ -31,7 +35,11 @@ var ErrNodeExists = errors.New("allspark: broker node already registered")
 
 // NewMemoryBroker returns an empty MemoryBroker.
 func NewMemoryBroker() *MemoryBroker {
-	return &MemoryBroker{nodes: make(map[string]*memoryNode)}
+	return &MemoryBroker{
+		nodes:    make(map[string]*memoryNode),
+		history:  memoryHistory{now: time.Now},
+		sessions: newMemorySessions(DefaultMaxSessions),
+	}
 }
 
 // Register implements Broker.

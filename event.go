@@ -262,6 +262,10 @@ func (s *Spark) failAcksLocked() {
 // for the OnData handlers. size is the frame's payload length, for the
 // event queue's byte bound.
 func (s *Spark) handleEnvelope(data any, size int) bool {
+	if s.sess != nil && isEndEnvelope(data) {
+		s.markSessionEnded()
+		return true
+	}
 	env, ok, err := events.Parse(data)
 	if !ok {
 		if !s.emitterOK {

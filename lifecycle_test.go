@@ -81,6 +81,7 @@ func TestConnectionHookErrorEndsSparkWithoutReconnect(t *testing.T) {
 
 func TestDisconnectionHooksAndOnEnd(t *testing.T) {
 	events := make(chan string, 4)
+	registered := make(chan struct{})
 	srv, url := startServer(t, allspark.Options{}, func(s *allspark.Server) {
 		s.OnConnection(func(ctx context.Context, sp *allspark.Spark) error {
 			sp.OnEnd(func() {
@@ -89,12 +90,14 @@ func TestDisconnectionHooksAndOnEnd(t *testing.T) {
 				}
 				events <- "end"
 			})
+			close(registered)
 			return nil
 		})
 		s.OnDisconnection(func(sp *allspark.Spark) { events <- "disconnection" })
 	})
 	c := dial(t, url, "/primus", nil)
 	waitFor(t, "connection", func() bool { return srv.Len() == 1 })
+	<-registered // the hook runs on its own goroutine: close after it
 	_ = c.conn.WriteClose(1000, nil)
 	if a, b := <-events, <-events; a != "end" || b != "disconnection" {
 		t.Fatalf("events %q %q", a, b)

@@ -32,6 +32,15 @@ const (
 // NoPing, as Options.PingInterval, turns heartbeats off.
 const NoPing time.Duration = -1
 
+// WebSocketEngine names a WebSocket read engine (Options.WebSocketEngine).
+type WebSocketEngine string
+
+// WebSocket engines.
+const (
+	EnginePoller    WebSocketEngine = "poller"    // readiness-driven reads; the default
+	EngineGoroutine WebSocketEngine = "goroutine" // a read goroutine per connection (gws)
+)
+
 // SlowConsumerPolicy says what happens when a spark's send queue is full.
 type SlowConsumerPolicy uint8
 
@@ -97,7 +106,18 @@ type Options struct {
 	// returns ErrTooLarge). Default 10 MiB.
 	MaxLength int
 	// Compression negotiates permessage-deflate with clients that offer it.
+	// With the poller engine both directions go without context takeover,
+	// so an idle compressed connection costs what an uncompressed one does.
 	Compression bool
+	// WebSocketEngine picks how WebSocket connections are read (every
+	// wire's WebSocket transport: Primus, Engine.IO, Socket.IO, SockJS).
+	// The default, EnginePoller, reads on readiness (epoll): an idle
+	// connection holds no goroutine and no read buffer. EngineGoroutine
+	// reads each connection on a goroutine of its own through
+	// github.com/lxzan/gws: about 3 KB more per idle connection, for a
+	// server that holds few connections and wants the engine it had
+	// before, or a platform without epoll where it is the same cost.
+	WebSocketEngine WebSocketEngine
 	// IDGenerator makes spark ids; default 20 random URL-safe characters.
 	// An Engine.IO sid (the spark id of a Primus session on Engine.IO) is
 	// its output, ".", and an 8-character tag of the node id, so that any
@@ -144,6 +164,12 @@ type Options struct {
 	// Presence tracks who is in chosen rooms, cluster-wide (presence.go,
 	// docs/presence.md). The zero value tracks nothing and costs nothing.
 	Presence PresenceOptions
+	// History chooses the rooms that keep their last messages, so that a
+	// reconnecting client can get what it missed (docs/recovery.md). The
+	// zero value keeps none.
+	History HistoryOptions
+	// Recovery configures sessions and replay on reconnect.
+	Recovery RecoveryOptions
 	// EngineIO configures the Engine.IO v4 wire served at the pathname
 	// beside the plain WebSocket one (README, "Wires"): HTTP long-polling,
 	// WebSocket, and the upgrade between them, carrying Primus framing.
@@ -207,6 +233,13 @@ type SSEOptions struct {
 	// MaxSubscribers bounds live streams; past it a request gets 503
 	// (which an EventSource does not retry). Default 100,000.
 	MaxSubscribers int
+	// NoResume keeps event ids "<stream>:<seq>" on a server with
+	// history. By default, when Options.History keeps any room, every
+	// stream has a session and each event's id is its resume point (the
+	// session token and the stream's positions in its history rooms,
+	// docs/recovery.md): an EventSource that reconnects with it as
+	// Last-Event-ID gets its spark back and what it missed replayed.
+	NoResume bool
 }
 
 // DefaultSocketIOPath is where the stock socket.io-client connects by
@@ -229,6 +262,17 @@ type SocketIOOptions struct {
 	// MaxAttachments bounds the binary attachments one packet may
 	// announce (more: the connection closes, "parse error"); default 10.
 	MaxAttachments int
+	// Recovery turns on connection state recovery for the stock client
+	// (socket.io-client ≥ 4.6; docs/recovery.md): the CONNECT reply
+	// carries a private id, every event without an ack carries an offset
+	// as its last argument (handlers see it, as with the reference
+	// server), and a client that reconnects within
+	// RecoveryOptions.Window gets its socket id, rooms and data back,
+	// with every missed message of its history rooms replayed —
+	// socket.recovered is true exactly when all of them were. Off by
+	// default, as in the reference server, because of the extra
+	// argument.
+	Recovery bool
 }
 
 // DefaultSockJSPath is where plain sockjs-client users connect

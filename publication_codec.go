@@ -10,10 +10,11 @@ import (
 // than JSON so that a publication's payload, already encoded once for all
 // receivers, crosses the broker without being escaped or copied twice:
 //
-//	version (1 byte, 1) | flags (1 byte: 1 All, 2 Binary, 4 Value)
+//	version (1 byte, 1) | flags (1 byte: 1 All, 2 Binary, 4 Value, 8 Pos)
 //	Node | Namespace                        (uvarint length + bytes each)
 //	len(Rooms) Rooms… | len(Sparks) Sparks… | len(Except) Except…
 //	Value                                   (uvarint length + bytes; only with flag 4)
+//	Pos.Offset (uvarint) | Pos.Epoch        (only with flag 8)
 //	Payload                                 (the rest of the message)
 //
 // Unknown versions are refused, so a later layout can be rolled out node by
@@ -24,7 +25,8 @@ const (
 	pubFlagAll    = 1
 	pubFlagBinary = 2
 	pubFlagValue  = 4
-	pubFlags      = pubFlagAll | pubFlagBinary | pubFlagValue
+	pubFlagPos    = 8
+	pubFlags      = pubFlagAll | pubFlagBinary | pubFlagValue | pubFlagPos
 )
 
 // ErrBadPublication: bytes handed to UnmarshalPublication are not a
@@ -47,6 +49,9 @@ func MarshalPublication(dst []byte, p *Publication) []byte {
 	if p.Value != nil {
 		flags |= pubFlagValue
 	}
+	if p.Pos.Offset != 0 {
+		flags |= pubFlagPos
+	}
 	dst = append(dst, publicationVersion, flags)
 	dst = appendString(dst, p.Node)
 	dst = appendString(dst, p.Namespace)
@@ -59,6 +64,10 @@ func MarshalPublication(dst []byte, p *Publication) []byte {
 	if p.Value != nil {
 		dst = binary.AppendUvarint(dst, uint64(len(p.Value)))
 		dst = append(dst, p.Value...)
+	}
+	if p.Pos.Offset != 0 {
+		dst = binary.AppendUvarint(dst, p.Pos.Offset)
+		dst = appendString(dst, p.Pos.Epoch)
 	}
 	return append(dst, p.Payload...)
 }
@@ -83,6 +92,13 @@ func UnmarshalPublication(b []byte) (*Publication, error) {
 	p.Except = r.list()
 	if b[1]&pubFlagValue != 0 {
 		p.Value = r.bytes()
+	}
+	if b[1]&pubFlagPos != 0 {
+		p.Pos.Offset = r.uvarint()
+		p.Pos.Epoch = r.string()
+		if p.Pos.Offset == 0 || len(p.Rooms) != 1 {
+			r.bad = true // a position belongs to exactly one room's stream
+		}
 	}
 	if r.bad {
 		return nil, ErrBadPublication

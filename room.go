@@ -63,7 +63,13 @@ func (s *Spark) Join(rooms ...string) error {
 			return ErrInvalidRoom
 		}
 	}
-	rooms = s.roomKeys(rooms)
+	return s.joinKeys(s.roomKeys(rooms), true)
+}
+
+// joinKeys is Join for registry keys. announce: tell a spark with a
+// session its position in each history room joined (a restore, which
+// knows the positions already, does not).
+func (s *Spark) joinKeys(rooms []string, announce bool) error {
 	srv := s.server
 	reg := &srv.rooms
 	var joined []string
@@ -100,6 +106,9 @@ func (s *Spark) Join(rooms ...string) error {
 		return nil
 	}
 	err := srv.syncSubscriptions(joined)
+	if announce && s.sess != nil {
+		srv.announceJoined(s, joined)
+	}
 	for _, r := range joined {
 		for _, fn := range srv.joinHooks.load() {
 			fn(s, roomName(r))
@@ -185,6 +194,9 @@ func (s *Spark) leave(rooms []string, all bool) error {
 		return nil
 	}
 	err := srv.syncSubscriptions(left)
+	if s.sess != nil && !all {
+		srv.touchSession(s)
+	}
 	for _, r := range left {
 		for _, fn := range srv.leaveHooks.load() {
 			fn(s, roomName(r))

@@ -38,6 +38,9 @@ type sendQueue struct {
 	closing bool    // no more pushes; the writer closes the socket after draining
 	abort   bool    // drop everything; the socket is gone or must be cut
 	code    uint16  // close code for a graceful close
+	// paused: pushes are queued but no writer starts, while a reconnecting
+	// spark's replay is read (resume puts the replay in front).
+	paused bool
 }
 
 // retainCap bounds the slice capacity an idle queue keeps, so a burst does not
@@ -62,11 +65,53 @@ func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, s
 		res = pushedDrop
 	}
 	q.frames = append(q.frames, f)
-	if !q.running {
+	if !q.running && !q.paused {
 		q.running = true
 		start = true
 	}
 	return res, start
+}
+
+// pause holds the writer back: pushes are queued (within the bound) but
+// not written until resume.
+func (q *sendQueue) pause() {
+	q.mu.Lock()
+	q.paused = true
+	q.mu.Unlock()
+}
+
+// resume puts prefix in front of what was queued while paused, drops the
+// queued frames keep rejects (live messages the replay already holds), and
+// reports whether the caller must start the writer. prefix is not bounded
+// by the queue size: the replay it carries is bounded by
+// RecoveryOptions.MaxReplay.
+func (q *sendQueue) resume(prefix []frame, keep func(*frame) bool) (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.paused {
+		return false
+	}
+	q.paused = false
+	if q.abort {
+		return false
+	}
+	if len(prefix) > 0 || keep != nil {
+		out := make([]frame, 0, len(prefix)+len(q.frames))
+		out = append(out, prefix...)
+		for i := range q.frames {
+			if keep == nil || keep(&q.frames[i]) {
+				out = append(out, q.frames[i])
+			}
+		}
+		q.frames = out
+	}
+	if len(q.frames) > 0 || q.closing {
+		if !q.running {
+			q.running = true
+			return true
+		}
+	}
+	return false
 }
 
 // pushIfIdle queues f only when the queue is empty and no writer is busy
@@ -76,7 +121,7 @@ func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, s
 func (q *sendQueue) pushIfIdle(f frame) (queued, start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closing || q.abort || q.sealed || q.running || len(q.frames) > 0 {
+	if q.closing || q.abort || q.sealed || q.running || q.paused || len(q.frames) > 0 {
 		return false, false
 	}
 	q.frames = append(q.frames, f)
@@ -94,7 +139,7 @@ func (q *sendQueue) closeGracefully(code uint16) (start bool) {
 		return false
 	}
 	q.closing, q.code = true, code
-	if !q.running {
+	if !q.running && !q.paused {
 		q.running = true
 		return true
 	}

@@ -2,7 +2,9 @@ package allspark
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,12 +92,37 @@ type Server struct {
 	// emitterProto frames events for sparks that speak primus-emitter
 	// (nil when Options.Emitter.Disabled).
 	emitterProto *transport.Protocol
+
+	// sessions: identity across reconnects (session.go); stampProto
+	// frames history writes for our clients (recovery_wire.go).
+	sessions     sessions
+	restoreHooks cowList[ConnectionHook]
+	stampOnce    sync.Once
+	stampProto   *transport.Protocol
+}
+
+// newWebSocketEngine builds the engine opts.WebSocketEngine names.
+func newWebSocketEngine(opts Options) websocket.Engine {
+	cfg := websocket.Config{
+		MaxPayload:   opts.MaxLength,
+		Compression:  opts.Compression,
+		WriteTimeout: opts.WriteTimeout,
+	}
+	if opts.WebSocketEngine == EngineGoroutine {
+		return websocket.NewGWS(cfg)
+	}
+	return websocket.NewPoller(cfg)
 }
 
 // New returns a Server configured by opts (the zero value works). It fails
 // only on invalid options, such as an unparsable trusted proxy.
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
+	switch opts.WebSocketEngine {
+	case "", EnginePoller, EngineGoroutine:
+	default:
+		return nil, fmt.Errorf("allspark: unknown WebSocketEngine %q (want %q or %q)", opts.WebSocketEngine, EnginePoller, EngineGoroutine)
+	}
 	trusted, err := parseTrustedProxies(opts.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -104,11 +131,7 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		trusted: trusted,
 		sparks:  make(map[string]*Spark),
-		engine: websocket.NewGWS(websocket.Config{
-			MaxPayload:   opts.MaxLength,
-			Compression:  opts.Compression,
-			WriteTimeout: opts.WriteTimeout,
-		}),
+		engine:  newWebSocketEngine(opts),
 	}
 	s.nsps.main = Namespace{srv: s, name: MainNamespace}
 	s.nodeID = opts.NodeID
@@ -141,10 +164,16 @@ func New(opts Options) (*Server, error) {
 	s.rooms.subscribed = make(map[string]struct{})
 	s.broker = opts.Broker
 	if s.broker == nil {
-		s.broker = NewMemoryBroker()
+		mb := NewMemoryBroker()
+		if m := opts.Recovery.MaxSessions; m > 0 {
+			mb.sessions.max = m
+		}
+		s.broker = mb
 	}
+	s.initSessions()
 	s.cluster.init(s)
 	s.installClusterOps()
+	s.installSessionOps()
 	if err := s.installPresence(); err != nil {
 		return nil, err
 	}
@@ -154,6 +183,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.cluster.start()
 	s.presence.start()
+	s.startSessionRefresh()
 	s.specPayload = s.buildSpec()
 	s.installBuiltins()
 	if opts.Authorization != nil {
@@ -170,6 +200,13 @@ func (s *Server) Pathname() string { return s.opts.Pathname }
 
 // OnConnection adds a hook run for every new spark. See ConnectionHook.
 func (s *Server) OnConnection(fn ConnectionHook) { s.connHooks.add(fn) }
+
+// OnRestore adds a hook that runs, before the OnConnection hooks, for a
+// spark that a reconnecting client got back (Spark.Restored): its id,
+// rooms, user and Set values are already restored, and Spark.Recovered
+// says whether everything it missed is on its way. Like a ConnectionHook
+// it may block, and an error ends the spark.
+func (s *Server) OnRestore(fn ConnectionHook) { s.restoreHooks.add(fn) }
 
 // OnDisconnection adds a hook run, after the spark's own OnEnd handlers, when
 // a spark ends for any reason.
@@ -307,10 +344,11 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 		r.Header.Set("Host", r.Host)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	req, header := retainRequest(r)
 	sp := &Spark{
 		server: s,
-		req:    retainRequest(r),
-		query:  r.URL.Query(),
+		req:    req,
+		header: header,
 		remote: s.trusted.clientAddr(r),
 		ctx:    ctx,
 		cancel: cancel,
@@ -348,6 +386,12 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	if ided, ok := conn.(transport.Identified); ok {
 		want = ided.ID()
 	}
+	var resume *resumeRequest
+	if resume = s.resumeRequestFor(sp, r); resume != nil {
+		if id := s.beginRestore(sp, resume); id != "" {
+			want = id
+		}
+	}
 	s.mu.Lock()
 	for range 3 {
 		if sp.id = want; sp.id == "" {
@@ -358,6 +402,12 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 			break
 		}
 	}
+	if resume != nil {
+		// Before the spark is registered: Server.Spark, the session
+		// refresher and Shutdown's End find it from then on, and read
+		// sp.sess.
+		sp.sess = s.newSession(sp, resume)
+	}
 	if _, dup := s.sparks[sp.id]; !dup {
 		s.sparks[sp.id] = sp
 	} else {
@@ -367,6 +417,11 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	s.mu.Unlock()
 	s.stats.accepted.Add(1)
 	s.heartbeat.ensure(s)
+	if sp.restore != nil && !sp.dupID {
+		// Before the engine reads and before any reply: the wire's answer
+		// (Socket.IO's CONNECT with its pid) depends on the outcome.
+		s.finishRestore(sp)
+	}
 	return sp
 }
 
@@ -388,6 +443,12 @@ func (sp *Spark) connectionHooks() []ConnectionHook {
 // started runs once the engine is reading: late-shutdown check, hooks.
 func (s *Server) started(sp *Spark) {
 	s.opts.Logger.Debug("connection", "spark", sp.id, "remote", sp.remote.String())
+	if sp.restore != nil && (sp.dupID || sp.ReadyState() == Closed) {
+		sp.restore = nil
+		if sp.queue.resume(nil, nil) {
+			sp.startWriter()
+		}
+	}
 	if sp.dupID {
 		sp.emitError(ErrDuplicateID)
 		sp.End(nil, true)
@@ -407,6 +468,11 @@ func (s *Server) started(sp *Spark) {
 		return
 	}
 	hooks := sp.connectionHooks()
+	if sp.Restored() {
+		if rh := s.restoreHooks.load(); len(rh) > 0 {
+			hooks = append(slices.Clip(rh), hooks...)
+		}
+	}
 	if len(hooks) == 0 {
 		return
 	}
@@ -424,6 +490,7 @@ func (s *Server) started(sp *Spark) {
 			}
 		}
 		sp.flushPending()
+		s.touchSession(sp) // set up now: a durable store gets its record (saveSession)
 	}()
 }
 

@@ -22,11 +22,28 @@ import (
 // goroutine right after those events' handlers);
 // a blocking handler delays that spark's reads, no one else's. Write, End and
 // the accessors are safe from any goroutine.
+//
+// Field order keeps the struct free of padding (bools and 4-byte atomics
+// side by side): one Spark per connection, and past 632 B (640 with the
+// allocator's 8-byte header for objects over 512 B) it takes the 704-byte
+// size class (docs/benchmarks.md, "Per-spark memory"; TestSparkSize
+// guards it).
 type Spark struct {
-	server  *Server
-	id      string
-	req     *http.Request
-	query   url.Values
+	server *Server
+	id     string
+	req    *http.Request
+	// header is req's Header packed into one string (packHeader) until
+	// request unpacks it; req.Header is nil until then.
+	header string
+	// query is req's parsed query string, parsed on the first Query call
+	// (under mu; a sync.Once would cost the 8 bytes that keep Spark in its
+	// size class): most applications never ask, and the parsed map cost
+	// ~400 B of every idle spark's heap (docs/benchmarks.md, "Per-spark
+	// memory").
+	query url.Values
+	// emitter: the client speaks the primus-emitter dialect now (see
+	// emitterOK below).
+	emitter atomic.Bool
 	remote  netip.AddrPort
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -43,6 +60,16 @@ type Spark struct {
 	// reframes: the session's protocol wraps the encoding; counted in
 	// Server.reframing from attach to finish.
 	reframes bool
+	// ownHeartbeat: the session's wire keeps it alive itself
+	// (Protocol.OwnHeartbeat); the server's Primus heartbeat skips it.
+	ownHeartbeat bool
+	// emitterOK: the primus-emitter dialect applies to this spark (a
+	// Primus-framed session, Options.Emitter not disabled).
+	emitterOK bool
+	// ackCount mirrors len(acks) for the reader's lock-free check: while a
+	// handler awaits a reply, inbound bounds overflow instead of blocking
+	// (see inboundLimits).
+	ackCount atomic.Int32
 	// ns is the spark's namespace (the main one for every Primus spark);
 	// nsKey its key in targets and room keys ("" for the main one).
 	ns    *Namespace
@@ -50,36 +77,41 @@ type Spark struct {
 	// proto names the wire's protocol ("primus", "socket.io", ...).
 	proto string
 	// auth is a Socket.IO socket's CONNECT auth payload.
-	auth any
-	// ownHeartbeat: the session's wire keeps it alive itself
-	// (Protocol.OwnHeartbeat); the server's Primus heartbeat skips it.
-	ownHeartbeat bool
-	nextAck      atomic.Uint64 // last request id used by EmitWithAck
-	// ackCount mirrors len(acks) for the reader's lock-free check: while a
-	// handler awaits a reply, inbound bounds overflow instead of blocking
-	// (see inboundLimits).
-	ackCount atomic.Int32
+	auth    any
+	nextAck atomic.Uint64 // last request id used by EmitWithAck
 	// writerFn is runWriter bound once at connect, so starting a writer for
 	// a broadcast does not allocate a closure per receiver.
 	writerFn func()
 	events   eventHandlers // this spark's own named-event handlers
 	evq      eventQueue    // events waiting for their handlers
 
-	// emitterOK: the primus-emitter dialect applies to this spark (a
-	// Primus-framed session, Options.Emitter not disabled). emitter: its
-	// client speaks it now, so the writer writes through emitSess, which
-	// frames events and acks as emitter packets (emitter.go).
-	emitterOK bool
-	emitter   atomic.Bool
-	emitSess  atomic.Pointer[emitterSession]
+	// emitSess: while the client speaks the primus-emitter dialect
+	// (emitter), the writer writes through it, which frames events and
+	// acks as emitter packets (emitter.go).
+	emitSess atomic.Pointer[emitterSession]
 
 	// rooms is guarded by the server's room registry lock, not mu.
 	rooms map[string]struct{}
 
-	mu        sync.Mutex    // guards the fields below
-	hooksDone bool          // OnConnection hooks finished; data is delivered directly
-	idWanted  bool          // the client asked for its id while hooks ran; answered after them
-	pending   []pendingData // data that arrived while hooks ran
+	// sess is the spark's session (session.go), nil when its client
+	// asked for none; set at attach, never changed. restore carries a
+	// reconnect's restore from attach to started. replayMu serializes
+	// replays into the send queue (a restore, JoinFrom).
+	sess     *sparkSession
+	restore  *pendingRestore
+	replayMu sync.Mutex
+
+	mu        sync.Mutex // guards the fields below
+	hooksDone bool       // OnConnection hooks finished; data is delivered directly
+	idWanted  bool       // the client asked for its id while hooks ran; answered after them
+	readEnded bool       // the engine's read loop has returned
+	// finished: finish has run every end-of-life step (registry, rooms,
+	// OnEnd and disconnection hooks). The tracker slot is released only
+	// then, so Shutdown cannot return while another goroutine (a user's End,
+	// the heartbeat) is still unregistering the spark or running its hooks.
+	finished bool
+	released bool          // the server's tracker slot has been released
+	pending  []pendingData // data that arrived while hooks ran
 	// pendingBytes is the payload size of pending, for its byte bound.
 	pendingBytes int
 	// pendingSpace is closed (and cleared) when the reader, waiting for room
@@ -92,17 +124,10 @@ type Spark struct {
 	onDisconnecting []func(reason string)
 	// reason says why the spark ended (DisconnectReason); the first cause
 	// recorded wins.
-	reason    string
-	values    map[any]any
-	acks      map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
-	readEnded bool                      // the engine's read loop has returned
-	writers   int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
-	// finished: finish has run every end-of-life step (registry, rooms,
-	// OnEnd and disconnection hooks). The tracker slot is released only
-	// then, so Shutdown cannot return while another goroutine (a user's End,
-	// the heartbeat) is still unregistering the spark or running its hooks.
-	finished bool
-	released bool // the server's tracker slot has been released
+	reason  string
+	values  map[any]any
+	acks    map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
+	writers int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
 }
 
 // pendingData is a message that arrived while OnConnection hooks ran: the
@@ -119,12 +144,27 @@ func (s *Spark) Server() *Server { return s.server }
 // ID is the spark's unique id.
 func (s *Spark) ID() string { return s.id }
 
-// Query is the parsed query string of the connection request.
-func (s *Spark) Query() url.Values { return s.query }
+// Query is the parsed query string of the connection request. It is
+// parsed once, on the first call, and shared: do not modify it.
+func (s *Spark) Query() url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.query == nil {
+		if s.req != nil && s.req.URL != nil {
+			s.query = s.req.URL.Query()
+		}
+		if s.query == nil { // never nil, as url.URL.Query
+			s.query = url.Values{}
+		}
+	}
+	return s.query
+}
 
 // Headers are the request headers of the connection request, including
-// "Host" (which net/http moves to Request.Host; Primus keeps it).
-func (s *Spark) Headers() http.Header { return s.req.Header }
+// "Host" (which net/http moves to Request.Host; Primus keeps it). The map
+// is built on the first call (from a packed copy the spark keeps) and
+// shared with Request().Header: do not modify it.
+func (s *Spark) Headers() http.Header { return s.request().Header }
 
 // Request is the HTTP request that opened the connection, as middleware left
 // it, trimmed for a long life: it keeps the method, URL, protocol, Host,
@@ -133,7 +173,21 @@ func (s *Spark) Headers() http.Header { return s.req.Header }
 // MultipartForm, Trailer or Response. Every header stays, the WebSocket
 // handshake's included, as Primus's spark.headers has them. It is shared: do
 // not modify it.
-func (s *Spark) Request() *http.Request { return s.req }
+func (s *Spark) Request() *http.Request { return s.request() }
+
+// request is the retained request with its Header map, which is unpacked
+// from s.header on first use: the map net/http parsed costs ~1.3 KB with a
+// browser's headers, the packed copy ~0.5 KB, and most applications never
+// look (docs/benchmarks.md, "Per-spark memory").
+func (s *Spark) request() *http.Request {
+	s.mu.Lock()
+	if s.req.Header == nil {
+		s.req.Header = unpackHeader(s.header)
+		s.header = ""
+	}
+	s.mu.Unlock()
+	return s.req
+}
 
 // RemoteAddr is the client's address: the TCP peer, or, when the peer is a
 // trusted proxy, the address from X-Forwarded-For / X-Real-IP (port 0).
@@ -276,6 +330,9 @@ func (s *Spark) runWriter() { s.queue.writeLoop(s) }
 // while the client speaks the primus-emitter dialect, the connection seen
 // through that dialect's framing.
 func (s *Spark) session() transport.Session {
+	if s.sess != nil {
+		return s.sess.writer(s)
+	}
 	if s.emitter.Load() {
 		if es := s.emitSess.Load(); es != nil {
 			return es
@@ -359,6 +416,9 @@ func (s *Spark) finish() {
 	}
 	if s.ownHeartbeat {
 		s.server.ownHeartbeats.Add(-1)
+	}
+	if s.sess != nil {
+		s.server.endSession(s, reason)
 	}
 	s.server.remove(s)
 	s.LeaveAll()

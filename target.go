@@ -94,6 +94,11 @@ func (t Target) Write(data any) (int, error) {
 		return 0, ErrReserved
 	}
 	s := t.srv
+	if room, pol, ok, err := t.historyTarget(); err != nil {
+		return 0, err
+	} else if ok {
+		return t.writeHistory(data, room, pol)
+	}
 	var f frame
 	var n int
 	if len(s.transforms[Outgoing].load()) > 0 {

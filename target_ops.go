@@ -19,7 +19,8 @@ import (
 // two requests, a slow reader) is skipped instead of queued for, as
 // Socket.IO's volatile drops a packet when the transport is not writable.
 // Skips are counted in Stats.VolatileSkipped. Writes from other nodes are
-// not volatile.
+// not volatile, nor are writes to a room with history (its messages take
+// positions every member must see, or recover).
 func (t Target) Volatile() Target {
 	t.volatile = true
 	return t

@@ -19,6 +19,11 @@ type socket struct {
 	id   string
 	h    transport.Handler
 
+	// pid is the private session id of connection state recovery, set
+	// (SetPID) before the CONNECT reply is written; "" when recovery is
+	// off.
+	pid string
+
 	// Guarded by c.writeMu:
 	replied bool                // the CONNECT reply is written
 	out     []transport.Message // reused batch for the Engine.IO session
@@ -90,6 +95,9 @@ func (s *socket) writeFrames(msgs []transport.Message) error {
 			s.mu.Unlock()
 		}
 		if !multi {
+			if m.Offset != "" {
+				frame = withOffset(frame, m.Offset)
+			}
 			out = append(out, transport.Message{Payload: withNamespace(frame, s.nsp)})
 			continue
 		}
@@ -112,13 +120,42 @@ func (s *socket) writeFrames(msgs []transport.Message) error {
 	return err
 }
 
-// connectReply is the CONNECT packet that accepts the socket. Connection
-// state recovery will add its private id here.
+// connectReply is the CONNECT packet that accepts the socket, with the
+// private id of connection state recovery when it is on: the client
+// sends it back with its last offset when it reconnects, and reads a
+// reply carrying the same pid as "recovered".
 func (s *socket) connectReply() []byte {
 	body, _ := json.Marshal(struct {
 		SID string `json:"sid"`
-	}{s.id})
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid})
 	return append(AppendHeader(nil, Connect, 0, s.nsp, 0, false), body...)
+}
+
+// SetID sets the socket id the CONNECT reply carries, when the spark took
+// another id than the one the socket was made with (a session restored an
+// earlier spark: its client must read the same socket.id back). It is
+// called while the spark attaches, before the reply can be written.
+func (s *socket) SetID(id string) { s.id = id }
+
+// SetPID sets the private id the CONNECT reply carries. It is called
+// while the spark attaches, before the reply can be written.
+func (s *socket) SetPID(pid string) { s.pid = pid }
+
+// withOffset appends a recovery offset as the last argument of an EVENT
+// packet that asks for no ack (the stock client takes a trailing string
+// argument of such an event as its offset); other packets are returned
+// as they are. frame is shared between receivers, so the result is a
+// copy.
+func withOffset(frame []byte, offset string) []byte {
+	if len(frame) < 3 || frame[0] != '0'+byte(Event) || frame[1] != '[' || frame[len(frame)-1] != ']' {
+		return frame
+	}
+	out := make([]byte, 0, len(frame)+len(offset)+3)
+	out = append(out, frame[:len(frame)-1]...)
+	out = append(out, ',', '"')
+	out = append(out, offset...)
+	return append(out, '"', ']')
 }
 
 // Close implements transport.Session. After a DISCONNECT (the server ended

@@ -38,6 +38,9 @@ const (
 
 var (
 	heartbeat = []byte(":\n")
+	// fieldIDLine starts an id field whose value is a message's own
+	// resume point (transport.Message.Offset).
+	fieldIDLine = []byte(fieldID)
 	// endEvent follows the id line's "<stream>:" in a server close: the
 	// end marker's id and an "end" event with empty data. A data-less
 	// block would set the client's last event id too (WHATWG), but some
@@ -405,9 +408,17 @@ func (s *session) WriteBatch(msgs []transport.Message) (n, bytes int, err error)
 			}
 			s.seq++
 			start := len(digits)
-			digits = append(strconv.AppendUint(digits, s.seq, 10), '\n')
-			pieces = append(pieces, s.idLine, digits[start:], frame)
-			size += len(s.idLine) + len(digits) - start + len(frame)
+			idLine := s.idLine
+			if m.Offset != "" {
+				// A spark with a session: the id is its resume point
+				// (the server's recovery layer made it).
+				idLine = fieldIDLine
+				digits = append(append(digits, m.Offset...), '\n')
+			} else {
+				digits = append(strconv.AppendUint(digits, s.seq, 10), '\n')
+			}
+			pieces = append(pieces, idLine, digits[start:], frame)
+			size += len(idLine) + len(digits) - start + len(frame)
 			bytes += len(m.Payload)
 		}
 		n++

@@ -4,7 +4,7 @@ import "sync"
 
 // MaxProtocols bounds the protocols one process frames for; Shared keeps a
 // slot per protocol, so it stays a fixed, small allocation per broadcast.
-const MaxProtocols = 4
+const MaxProtocols = 5
 
 // Protocol turns the canonical encoding of a message into the frame one
 // kind of client reads. A Protocol value is created once per wire package

@@ -24,6 +24,24 @@ type Message struct {
 	// while JSON turns them into base64 strings). nil otherwise, and
 	// always nil for a message that came from another node.
 	Value any
+	// Stamp is the message's place in its room's history, for a write to
+	// a room that keeps history; nil otherwise. Shared by every receiver
+	// of the write. Sessions of clients that track positions frame it
+	// (our clients' envelope, Socket.IO's offset, SSE's id); others send
+	// the payload as if it were not there.
+	Stamp *Stamp
+	// Offset is the recovery offset this receiver's frame carries
+	// (Socket.IO connection state recovery appends it to every event),
+	// set per receiver by the spark's session writer; "" otherwise.
+	Offset string
+}
+
+// Stamp is a history position: the room's registry key, the message's
+// offset in the room's stream and the stream's epoch.
+type Stamp struct {
+	Room   string
+	Offset uint64
+	Epoch  string
 }
 
 // Control tells a Primus control message from data.
@@ -35,6 +53,11 @@ const (
 	Ping                       // "primus::ping::<ms>"
 	IDAnswer                   // "primus::id::<id>"
 	ServerClose                // "primus::server::close": the server ends the session, no reconnect
+	// Position is a position announcement (Stamp set, no Payload): the
+	// receiver's position in Stamp.Room moves to Stamp.Offset without a
+	// message. Only sparks that track positions are sent one, and their
+	// wires never put it on the socket as data.
+	Position
 )
 
 // Session is one client session on some transport, as a spark sees it.
