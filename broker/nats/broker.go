@@ -21,6 +21,7 @@ type Broker struct {
 	nc    *natsgo.Conn
 	owned bool // the connection was dialled by New and is closed by Close
 	subj  subjects
+	hist  *jsState // JetStream history and sessions; nil unless Options.History
 
 	bufs sync.Pool // *[]byte envelopes being published
 
@@ -53,6 +54,8 @@ const intakeLen = 1024
 const maxPooledBuf = 64 << 10
 
 // New connects to NATS and returns a Broker that owns the connection.
+// With Options.History it also checks that the account has JetStream
+// (failing with ErrNoJetStream when it has not); use WithHistory then.
 //
 // The connection reconnects forever (MaxReconnects -1) and has no reconnect
 // buffer (ReconnectBufSize -1): while it is down, Publish and Send fail at
@@ -96,6 +99,12 @@ func New(opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("nats broker: connect %s: %w", strings.Join(o.Servers, ","), err)
 	}
 	b.nc, b.owned = nc, true
+	if o.History {
+		if b.hist, err = newJetStream(b); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
 	b.start()
 	return b, nil
 }
@@ -115,6 +124,11 @@ func NewWithConn(nc *natsgo.Conn, opts Options) (*Broker, error) {
 	}
 	b := newBroker(o)
 	b.nc = nc
+	if o.History {
+		if b.hist, err = newJetStream(b); err != nil {
+			return nil, err
+		}
+	}
 	b.start()
 	return b, nil
 }

@@ -221,19 +221,28 @@ const testNodeEnv = "ALLSPARK_NATS_TEST_NODE"
 
 func runTestNode(spec string) {
 	parts := strings.Split(spec, "|")
-	if len(parts) != 3 {
+	if len(parts) != 3 && (len(parts) != 4 || parts[3] != "history") {
 		fmt.Fprintln(os.Stderr, "bad", testNodeEnv, spec)
 		os.Exit(2)
 	}
-	b, err := natsbroker.New(natsbroker.Options{Servers: []string{parts[0]}, Prefix: parts[1]})
+	withHistory := len(parts) == 4
+	b, err := natsbroker.New(natsbroker.Options{Servers: []string{parts[0]}, Prefix: parts[1], History: withHistory, HistoryStorage: natsbroker.MemoryStorage})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv, err := allspark.New(allspark.Options{Broker: b, NodeID: parts[2], Cluster: fastCluster})
+	opts := allspark.Options{Broker: b, NodeID: parts[2], Cluster: fastCluster}
+	if withHistory {
+		// As TestHistoryKilledNode's own node: JetStream history in chat:*.
+		opts.Broker, opts.PingInterval, opts.History = b.WithHistory(), allspark.NoPing, killedNodeHistory
+	}
+	srv, err := allspark.New(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if withHistory {
+		srv.OnConnection(joinChatUnlessRestored)
 	}
 	hs := httptest.NewServer(srv)
 	fmt.Println(hs.URL)

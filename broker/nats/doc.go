@@ -24,9 +24,25 @@
 // # Guarantees
 //
 // Delivery is at most once and in order per publishing connection, as NATS
-// core gives it; there is no history (JetStream is not used). A node never
-// gets its own publications or messages back. Publish returns (0, nil)
-// once the bytes are handed to the connection: delivery is asynchronous.
+// core gives it. A node never gets its own publications or messages back
+// (history writes excepted, below). Publish returns (0, nil) once the
+// bytes are handed to the connection: delivery is asynchronous.
+//
+// # History and sessions (JetStream, opt-in)
+//
+// With Options.History (?history=jetstream) New also checks that the
+// account has JetStream (ErrNoJetStream otherwise), and WithHistory returns
+// a *HistoryBroker, which implements allspark.HistoryBroker and
+// allspark.SessionStore: room history in one stream per history policy,
+// offsets taken with Nats-Expected-Last-Subject-Sequence so they are
+// gap-free across nodes, delivered to every node with members (the
+// writer's own included) by the stream's RePublish, in offset order; and
+// sessions in a stream, taken atomically by deleting the record's message
+// by sequence. It needs nats-server 2.9 or later. See history.go,
+// session.go and docs/recovery.md, "NATS".
+//
+//	b, err := nats.New(nats.Options{History: true})
+//	srv, err := allspark.New(allspark.Options{Broker: b.WithHistory(), History: …})
 //
 // Outage: the connection reconnects forever, with no reconnect buffer.
 // While it is down Publish and Send fail at once with ErrNotConnected

@@ -24,4 +24,19 @@ var (
 	// ErrBadEnvelope: bytes received on a broker subject are not an
 	// envelope this version can read (they are dropped and counted).
 	ErrBadEnvelope = errors.New("nats broker: malformed envelope")
+	// ErrNoJetStream: Options.History is on but the NATS account has no
+	// JetStream (the server runs without -js, or the account is not
+	// enabled). New fails with it; so does a later write or read when
+	// JetStream went away.
+	ErrNoJetStream = errors.New("nats broker: JetStream not available")
+	// ErrHistoryConflict: a history write kept losing the race for its
+	// room's next offset to other writers for Options.WriteTimeout (or
+	// 256 attempts); nothing was stored.
+	ErrHistoryConflict = errors.New("nats broker: history write kept conflicting")
+	// ErrSessionTooLarge: SaveSession with a record over
+	// MaxSessionRecord.
+	ErrSessionTooLarge = errors.New("nats broker: session record too large")
+	// ErrBadSession: SaveSession with an empty or overlong id, or a TTL
+	// that is not positive or exceeds Options.SessionMaxAge.
+	ErrBadSession = errors.New("nats broker: bad session id or ttl")
 )

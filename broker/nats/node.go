@@ -64,6 +64,12 @@ func (n *node) intakeLoop() {
 		case <-n.stop:
 			return
 		case m := <-n.intake:
+			if m.Header != nil {
+				if pos, ok, err := headerPos(m.Header); ok {
+					n.acceptHistory(pos, m, err)
+					continue
+				}
+			}
 			n.accept(m.Data)
 		}
 	}
@@ -97,6 +103,39 @@ func (n *node) accept(data []byte) {
 		it.from, it.msg = e.From, e.Msg
 	}
 	if !n.q.push(it) {
+		n.b.dropped.Add(1)
+		n.logDrop("inbound queue full", nil)
+	}
+}
+
+// acceptHistory queues a history message that a stream republished on a
+// room's subject. Unlike an ordinary publication it is queued for the
+// node that wrote it too: a history write is not delivered locally by the
+// writer (allspark history_write.go), so its own node learns it here, in
+// stream order, with every other. Markers (offset 0) only record a room's
+// epoch and are not delivered.
+//
+// It also refreshes the Broker's cached state of the room's subject, so
+// that a write of this node that lost the race for an offset can retry at
+// once with the winner's position instead of reading it back first.
+func (n *node) acceptHistory(pos allspark.Position, m *natsgo.Msg, err error) {
+	data := m.Data
+	if err == nil && n.b.hist != nil {
+		n.b.hist.observe(m.Header, pos)
+	}
+	if err == nil && pos.Offset == 0 {
+		return
+	}
+	var p *allspark.Publication
+	if err == nil {
+		p, err = decodeHistory(pos, data)
+	}
+	if err != nil {
+		n.b.errors.Add(1)
+		n.logDrop("malformed history message", err)
+		return
+	}
+	if !n.q.push(item{pub: p, size: len(data)}) {
 		n.b.dropped.Add(1)
 		n.logDrop("inbound queue full", nil)
 	}

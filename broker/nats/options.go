@@ -62,7 +62,38 @@ type Options struct {
 	// Logger receives connection events and drops (at most one drop line
 	// per second per node); default discards.
 	Logger *slog.Logger
+
+	// History turns on room history and sessions in JetStream
+	// (history.go, session.go): New then checks that the account has
+	// JetStream and fails with ErrNoJetStream when it has not, and
+	// Broker.WithHistory returns the broker the server should be given.
+	// URL: ?history=jetstream.
+	History bool
+	// HistoryStorage is where the history and session streams keep their
+	// messages: FileStorage (the default; they survive a NATS restart)
+	// or MemoryStorage. URL: ?storage=file|memory.
+	HistoryStorage Storage
+	// HistoryReplicas is the replica count of those streams in a
+	// clustered JetStream; default 1.
+	HistoryReplicas int
+	// SessionMaxAge bounds the TTL of a saved session (it is the session
+	// stream's MaxAge, so NATS removes what no node took); SaveSession
+	// refuses a longer TTL. Default DefaultSessionMaxAge (24 h).
+	SessionMaxAge time.Duration
 }
+
+// Storage is where a JetStream stream keeps its messages.
+type Storage int
+
+const (
+	// FileStorage keeps them on the NATS server's disk.
+	FileStorage Storage = iota
+	// MemoryStorage keeps them in the NATS server's memory.
+	MemoryStorage
+)
+
+// DefaultSessionMaxAge is Options.SessionMaxAge's default.
+const DefaultSessionMaxAge = 24 * time.Hour
 
 // withDefaults returns o with its zero fields filled and checks the rest.
 func (o Options) withDefaults() (Options, error) {
@@ -114,6 +145,21 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HistoryStorage != FileStorage && o.HistoryStorage != MemoryStorage {
+		return o, fmt.Errorf("%w: unknown HistoryStorage %d", ErrBadOptions, o.HistoryStorage)
+	}
+	if o.HistoryReplicas == 0 {
+		o.HistoryReplicas = 1
+	}
+	if o.HistoryReplicas < 0 {
+		return o, fmt.Errorf("%w: negative HistoryReplicas %d", ErrBadOptions, o.HistoryReplicas)
+	}
+	if o.SessionMaxAge == 0 {
+		o.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if o.SessionMaxAge < 0 {
+		return o, fmt.Errorf("%w: negative SessionMaxAge %v", ErrBadOptions, o.SessionMaxAge)
 	}
 	return o, nil
 }

@@ -24,6 +24,8 @@ import (
 //	write_timeout=1s     Options.WriteTimeout
 //	name=allspark        Options.Name
 //	creds=/path/x.creds  Options.CredsFile
+//	history=jetstream    Options.History (room history and sessions)
+//	storage=file|memory  Options.HistoryStorage
 //
 // Any other key, a path, a fragment or a malformed host is an error
 // wrapping ErrBadURL, so a typo does not silently fall back to a default.
@@ -116,8 +118,25 @@ func ParseURL(raw string) (Options, error) {
 				return bad("creds: empty path")
 			}
 			o.CredsFile = v
+		case "history":
+			switch v {
+			case "jetstream":
+				o.History = true
+			case "off", "":
+			default:
+				return bad("history: %q (want jetstream or off)", v)
+			}
+		case "storage":
+			switch v {
+			case "file":
+				o.HistoryStorage = FileStorage
+			case "memory":
+				o.HistoryStorage = MemoryStorage
+			default:
+				return bad("storage: %q (want file or memory)", v)
+			}
 		default:
-			return bad("unknown parameter %q (known: prefix, probe, write_timeout, name, creds)", key)
+			return bad("unknown parameter %q (known: prefix, probe, write_timeout, name, creds, history, storage)", key)
 		}
 	}
 	if o.CredsFile != "" && (o.Username != "" || o.Token != "") {

@@ -31,6 +31,9 @@ func TestParseURL(t *testing.T) {
 			WriteTimeout: 2 * time.Second, Name: "edge-1", CredsFile: "/etc/x.creds",
 		}},
 		{"nats://h?probe=off", natsbroker.Options{Servers: []string{"nats://h:4222"}, ProbeInterval: -1}},
+		{"nats://h?history=jetstream", natsbroker.Options{Servers: []string{"nats://h:4222"}, History: true}},
+		{"nats://h?history=jetstream&storage=memory", natsbroker.Options{Servers: []string{"nats://h:4222"}, History: true, HistoryStorage: natsbroker.MemoryStorage}},
+		{"nats://h?history=off&storage=file", natsbroker.Options{Servers: []string{"nats://h:4222"}}},
 	} {
 		got, err := natsbroker.ParseURL(tc.in)
 		if err != nil {
@@ -58,6 +61,8 @@ func TestParseURLErrors(t *testing.T) {
 		{"127.0.0.1:4222", "want nats://"},
 		{"redis://h:6379", "unknown scheme"},
 		{"nats://", "no host"},
+		{"nats://h?history=redis", "history"},
+		{"nats://h?storage=disk", "storage"},
 		{"nats://h:4222/db", "path"},
 		{"nats://h#frag", "fragment"},
 		{"nats://h:notaport", "bad host"},

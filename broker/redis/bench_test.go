@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,56 @@ func BenchmarkPublish(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPublishHistory is BenchmarkPublish for a room with history:
+// the same publication through the history script (offset, XADD with
+// MAXLEN, two PEXPIREs, PUBLISH) instead of a PUBLISH. "one room" is the
+// worst case, every write on one stream; "64 rooms" spreads them.
+//
+//	go test -run '^$' -bench 'Publish' -benchmem ./broker/redis
+func BenchmarkPublishHistory(b *testing.B) {
+	for _, rooms := range []int{1, 64} {
+		b.Run(fmt.Sprintf("%d rooms", rooms), func(b *testing.B) {
+			br := newTestBroker(b, Options{})
+			pol := allspark.HistoryPolicy{Size: 100, TTL: time.Minute, MetaTTL: time.Hour}
+			payload := bytes.Repeat([]byte("x"), 256)
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				p := &allspark.Publication{Node: "bench", Rooms: []string{fmt.Sprint("room-", next.Add(1)%int64(rooms))}, Payload: payload}
+				for pb.Next() {
+					if _, _, err := br.PublishHistory(ctx, p, pol); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHistoryRead reads the last 100 entries (256 B each) of a room.
+func BenchmarkHistoryRead(b *testing.B) {
+	br := newTestBroker(b, Options{})
+	pol := allspark.HistoryPolicy{Size: 100, TTL: time.Minute, MetaTTL: time.Hour}
+	ctx := context.Background()
+	p := &allspark.Publication{Node: "bench", Rooms: []string{"room"}, Payload: bytes.Repeat([]byte("x"), 256)}
+	for range 100 {
+		if _, _, err := br.PublishHistory(ctx, p, pol); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := br.History(ctx, "room", allspark.HistoryQuery{}, pol)
+		if err != nil || len(res.Entries) != 100 {
+			b.Fatal(len(res.Entries), err)
+		}
+	}
 }
 
 // BenchmarkSend: a node-to-node message (64 B) to one node.

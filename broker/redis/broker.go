@@ -21,6 +21,7 @@ import (
 type Broker struct {
 	opts   Options
 	topics topics
+	keys   keys
 	id     string // names this value's probe channel
 	client rueidis.Client
 
@@ -72,6 +73,7 @@ func New(opts Options) (*Broker, error) {
 	b := &Broker{
 		opts:       o,
 		topics:     newTopics(o.Prefix, o.Cluster),
+		keys:       newKeys(o.Prefix, o.Cluster),
 		id:         hex.EncodeToString(id),
 		subscribed: make(map[string]struct{}),
 		nodes:      make(map[string]*node),
@@ -387,6 +389,19 @@ func (b *Broker) writeContext(ctx context.Context) (context.Context, context.Can
 		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, b.opts.WriteTimeout)
+}
+
+// readContext is the bound of a history read or a session take: the
+// caller's own deadline when it has one (a restore runs under
+// allspark.RecoveryOptions.Timeout, 5 s by default, and a reconnect storm
+// of thousands of sparks queues their reads for longer than WriteTimeout:
+// cutting them at 1 s told every one of them recovered: false), else
+// WriteTimeout as for writes.
+func (b *Broker) readContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, noCancel
+	}
+	return b.writeContext(ctx)
 }
 
 func noCancel() {}

@@ -3,7 +3,9 @@ package redis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,81 @@ func TestClusterMode(t *testing.T) {
 	eventually(t, 10*time.Second, "three probes", func() bool { return b1.probeSent.Load() >= 3 })
 	if err := b1.Health(); err != nil || b1.BrokerStats().Reconnects != 0 {
 		t.Errorf("Health %v, stats %+v", err, b1.BrokerStats())
+	}
+}
+
+// In Cluster mode a room's stream and meta share a slot (one script
+// touches both, which Redis refuses across slots), for any room name;
+// writes from two brokers seeded with different nodes are ordered and
+// delivered to both, reads see them, and sessions cross over.
+func TestHistoryClusterMode(t *testing.T) {
+	t.Parallel()
+	addrs := startRedisCluster(t)
+	prefix := randomPrefix()
+	b1 := newTestBroker(t, Options{Addrs: addrs[:1], Cluster: true, Prefix: prefix})
+	b2 := newTestBroker(t, Options{Addrs: addrs[2:], Cluster: true, Prefix: prefix})
+	r1 := registerAll(t, b1, "n1")["n1"]
+	r2 := registerAll(t, b2, "n2")["n2"]
+	ctx := ctxT(t)
+	rooms := []string{"room", "", "}x", "a{b}c", "\x00/chat\x00lobby"}
+	for _, room := range rooms {
+		for _, sub := range []struct {
+			b    *Broker
+			name string
+		}{{b1, "n1"}, {b2, "n2"}} {
+			if err := sub.b.Subscribe(ctx, sub.name, room); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const perRoom = 4
+	epochs := make(map[string]string)
+	for i := range perRoom {
+		for _, room := range rooms {
+			b := []*Broker{b1, b2}[i%2]
+			pos, _, err := b.PublishHistory(ctx, &allspark.Publication{Node: "n", Rooms: []string{room}, Payload: []byte(room)}, testPolicy)
+			if err != nil {
+				t.Fatalf("room %q: %v", room, err)
+			}
+			if pos.Offset != uint64(i+1) || (i > 0 && pos.Epoch != epochs[room]) {
+				t.Fatalf("room %q write %d at %+v", room, i+1, pos)
+			}
+			epochs[room] = pos.Epoch
+		}
+	}
+	for _, r := range []*recorder{r1, r2} {
+		eventually(t, 10*time.Second, "every write delivered", func() bool { return len(r.positions()) == perRoom*len(rooms) })
+		next := make(map[string]uint64)
+		r.mu.Lock()
+		for _, p := range r.pubs {
+			room := p.Rooms[0]
+			next[room]++
+			if p.Pos.Offset != next[room] || p.Pos.Epoch != epochs[room] || string(p.Payload) != room {
+				t.Errorf("room %q: delivery %d is %+v %q", room, next[room], p.Pos, p.Payload)
+			}
+		}
+		r.mu.Unlock()
+	}
+	for _, room := range rooms {
+		res, err := b2.History(ctx, room, allspark.HistoryQuery{After: 1}, testPolicy)
+		if err != nil {
+			t.Fatalf("room %q: %v", room, err)
+		}
+		if !slices.Equal(offsets(res.Entries), seq(2, perRoom)) || res.Top != (allspark.Position{Offset: perRoom, Epoch: epochs[room]}) {
+			t.Errorf("room %q: top %+v entries %v", room, res.Top, offsets(res.Entries))
+		}
+	}
+	fresh, err := b1.History(ctx, "unknown", allspark.HistoryQuery{}, testPolicy)
+	if err != nil || fresh.Top.Offset != 0 || fresh.Top.Epoch == "" {
+		t.Fatalf("unknown room: %+v, %v", fresh, err)
+	}
+	if err := b1.SaveSession(ctx, "sess", []byte("rec"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := b2.TakeSession(ctx, "sess"); err != nil || string(rec) != "rec" {
+		t.Fatalf("TakeSession on the other broker: %q, %v", rec, err)
+	}
+	if _, err := b1.TakeSession(ctx, "sess"); !errors.Is(err, allspark.ErrNoSession) {
+		t.Fatalf("second TakeSession: %v", err)
 	}
 }

@@ -31,9 +31,22 @@
 // one-byte envelope kind and then allspark.MarshalPublication bytes, or
 // sender, receiver and the message (envelope.go).
 //
+// # History and sessions
+//
+// The Broker is also an allspark.HistoryBroker and an allspark.SessionStore
+// (docs/recovery.md, "Redis"; Redis 6.2 or later). A write to a room with
+// history runs one Lua script that takes the room's next offset, appends
+// the publication to the room's stream (<prefix>:h:<room>:s, position in
+// <prefix>:h:<room>:m) and PUBLISHes it on the room's channel in a history
+// envelope ('h', stamp.go), so every node receives a room's writes in
+// offset order. Sessions are <prefix>:s:<id>, SET with a TTL and taken
+// with GETDEL.
+//
 // # Guarantees
 //
-// Delivery is at most once, as with every PUB/SUB: nothing is stored.
+// Delivery is at most once, as with every PUB/SUB: nothing is stored,
+// except in the streams of rooms with history, where a client that missed
+// a write finds it by its offset.
 //
 //   - Outage: Publish, Send, Subscribe and Unsubscribe fail within
 //     WriteTimeout (1 s) with an error; nothing is buffered for later.
@@ -55,7 +68,9 @@
 //   - Failover (Sentinel): the client follows the master the Sentinels name;
 //     a subscription left on a demoted master is caught by the probe.
 //
-// A node never receives its own publications or messages. Several nodes
+// A node never receives its own publications or messages, except writes to
+// rooms with history: those reach every node with members, the publisher
+// included, so that all deliver them in one order. Several nodes
 // may register on one Broker; they share its connections, and traffic
 // between them makes the round trip through Redis.
 package redis

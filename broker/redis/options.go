@@ -40,9 +40,13 @@ type Options struct {
 	// Prefix starts every channel name, so that several Allspark clusters
 	// can share one Redis. Default "allspark".
 	Prefix string
-	// WriteTimeout bounds each Publish, Send, Subscribe and Unsubscribe
-	// when the caller's context has no earlier deadline, so that an outage
-	// fails calls quickly instead of holding them. Default 1 s.
+	// WriteTimeout bounds each Publish, Send, Subscribe and Unsubscribe,
+	// and each history write and session save or delete, when the
+	// caller's context has no earlier deadline, so that an outage fails
+	// calls quickly instead of holding them. History reads and session
+	// takes (a reconnecting spark's restore) wait for the caller's
+	// deadline when it has one (RecoveryOptions.Timeout), WriteTimeout
+	// otherwise. Default 1 s.
 	WriteTimeout time.Duration
 	// ProbeInterval is how often the broker publishes a probe to itself and
 	// how long it waits for it: a probe that does not come back makes the

@@ -82,7 +82,20 @@ func TestSentinelFailover(t *testing.T) {
 		})
 	}
 	publishUntil("before")
-	if out, err := redisCLI(sentinel, "sentinel", "failover", "mymaster"); err != nil || out != "OK" {
+	// A Sentinel that has listed the replica may not yet have its INFO
+	// (it asks every 10 s, sooner once it knows it): until then it answers
+	// NOGOODSLAVE, so the failover is asked for again while that lasts.
+	var out string
+	var err error
+	eventually(t, 15*time.Second, "sentinel accepts the failover", func() bool {
+		out, err = redisCLI(sentinel, "sentinel", "failover", "mymaster")
+		if err == nil && strings.HasPrefix(out, "NOGOODSLAVE") {
+			time.Sleep(200 * time.Millisecond)
+			return false
+		}
+		return true
+	})
+	if err != nil || out != "OK" {
 		t.Fatalf("sentinel failover: %q %v", out, err)
 	}
 	eventually(t, 20*time.Second, "the replica is master", func() bool {

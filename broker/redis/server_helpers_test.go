@@ -34,11 +34,25 @@ func joinRooms(srv *allspark.Server) {
 // startServer runs an allspark.Server for node on broker behind httptest.
 func startServer(t testing.TB, broker allspark.Broker, node string) (*allspark.Server, string) {
 	t.Helper()
-	srv, err := allspark.New(allspark.Options{Broker: broker, NodeID: node, Cluster: fastCluster, Logger: quietLogger()})
+	srv, base := startServerOpts(t, allspark.Options{Broker: broker, NodeID: node})
+	joinRooms(srv)
+	return srv, base
+}
+
+// startServerOpts runs an allspark.Server with opts (fastCluster and a
+// quiet logger unless set) behind httptest.
+func startServerOpts(t testing.TB, opts allspark.Options) (*allspark.Server, string) {
+	t.Helper()
+	if opts.Cluster == (allspark.ClusterOptions{}) {
+		opts.Cluster = fastCluster
+	}
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	srv, err := allspark.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	joinRooms(srv)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -175,6 +175,10 @@ func (b *Broker) onMessage(m rueidis.PubSubMessage) {
 		return
 	}
 	data := []byte(m.Message)
+	if kind == 'r' && len(data) > 0 && data[0] == kindHistory {
+		b.onHistory(name, data)
+		return
+	}
 	e, err := decodeEnvelope(data)
 	if err != nil {
 		b.errs.Add(1)
@@ -236,6 +240,22 @@ func (b *Broker) onMessage(m rueidis.PubSubMessage) {
 				b.deliver(n, item{from: e.From, msg: e.Msg})
 			}
 		}
+	}
+}
+
+// onHistory hands a history write of room to every node with members in
+// it, the publishing node included: the server does not deliver history
+// writes locally, so that every node delivers them in one (offset) order.
+func (b *Broker) onHistory(room string, data []byte) {
+	p, err := decodeStamped(data)
+	if err != nil || p.Rooms[0] != room {
+		b.errs.Add(1)
+		return
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for n := range b.rooms[room] {
+		b.deliver(n, item{pub: p})
 	}
 }
 
