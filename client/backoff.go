@@ -50,7 +50,11 @@ func backoff(o ReconnectOptions, n int, rnd float64) time.Duration {
 // reconnectLocked is recovery.reconnect(): schedule the next attempt, or end
 // the client when the retries are used up. cause is why (the drop or the
 // failed attempt); it travels in the events. c.mu must be held.
-func (c *Client) reconnectLocked(cause error) {
+func (c *Client) reconnectLocked(cause error) { c.scheduleLocked(cause, -1) }
+
+// scheduleLocked is reconnectLocked with the attempt's delay chosen by the
+// caller (a resync reconnects at once); negative: the back-off's.
+func (c *Client) scheduleLocked(cause error, delay time.Duration) {
 	r := &c.rec
 	if r.waiting {
 		return
@@ -75,7 +79,10 @@ func (c *Client) reconnectLocked(cause error) {
 		return
 	}
 	r.n++
-	r.delay = backoff(o, r.n, rand.Float64())
+	r.delay = delay
+	if delay < 0 {
+		r.delay = backoff(o, r.n, rand.Float64())
+	}
 	r.waiting = true
 	c.arm(&r.timer, r.delay, c.reconnectDue)
 	c.emit(Event{Kind: EventReconnectScheduled, Err: cause, Attempt: r.attempt(o.Retries)})

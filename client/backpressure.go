@@ -41,7 +41,8 @@ type inbound struct {
 // counted in inbound (a message's wire size, at least 1).
 type queuedEvent struct {
 	Event
-	size int
+	size    int
+	session *RecoveryInfo // set: for OnSession instead of OnEvent
 }
 
 // keepaliveUnknown is the ping period while paused when the server's ping

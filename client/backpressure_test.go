@@ -294,14 +294,17 @@ func TestOverflowPastHardLimitCloses(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Open(ctxFor(t)); err != nil {
+	// The flood starts as the server accepts the connection, so on a
+	// loaded machine it can overflow the queue before Open has returned:
+	// Open then reports the same ErrEventOverflow the close carries.
+	if err := c.Open(ctxFor(t)); err != nil && !errors.Is(err, client.ErrEventOverflow) {
 		t.Fatal(err)
 	}
-	rec.expect(client.EventOpen)
-	evs := rec.expect(client.EventClose, client.EventEnd)
-	if !errors.Is(evs[0].Err, client.ErrEventOverflow) {
-		t.Fatalf("close reason %v, want ErrEventOverflow", evs[0].Err)
+	evs := rec.until(client.EventClose)
+	if last := evs[len(evs)-1]; !errors.Is(last.Err, client.ErrEventOverflow) {
+		t.Fatalf("close reason %v, want ErrEventOverflow", last.Err)
 	}
+	rec.expect(client.EventEnd)
 	var ce *client.CallError
 	if err := recv(t, ackErr); !errors.As(err, &ce) || ce.Code != client.CodeDisconnected {
 		t.Fatalf("EmitWithAck = %v, want code disconnected", err)

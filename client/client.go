@@ -42,7 +42,8 @@ type Client struct {
 	connecting    bool               // the first connection since Open is in progress
 	connectTimer  timer              // Options.Timeout for it
 
-	rec recovery
+	rec recovery     // reconnection (backoff.go)
+	rs  recoverState // session and room positions (recover.go)
 
 	watchdog    timer
 	pingTimeout time.Duration // the open connection's watchdog; 0 = none
@@ -169,8 +170,17 @@ func (c *Client) End(data any) {
 		_ = c.Write(data)
 	}
 	c.mu.Lock()
+	open := c.state == Open && c.rs.token != ""
+	c.mu.Unlock()
+	if open {
+		// A transport close is not an end (a resync closes too): this
+		// tells the server to end the session for good.
+		_ = c.Write(endEnvelope)
+	}
+	c.mu.Lock()
 	if !c.destroyed {
 		c.endLocked(nil)
+		c.rs.forget() // the server ends the session for good on a clean end
 	}
 	c.unlock()
 }
@@ -230,7 +240,7 @@ func (c *Client) startAttemptLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancelAttempt = cancel
 	c.goroutines++
-	go c.connect(ctx, cancel, c.gen)
+	go c.connect(ctx, cancel, c.gen, c.recoverQueryLocked())
 }
 
 // connectTimedOut runs when the first connection is not open within

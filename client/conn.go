@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -13,7 +14,7 @@ import (
 
 // connect is one connection attempt, and then the connection's reader: the
 // only goroutine a client needs while it is open and idle.
-func (c *Client) connect(ctx context.Context, cancel context.CancelFunc, gen uint64) {
+func (c *Client) connect(ctx context.Context, cancel context.CancelFunc, gen uint64, query url.Values) {
 	defer func() {
 		cancel()
 		c.mu.Lock()
@@ -22,7 +23,7 @@ func (c *Client) connect(ctx context.Context, cancel context.CancelFunc, gen uin
 	}()
 
 	pingTimeout, specErr := c.resolvePingTimeout(ctx)
-	ws, raw, err := c.dial(ctx, &link{c: c, gen: gen})
+	ws, raw, err := c.dial(ctx, &link{c: c, gen: gen}, query)
 
 	c.mu.Lock()
 	if gen != c.gen || c.destroyed {
@@ -98,14 +99,21 @@ func (c *Client) connectFailedLocked(err error) {
 func (c *Client) droppedLocked(reason error) {
 	if c.serverClose {
 		c.endLocked(ErrServerClosed)
+		c.rs.forget() // the server ended the spark, and its session with it
 		return
 	}
+	c.lostLocked(reason, -1)
+}
+
+// lostLocked cuts the open connection and reconnects per StrategyDisconnect
+// after delay (negative: the back-off's), or ends the client.
+func (c *Client) lostLocked(reason error, delay time.Duration) {
 	c.detachLocked(false)
 	c.state = Closed
 	c.notifyLocked()
 	c.emit(Event{Kind: EventClose, Err: reason})
 	if c.opts.Strategy.has(StrategyDisconnect) {
-		c.reconnectLocked(reason)
+		c.scheduleLocked(reason, delay)
 		return
 	}
 	c.finishLocked(reason)
@@ -176,8 +184,10 @@ func (l *link) OnMessage(ws *gws.Conn, m *gws.Message) {
 			c.serverClose = true
 		}
 	default: // data, including primus:: messages Primus does not know
-		if !c.envelopeLocked(l.gen, size, v) {
-			c.queueEventLocked(l.gen, size, Event{Kind: EventData, Data: v})
+		if m, ok := parseRecover(v); ok {
+			c.recoverLocked(l.gen, size, m)
+		} else {
+			c.deliverLocked(l.gen, size, v)
 		}
 	}
 	c.unlock()

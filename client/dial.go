@@ -92,11 +92,15 @@ func cleanPathname(p string) string {
 	return p
 }
 
-// wsURL is the upgrade URL with the user's query and Primus's cache buster,
-// _primuscb, made of the time and seq.
-func (t target) wsURL(seq uint64) string {
-	q := make(url.Values, len(t.query)+1)
+// wsURL is the upgrade URL with the user's query, the recovery query
+// (recover.go; it replaces the user's values of those keys) and Primus's
+// cache buster, _primuscb, made of the time and seq.
+func (t target) wsURL(seq uint64, recovery url.Values) string {
+	q := make(url.Values, len(t.query)+len(recovery)+1)
 	for k, vs := range t.query {
+		q[k] = vs
+	}
+	for k, vs := range recovery {
 		q[k] = vs
 	}
 	q.Set("_primuscb", strconv.FormatInt(time.Now().UnixMilli(), 36)+"-"+strconv.FormatUint(seq, 36))
@@ -150,7 +154,7 @@ const errorBodyLimit = 64 << 10
 // dial opens the TCP (and TLS) connection and performs the WebSocket
 // handshake. ctx cancels every step. On success the returned net.Conn is the
 // socket under the *gws.Conn; on failure nothing is left open.
-func (c *Client) dial(ctx context.Context, h gws.Event) (*gws.Conn, net.Conn, error) {
+func (c *Client) dial(ctx context.Context, h gws.Event, query url.Values) (*gws.Conn, net.Conn, error) {
 	raw, err := c.netDial(ctx, c.target.addr)
 	if err != nil {
 		return nil, nil, err
@@ -171,7 +175,7 @@ func (c *Client) dial(ctx context.Context, h gws.Event) (*gws.Conn, net.Conn, er
 	hc := &holdConn{Conn: conn}
 	hc.hold.Store(true)
 	opt := &gws.ClientOption{
-		Addr:                c.target.wsURL(c.attempts.Add(1)),
+		Addr:                c.target.wsURL(c.attempts.Add(1), query),
 		RequestHeader:       c.target.header.Clone(),
 		HandshakeTimeout:    handshakeTimeout,
 		ReadMaxPayloadSize:  c.opts.MaxLength,

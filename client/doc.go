@@ -105,6 +105,19 @@
 // most Options.MaxPendingAcks (default 1024) EmitWithAck calls wait at once;
 // more fail with ErrTooManyRequests.
 //
+// # Recovery
+//
+// Unless Options.NoRecover is set, the client asks the server for a
+// session and keeps the last position of every room whose messages the
+// server stamps (rooms with history). A reconnect presents both, and the
+// server gives the spark back and replays what was missed, or says it
+// cannot: Options.OnSession receives its answer as a RecoveryInfo, and
+// Recovered and Restored report the last one. Per room each offset is
+// delivered once, in order; a gap or a new epoch makes the client reconnect
+// at once (EventClose carries ErrResync) so the server can fill it. Stamped
+// messages are unwrapped and handled as bare ones. The positions of at most
+// 64 rooms are kept.
+//
 // # Goroutines
 //
 // An open, idle client has one goroutine (the connection's reader); a

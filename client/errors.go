@@ -43,6 +43,11 @@ var (
 	// "primus::"), or an event name is reserved (such as open or
 	// primus::…), empty or too long; nothing was written.
 	ErrReserved = errors.New("client: reserved: a Primus control string as data, or an event name that is reserved, empty or too long")
+	// ErrResync: a room's stream skipped offsets or changed epoch, so the
+	// client dropped the connection to reconnect at once and have the
+	// server replay what is missing (EventClose carries it, wrapped with
+	// the room and offsets). See RecoveryInfo.
+	ErrResync = errors.New("client: messages missed: reconnecting to recover them")
 	// ErrParserMismatch: the server's <pathname>/spec names another parser
 	// than Options.Parser.
 	ErrParserMismatch = errors.New("client: server uses a different parser")

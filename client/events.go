@@ -44,7 +44,8 @@ const (
 	EventDrop
 	// EventClose: the connection closed. Err says why: nil after End, a
 	// *CloseError or network error for a drop, ErrPingTimeout,
-	// ErrEventOverflow (see Options.MaxQueuedEvents), or ErrServerClosed.
+	// ErrEventOverflow (see Options.MaxQueuedEvents), ErrServerClosed, or
+	// ErrResync (the client cut it to recover missed messages).
 	EventClose
 	// EventEnd: the client has ended and will not reconnect by itself. Err
 	// says why (nil after End).
@@ -119,10 +120,32 @@ func (c *Client) emitSized(ev Event, size int) {
 	if c.opts.OnEvent == nil || c.destroyed {
 		return
 	}
-	if size > 0 {
-		c.countLocked(size)
+	c.queueLocked(queuedEvent{Event: ev, size: size})
+}
+
+// sessionEventLocked queues a session envelope of connection gen (a
+// message of size wire bytes) for OnSession once there is room: counted like
+// data, so a server cannot pile them up either.
+func (c *Client) sessionEventLocked(gen uint64, size int, info RecoveryInfo) {
+	if c.opts.OnSession == nil || c.destroyed {
+		return
 	}
-	c.events = append(c.events, queuedEvent{Event: ev, size: size})
+	ok, over := c.admitLocked(gen)
+	if !ok {
+		return
+	}
+	c.queueLocked(queuedEvent{size: size, session: &info})
+	if over {
+		c.overflowLocked()
+	}
+}
+
+// queueLocked appends qe to the events for the dispatcher.
+func (c *Client) queueLocked(qe queuedEvent) {
+	if qe.size > 0 {
+		c.countLocked(qe.size)
+	}
+	c.events = append(c.events, qe)
 	if !c.dispatching {
 		c.dispatching = true
 		c.goroutines++
@@ -148,7 +171,11 @@ func (c *Client) dispatch() {
 		batch, c.events = c.events, batch[:0]
 		c.mu.Unlock()
 		for i := range batch {
-			c.opts.OnEvent(batch[i].Event)
+			if s := batch[i].session; s != nil {
+				c.opts.OnSession(*s)
+			} else {
+				c.opts.OnEvent(batch[i].Event)
+			}
 			if size := batch[i].size; size > 0 {
 				c.mu.Lock()
 				c.releaseLocked(size)

@@ -175,6 +175,18 @@ type Options struct {
 	// Without Manual, events may start before New returns; a handler that
 	// needs the *Client should get it from Dial, or use Manual and Open.
 	OnEvent func(Event)
+
+	// NoRecover asks the server for no session: every connection is a new
+	// spark, with nothing replayed, as with Primus. By default the client
+	// asks for one and keeps room positions (see RecoveryInfo).
+	NoRecover bool
+	// OnSession receives what the server says of every connection that
+	// opens (its session envelope): whether the spark came back and
+	// whether what was missed follows; RecoveryInfo.Unrecovered is the
+	// signal to reload the application's state. It is called in order with
+	// OnEvent (after the connection's EventOpen, before its data), on the
+	// same goroutine, never at the same time. nil: not called.
+	OnSession func(RecoveryInfo)
 }
 
 // resolved is Options with every default applied.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ type rawServer struct {
 	conns  chan *gws.Conn
 	msgs   chan string   // text frames from the client, verbatim
 	closed chan struct{} // one value per connection that closed
+	urls   chan *url.URL // the upgrade request's URL of each connection (the first 64)
 }
 
 func newRawServer(t *testing.T, pingInterval any) *rawServer {
@@ -27,6 +29,7 @@ func newRawServer(t *testing.T, pingInterval any) *rawServer {
 		conns:  make(chan *gws.Conn, 8),
 		msgs:   make(chan string, 256),
 		closed: make(chan struct{}, 8),
+		urls:   make(chan *url.URL, 64),
 	}
 	var mu sync.Mutex
 	var all []*gws.Conn
@@ -43,6 +46,10 @@ func newRawServer(t *testing.T, pingInterval any) *rawServer {
 		ws, err := up.Upgrade(w, r)
 		if err != nil {
 			return
+		}
+		select {
+		case rs.urls <- r.URL:
+		default:
 		}
 		mu.Lock()
 		all = append(all, ws)

@@ -200,7 +200,9 @@ func TestSparkEndWithReconnect(t *testing.T) {
 	url := serve(t, srv)
 	rec := newRecorder(t)
 	ro := client.ReconnectOptions{Min: 10 * time.Millisecond}
-	c, err := client.Dial(ctxFor(t), url, client.Options{Reconnect: ro, OnEvent: rec.on})
+	// Without recovery, as in Primus, the reconnect is a new spark (with it,
+	// the same one: recover_server_test.go).
+	c, err := client.Dial(ctxFor(t), url, client.Options{Reconnect: ro, OnEvent: rec.on, NoRecover: true})
 	if err != nil {
 		t.Fatal(err)
 	}
