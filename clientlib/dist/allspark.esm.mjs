@@ -79,12 +79,16 @@ var Engine = class {
   /**
    * url: the http(s) URL of `<pathname>/` with the app's query. WS: the
    * constructor to upgrade with (none: stay on polling). retry: ms between
-   * upgrade attempts after one failed (false: try once).
+   * upgrade attempts after one failed (false: try once). handshake: query
+   * parameters of the handshake alone (recovery's `_recover`, `_session`,
+   * `_since`): the server reads them when it makes the session, and they
+   * would only lengthen every later request.
    */
-  constructor(url, WS, retry) {
+  constructor(url, WS, retry, handshake = []) {
     this.url = url;
     this.WS = WS;
     this.retry = retry;
+    this.handshake = handshake;
     this.onopen = null;
     this.onclose = null;
     this.onerror = null;
@@ -131,6 +135,7 @@ var Engine = class {
     q.set("transport", transport);
     q.set("t", `${Date.now().toString(36)}${this.n++}`);
     if (this.sid) q.set("sid", this.sid);
+    else for (const [k, v] of this.handshake) q.set(k, v);
     return u.href;
   }
   /** The held GET (the handshake when first): a payload of server packets. */
@@ -314,6 +319,93 @@ var Engine = class {
   }
 };
 
+// ../js/src/recovery.ts
+var MAX_ROOMS = 64;
+var MAX_ROOM = 256;
+var MAX_EPOCH = 64;
+var MAX_TOKEN = 256;
+var MAX_SINCE = 32 << 10;
+var utf8 = (s) => new TextEncoder().encode(s).length;
+var own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+var str = (v, max, empty = false) => typeof v === "string" && (empty || v !== "") && utf8(v) <= max;
+function parseRecovery(data) {
+  if (typeof data !== "object" || data === null || Array.isArray(data) || !own(data, "allspark")) return null;
+  const m = data;
+  if (m.allspark !== 1 || own(m, "event") || own(m, "ack") || own(m, "error")) return null;
+  if (own(m, "session")) {
+    const s = m.session;
+    if (typeof s !== "object" || s === null || Array.isArray(s)) return { kind: "bad", reason: '"session" is not an object' };
+    if (!str(s.id, MAX_TOKEN)) return { kind: "bad", reason: `session "id" must be a string of 1 to ${MAX_TOKEN} bytes` };
+    if (!str(s.token, MAX_TOKEN)) return { kind: "bad", reason: `session "token" must be a string of 1 to ${MAX_TOKEN} bytes` };
+    if (typeof s.restored !== "boolean" || typeof s.recovered !== "boolean") {
+      return { kind: "bad", reason: 'session "restored" and "recovered" must be booleans' };
+    }
+    const reason = s.reason ?? "";
+    if (!str(reason, MAX_TOKEN, true)) return { kind: "bad", reason: 'session "reason" must be a short string' };
+    return { kind: "session", token: s.token, session: { id: s.id, restored: s.restored, recovered: s.recovered, reason } };
+  }
+  if (!own(m, "room")) return null;
+  if (!str(m.room, MAX_ROOM)) return { kind: "bad", reason: `"room" must be a string of 1 to ${MAX_ROOM} bytes` };
+  const offset = m.offset;
+  const stamped = own(m, "data");
+  if (!Number.isSafeInteger(offset) || offset < (stamped ? 1 : 0)) return { kind: "bad", reason: '"offset" must be an integer below 2^53, positive in a stamped message' };
+  if (!str(m.epoch, MAX_EPOCH)) return { kind: "bad", reason: `"epoch" must be a string of 1 to ${MAX_EPOCH} bytes` };
+  const pos = { room: m.room, offset, epoch: m.epoch };
+  return stamped ? { kind: "stamped", ...pos, data: m.data } : { kind: "position", ...pos };
+}
+var Positions = class {
+  constructor() {
+    this.rooms = /* @__PURE__ */ new Map();
+  }
+  get size() {
+    return this.rooms.size;
+  }
+  get(room) {
+    return this.rooms.get(room);
+  }
+  /** Judges stamped message (room, offset, epoch), moving the position on when it is to be delivered. */
+  stamped(room, offset, epoch) {
+    const pos = this.rooms.get(room);
+    if (pos) {
+      if (pos[1] !== epoch) return "epoch";
+      if (offset <= pos[0]) return "duplicate";
+      if (offset > pos[0] + 1) return "gap";
+    }
+    this.set(room, offset, epoch);
+    return "deliver";
+  }
+  /** An announcement: the position is now (offset, epoch), unless it would move back within one epoch. */
+  announce(room, offset, epoch) {
+    const pos = this.rooms.get(room);
+    if (pos && pos[1] === epoch && offset < pos[0]) return;
+    this.set(room, offset, epoch);
+  }
+  clear() {
+    this.rooms.clear();
+  }
+  /**
+   * The `_since` query value: `{"room":[offset,"epoch"],...}`, the most
+   * recently updated rooms first, as many as fit in MAX_SINCE; '' when none.
+   */
+  since() {
+    const parts = [];
+    let size = 2;
+    for (const [room, [offset, epoch]] of [...this.rooms].reverse()) {
+      const part = `${JSON.stringify(room)}:[${offset},${JSON.stringify(epoch)}]`;
+      const n = utf8(part) + (parts.length ? 1 : 0);
+      if (size + n > MAX_SINCE) break;
+      size += n;
+      parts.push(part);
+    }
+    return parts.length ? `{${parts.join(",")}}` : "";
+  }
+  set(room, offset, epoch) {
+    this.rooms.delete(room);
+    this.rooms.set(room, [offset, epoch]);
+    if (this.rooms.size > MAX_ROOMS) this.rooms.delete(this.rooms.keys().next().value);
+  }
+};
+
 // ../js/src/events.ts
 var EventError = class extends Error {
   /**
@@ -348,7 +440,9 @@ var RESERVED = /* @__PURE__ */ new Set([
   "offline",
   "readyStateChange",
   "heartbeat",
-  "drop"
+  "drop",
+  "session",
+  "unrecovered"
 ]);
 function isReserved(name) {
   return RESERVED.has(name) || /^(outgoing|incoming|primus|allspark)::/.test(name);
@@ -357,9 +451,9 @@ function validName(name) {
   return typeof name === "string" && name !== "" && new TextEncoder().encode(name).length <= 256;
 }
 var isID = (v) => Number.isSafeInteger(v) && v > 0;
-var own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+var own2 = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
 function parseEnvelope(data) {
-  if (typeof data !== "object" || data === null || Array.isArray(data) || !own(data, "allspark")) return null;
+  if (typeof data !== "object" || data === null || Array.isArray(data) || !own2(data, "allspark")) return null;
   const m = data;
   let id;
   let ack;
@@ -372,9 +466,9 @@ function parseEnvelope(data) {
     error: new EventError("bad_envelope", "malformed event envelope: " + reason, event)
   });
   if (m.allspark !== 1) return bad("unsupported version");
-  if (own(m, "event")) {
-    if (own(m, "ack")) return bad('both "event" and "ack"');
-    if (own(m, "id")) {
+  if (own2(m, "event")) {
+    if (own2(m, "ack")) return bad('both "event" and "ack"');
+    if (own2(m, "id")) {
       if (!isID(m.id)) return bad('"id" is not a positive integer below 2^53');
       id = m.id;
     }
@@ -383,17 +477,17 @@ function parseEnvelope(data) {
     if (!Array.isArray(args)) return bad('"args" is not an array');
     return { event, args, id };
   }
-  if (own(m, "ack")) {
+  if (own2(m, "ack")) {
     if (!isID(m.ack)) return bad('"ack" is not a request id');
     ack = m.ack;
-  } else if (!own(m, "error")) return bad('neither "event", "ack" nor "error"');
-  if (own(m, "error")) {
+  } else if (!own2(m, "error")) return bad('neither "event", "ack" nor "error"');
+  if (own2(m, "error")) {
     const e = m.error;
     if (typeof e !== "object" || !e || typeof e.code !== "string" || !e.code) {
       return bad('"error" must be an object with a string "code"');
     }
-    const str = (v) => typeof v === "string" ? v : "";
-    return { args: [], ack, error: new EventError(e.code, str(e.message), str(e.event) || void 0) };
+    const str2 = (v) => typeof v === "string" ? v : "";
+    return { args: [], ack, error: new EventError(e.code, str2(e.message), str2(e.event) || void 0) };
   }
   if (!Array.isArray(args)) return bad('"args" is not an array');
   return { args, ack };
@@ -419,6 +513,7 @@ var AuthorizationError = class extends Error {
   }
 };
 var defaults = { pathname: "/primus", pingTimeout: 45e3, parser: "json" };
+var RESYNC_WINDOW = 5e3;
 var Frame = class {
   constructor(env, text) {
     this.env = env;
@@ -441,6 +536,14 @@ var Primus = class extends Emitter {
     this.removeNetworkListeners = null;
     this.acks = /* @__PURE__ */ new Map();
     this.lastID = 0;
+    /** The session token the server gave; '' before the first session, and after end(). */
+    this.token = "";
+    /** The connection under way was asked for with `_session`: a recovered:false on it is 'unrecovered'. */
+    this.resuming = false;
+    this.positions = new Positions();
+    this.last = { recovered: false, restored: false };
+    this.resyncAt = -Infinity;
+    this.resyncs = 0;
     const base = url ?? (typeof location !== "undefined" ? location.href : "http://localhost");
     this.url = new URL(base);
     const d = this.constructor.defaults;
@@ -457,12 +560,21 @@ var Primus = class extends Emitter {
       timeout: options.timeout ?? 1e4,
       pingTimeout: options.pingTimeout ?? d.pingTimeout,
       manual: options.manual ?? false,
-      queueSize: options.queueSize ?? Infinity
+      queueSize: options.queueSize ?? Infinity,
+      recover: options.recover ?? true
     };
     this.ackTimeout = options.ackTimeout ?? 0;
     this.WS = options.WebSocket ?? globalThis.WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+  /** The last session envelope said every missed message follows (or nothing was missed); false until one came. */
+  get recovered() {
+    return this.last.recovered;
+  }
+  /** The last session envelope said the spark came back (same id, rooms, user, Set values). */
+  get restored() {
+    return this.last.restored;
   }
   /** What carries the open connection: 'websocket' (plain, or an upgraded Engine.IO session), 'polling'; null while not open. */
   get transport() {
@@ -602,8 +714,24 @@ var Primus = class extends Emitter {
   end(data) {
     if (this.ended) return this;
     if (data !== void 0 && this.readyState === OPEN) this.send(data);
+    if (this.token && this.readyState === OPEN && this.socket) this.socket.send(encode({ allspark: 1, end: true }));
     this.finish();
+    this.forgetSession();
     return this;
+  }
+  /** After a clean end the server has ended the session for good: the next open() is a first connect. */
+  forgetSession() {
+    this.token = "";
+    this.positions.clear();
+  }
+  /** The recovery query of a connection about to be made: `_recover=1` first, then `_session` and `_since`. */
+  recoveryQuery() {
+    this.resuming = false;
+    if (!this.opts.recover) return [];
+    if (!this.token) return [["_recover", "1"]];
+    this.resuming = true;
+    const since = this.positions.since();
+    return since ? [["_session", this.token], ["_since", since]] : [["_session", this.token]];
   }
   /** end() and forget every listener. */
   destroy() {
@@ -629,6 +757,7 @@ var Primus = class extends Emitter {
     u.protocol = u.protocol === "https:" || u.protocol === "wss:" ? "wss:" : "ws:";
     u.pathname = this.opts.pathname;
     u.searchParams.set("_primuscb", `${Date.now()}-${this.cacheBuster++}`);
+    for (const [k, v] of this.recoveryQuery()) u.searchParams.set(k, v);
     return u.href;
   }
   httpURL() {
@@ -666,7 +795,7 @@ var Primus = class extends Emitter {
     if (kind === "polling") {
       const u = new URL(this.httpURL());
       u.pathname = this.opts.pathname.replace(/\/?$/, "/");
-      ws = new Engine(u.href, this.opts.transports.includes("websocket") ? this.WS : void 0, this.opts.upgradeRetry);
+      ws = new Engine(u.href, this.opts.transports.includes("websocket") ? this.WS : void 0, this.opts.upgradeRetry, this.recoveryQuery());
     } else {
       const w = new this.WS(this.wsURL());
       w.binaryType = "arraybuffer";
@@ -711,6 +840,7 @@ var Primus = class extends Emitter {
       this.detach(ws);
       if (this.serverClosed) {
         this.finish();
+        this.forgetSession();
         return;
       }
       if (!opened) {
@@ -783,9 +913,72 @@ var Primus = class extends Emitter {
         }
       }
     }
+    const r = parseRecovery(data);
+    if (r) this.recovery(r);
+    else this.deliver(data);
+  }
+  /** Hands a message to the app: an event envelope to its handler, anything else to 'data'. */
+  deliver(data) {
     const env = parseEnvelope(data);
     if (env) this.dispatch(env);
     else this.emit("data", data);
+  }
+  /** Handles a recovery envelope (recovery.ts); without `recover` a stamped message is just unwrapped. */
+  recovery(r) {
+    if (r.kind === "bad") {
+      this.emit("error", new EventError("bad_envelope", "malformed recovery envelope: " + r.reason));
+      return;
+    }
+    if (!this.opts.recover) {
+      if (r.kind === "stamped") this.deliver(r.data);
+      return;
+    }
+    switch (r.kind) {
+      case "session": {
+        const s = r.session;
+        this.token = r.token;
+        this.last = { recovered: s.recovered, restored: s.restored };
+        if (!s.recovered) this.positions.clear();
+        const resumed = this.resuming;
+        this.resuming = false;
+        this.emit("session", { ...s });
+        if (!s.recovered && resumed) this.emit("unrecovered", s.reason);
+        return;
+      }
+      case "position":
+        this.positions.announce(r.room, r.offset, r.epoch);
+        return;
+      case "stamped":
+        switch (this.positions.stamped(r.room, r.offset, r.epoch)) {
+          case "deliver":
+            return this.deliver(r.data);
+          case "duplicate":
+            return;
+          case "gap":
+            return this.resync(`missed messages in room ${JSON.stringify(r.room)} before offset ${r.offset}`);
+          case "epoch":
+            return this.resync(`the history of room ${JSON.stringify(r.room)} was lost (epoch ${r.epoch})`);
+        }
+    }
+  }
+  /**
+   * A room's stream skipped ahead or changed epoch: nothing more of this
+   * connection is delivered; the client reconnects at once with its
+   * positions, and the server replays what is missing or says it cannot.
+   * Only the first resync of a run reconnects at once; quick repeats back off.
+   */
+  resync(why) {
+    const ws = this.socket;
+    if (!ws) return;
+    this.detach(ws);
+    this.setState(CLOSED);
+    this.emit("close");
+    const err = new Error("Resync: " + why);
+    if (!this.has("disconnect")) return this.finish(false);
+    const now = Date.now();
+    this.resyncs = now - this.resyncAt < RESYNC_WINDOW ? this.resyncs + 1 : 1;
+    this.resyncAt = now;
+    this.scheduleReconnect(err, this.resyncs === 1 ? 0 : backoffDelay(this.resyncs - 1, this.opts.reconnect));
   }
   heartbeat() {
     this.clear("heartbeat");
@@ -797,7 +990,7 @@ var Primus = class extends Emitter {
       ws.onclose?.({ code: 1006 });
     }, this.opts.pingTimeout);
   }
-  scheduleReconnect(err) {
+  scheduleReconnect(err, delay) {
     if (this.ended) return;
     this.clear("attemptTimeout");
     const o = this.opts.reconnect;
@@ -809,7 +1002,7 @@ var Primus = class extends Emitter {
       this.emit("reconnect failed", err, last);
       return;
     }
-    const attempt = { attempt: n, retries: o.retries, scheduled: backoffDelay(n, o) };
+    const attempt = { attempt: n, retries: o.retries, scheduled: delay ?? backoffDelay(n, o) };
     this.attempt = attempt;
     this.setState(CLOSED);
     this.emit("reconnect scheduled", attempt);

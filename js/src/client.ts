@@ -2,6 +2,7 @@ import { Emitter, type AnyFn, type Listener } from './emitter';
 import { backoffDelay, defaultReconnect, type ReconnectOptions } from './backoff';
 import { encode, parseControl } from './protocol';
 import { Engine, type Conn, type WebSocketConstructor } from './engine';
+import { parseRecovery, Positions, type RecoveryMessage, type SessionInfo } from './recovery';
 import {
   Args,
   EventError,
@@ -54,6 +55,10 @@ export interface Events {
   offline: [];
   readyStateChange: [state: 'opening' | 'open' | 'end'];
   drop: [data: unknown];
+  /** The server's session envelope, right after every open (with `recover`, on a server that keeps sessions). */
+  session: [info: SessionInfo];
+  /** A reconnect did not recover what was missed (reason as in SessionInfo): reload your state. */
+  unrecovered: [reason: string];
 }
 
 export type { WebSocketConstructor };
@@ -87,6 +92,12 @@ export interface Options {
   transports?: Transport[];
   /** On polling: ms before probing the WebSocket upgrade again after one failed; false: once per session. Default 30000. */
   upgradeRetry?: number | false;
+  /**
+   * Ask for a session and keep room positions, so that a reconnect gets the
+   * same spark back and what it missed replayed (README, "Recovery").
+   * Default true; false: every connection is a new spark, as in Primus.
+   */
+  recover?: boolean;
 }
 
 /** Settings the server bakes into the library it serves. */
@@ -100,6 +111,9 @@ export interface Defaults {
 export const defaults: Defaults = { pathname: '/primus', pingTimeout: 45000, parser: 'json' };
 
 type Timer = ReturnType<typeof setTimeout>;
+
+/** Resyncs closer together than this back off (the first reconnects at once): a server that keeps skipping offsets gets no reconnect storm. */
+const RESYNC_WINDOW = 5000;
 
 /** Reserved names (docs/events.md): they keep their local meaning and never travel as named events. */
 export type ReservedName = keyof Events | 'heartbeat' | `${'outgoing' | 'incoming' | 'primus' | 'allspark'}::${string}`;
@@ -164,6 +178,14 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
   private acks = new Map<number, Pending>();
   private lastID = 0;
   private ackTimeout: number;
+  /** The session token the server gave; '' before the first session, and after end(). */
+  private token = '';
+  /** The connection under way was asked for with `_session`: a recovered:false on it is 'unrecovered'. */
+  private resuming = false;
+  private positions = new Positions();
+  private last = { recovered: false, restored: false };
+  private resyncAt = -Infinity;
+  private resyncs = 0;
 
   constructor(url?: string, options: Options = {}) {
     super();
@@ -184,11 +206,22 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
       pingTimeout: options.pingTimeout ?? d.pingTimeout,
       manual: options.manual ?? false,
       queueSize: options.queueSize ?? Infinity,
+      recover: options.recover ?? true,
     };
     this.ackTimeout = options.ackTimeout ?? 0;
     this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     this.listenToNetwork();
     if (!this.opts.manual) queueMicrotask(() => this.open());
+  }
+
+  /** The last session envelope said every missed message follows (or nothing was missed); false until one came. */
+  get recovered(): boolean {
+    return this.last.recovered;
+  }
+
+  /** The last session envelope said the spark came back (same id, rooms, user, Set values). */
+  get restored(): boolean {
+    return this.last.restored;
   }
 
   /** What carries the open connection: 'websocket' (plain, or an upgraded Engine.IO session), 'polling'; null while not open. */
@@ -358,8 +391,28 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
   end(data?: unknown): this {
     if (this.ended) return this;
     if (data !== undefined && this.readyState === OPEN) this.send(data);
+    // A transport close is no end (a resync closes too): this tells the
+    // server to end the session for good, so its token is worthless at once.
+    if (this.token && this.readyState === OPEN && this.socket) this.socket.send(encode({ allspark: 1, end: true }));
     this.finish();
+    this.forgetSession();
     return this;
+  }
+
+  /** After a clean end the server has ended the session for good: the next open() is a first connect. */
+  private forgetSession(): void {
+    this.token = '';
+    this.positions.clear();
+  }
+
+  /** The recovery query of a connection about to be made: `_recover=1` first, then `_session` and `_since`. */
+  private recoveryQuery(): [string, string][] {
+    this.resuming = false;
+    if (!this.opts.recover) return [];
+    if (!this.token) return [['_recover', '1']];
+    this.resuming = true;
+    const since = this.positions.since();
+    return since ? [['_session', this.token], ['_since', since]] : [['_session', this.token]];
   }
 
   /** end() and forget every listener. */
@@ -388,6 +441,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
     u.pathname = this.opts.pathname;
     u.searchParams.set('_primuscb', `${Date.now()}-${this.cacheBuster++}`);
+    for (const [k, v] of this.recoveryQuery()) u.searchParams.set(k, v);
     return u.href;
   }
 
@@ -429,7 +483,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     if (kind === 'polling') {
       const u = new URL(this.httpURL());
       u.pathname = this.opts.pathname.replace(/\/?$/, '/');
-      ws = new Engine(u.href, this.opts.transports.includes('websocket') ? this.WS : undefined, this.opts.upgradeRetry);
+      ws = new Engine(u.href, this.opts.transports.includes('websocket') ? this.WS : undefined, this.opts.upgradeRetry, this.recoveryQuery());
     } else {
       const w = new this.WS!(this.wsURL());
       w.binaryType = 'arraybuffer';
@@ -475,6 +529,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
       this.detach(ws);
       if (this.serverClosed) {
         this.finish();
+        this.forgetSession();
         return;
       }
       if (!opened) {
@@ -555,9 +610,76 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
         }
       }
     }
+    const r = parseRecovery(data);
+    if (r) this.recovery(r);
+    else this.deliver(data);
+  }
+
+  /** Hands a message to the app: an event envelope to its handler, anything else to 'data'. */
+  private deliver(data: unknown): void {
     const env = parseEnvelope(data);
     if (env) this.dispatch(env);
     else this.emit('data', data);
+  }
+
+  /** Handles a recovery envelope (recovery.ts); without `recover` a stamped message is just unwrapped. */
+  private recovery(r: RecoveryMessage): void {
+    if (r.kind === 'bad') {
+      this.emit('error', new EventError('bad_envelope', 'malformed recovery envelope: ' + r.reason));
+      return;
+    }
+    if (!this.opts.recover) {
+      if (r.kind === 'stamped') this.deliver(r.data);
+      return;
+    }
+    switch (r.kind) {
+      case 'session': {
+        const s = r.session;
+        this.token = r.token;
+        this.last = { recovered: s.recovered, restored: s.restored };
+        // No replay follows: old positions would judge the server's fresh ones.
+        if (!s.recovered) this.positions.clear();
+        const resumed = this.resuming;
+        this.resuming = false;
+        this.emit('session', { ...s });
+        if (!s.recovered && resumed) this.emit('unrecovered', s.reason);
+        return;
+      }
+      case 'position':
+        this.positions.announce(r.room, r.offset, r.epoch);
+        return;
+      case 'stamped':
+        switch (this.positions.stamped(r.room, r.offset, r.epoch)) {
+          case 'deliver':
+            return this.deliver(r.data);
+          case 'duplicate':
+            return;
+          case 'gap':
+            return this.resync(`missed messages in room ${JSON.stringify(r.room)} before offset ${r.offset}`);
+          case 'epoch':
+            return this.resync(`the history of room ${JSON.stringify(r.room)} was lost (epoch ${r.epoch})`);
+        }
+    }
+  }
+
+  /**
+   * A room's stream skipped ahead or changed epoch: nothing more of this
+   * connection is delivered; the client reconnects at once with its
+   * positions, and the server replays what is missing or says it cannot.
+   * Only the first resync of a run reconnects at once; quick repeats back off.
+   */
+  private resync(why: string): void {
+    const ws = this.socket;
+    if (!ws) return;
+    this.detach(ws);
+    this.setState(CLOSED);
+    this.emit('close');
+    const err = new Error('Resync: ' + why);
+    if (!this.has('disconnect')) return this.finish(false);
+    const now = Date.now();
+    this.resyncs = now - this.resyncAt < RESYNC_WINDOW ? this.resyncs + 1 : 1;
+    this.resyncAt = now;
+    this.scheduleReconnect(err, this.resyncs === 1 ? 0 : backoffDelay(this.resyncs - 1, this.opts.reconnect));
   }
 
   private heartbeat(): void {
@@ -572,7 +694,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
     }, this.opts.pingTimeout);
   }
 
-  private scheduleReconnect(err: Error): void {
+  private scheduleReconnect(err: Error, delay?: number): void {
     if (this.ended) return;
     // The previous attempt's limit: left running, it would cut a later connection.
     this.clear('attemptTimeout');
@@ -585,7 +707,7 @@ export class Primus<S extends EventsMap<S> = DefaultEventsMap, C extends EventsM
       this.emit('reconnect failed', err, last);
       return;
     }
-    const attempt: Attempt = { attempt: n, retries: o.retries, scheduled: backoffDelay(n, o) };
+    const attempt: Attempt = { attempt: n, retries: o.retries, scheduled: delay ?? backoffDelay(n, o) };
     this.attempt = attempt;
     this.setState(CLOSED);
     this.emit('reconnect scheduled', attempt);

@@ -67,12 +67,16 @@ export class Engine implements Conn {
   /**
    * url: the http(s) URL of `<pathname>/` with the app's query. WS: the
    * constructor to upgrade with (none: stay on polling). retry: ms between
-   * upgrade attempts after one failed (false: try once).
+   * upgrade attempts after one failed (false: try once). handshake: query
+   * parameters of the handshake alone (recovery's `_recover`, `_session`,
+   * `_since`): the server reads them when it makes the session, and they
+   * would only lengthen every later request.
    */
   constructor(
     private readonly url: string,
     private readonly WS: WebSocketConstructor | undefined,
     private readonly retry: number | false,
+    private readonly handshake: [string, string][] = [],
   ) {
     this.get(true);
   }
@@ -99,6 +103,7 @@ export class Engine implements Conn {
     q.set('transport', transport);
     q.set('t', `${Date.now().toString(36)}${this.n++}`);
     if (this.sid) q.set('sid', this.sid);
+    else for (const [k, v] of this.handshake) q.set(k, v);
     return u.href;
   }
 

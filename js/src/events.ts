@@ -24,10 +24,10 @@ export class Args<T extends unknown[] = unknown[]> {
   }
 }
 
-// docs/events.md's reserved names, plus "drop", an event of this client.
+// docs/events.md's reserved names, plus "drop", "session" and "unrecovered", events of this client.
 const RESERVED = new Set([
   'open', 'close', 'end', 'data', 'error', 'reconnect', 'reconnect scheduled', 'reconnected', 'reconnect timeout',
-  'reconnect failed', 'timeout', 'online', 'offline', 'readyStateChange', 'heartbeat', 'drop',
+  'reconnect failed', 'timeout', 'online', 'offline', 'readyStateChange', 'heartbeat', 'drop', 'session', 'unrecovered',
 ]);
 
 /** Reserved names keep their local meaning; they never travel as named events. */

@@ -5,3 +5,4 @@ export type { EventsMap, DefaultEventsMap, ReplyArgs, Handler } from './events';
 export { backoffDelay, defaultReconnect } from './backoff';
 export type { ReconnectOptions } from './backoff';
 export { Emitter } from './emitter';
+export type { SessionInfo } from './recovery';

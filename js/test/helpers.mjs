@@ -71,10 +71,10 @@ export async function cleanup() {
   rmSync(bin, { recursive: true, force: true });
 }
 
-/** Records every event of a client, in order, and lets tests await one. */
-export function record(client) {
+/** Records every event of a client (and the extra names), in order, and lets tests await one. */
+export function record(client, extra = []) {
   const names = ['open', 'data', 'error', 'reconnect scheduled', 'reconnect', 'reconnected', 'reconnect timeout',
-    'reconnect failed', 'timeout', 'end', 'close', 'drop', 'online', 'offline'];
+    'reconnect failed', 'timeout', 'end', 'close', 'drop', 'online', 'offline', ...extra];
   const log = [];
   const waiters = [];
   for (const name of names) {
@@ -114,8 +114,8 @@ export async function startPeer() {
   await new Promise((resolve) => wss.once('listening', resolve));
   const conns = [];
   const waiters = [];
-  wss.on('connection', (ws) => {
-    conns.push(new PeerConn(ws));
+  wss.on('connection', (ws, req) => {
+    conns.push(new PeerConn(ws, req));
     for (const w of waiters.splice(0)) w();
   });
   return {
@@ -138,8 +138,10 @@ export async function startPeer() {
 }
 
 class PeerConn {
-  constructor(ws) {
+  constructor(ws, req) {
     this.ws = ws;
+    /** the upgrade request's URL (its query: _primuscb, _recover, _session, _since ...) */
+    this.url = new URL(req.url, 'http://peer');
     this.received = [];
     this.read = 0;
     this.wake = null;

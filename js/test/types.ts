@@ -1,7 +1,7 @@
 // Compile-time checks of the typed events API, run by `tsc -p js/tsconfig.json`
 // (scripts/test.sh). Each @ts-expect-error line must stay an error: if the
 // typing loosens, tsc fails on the unused directive.
-import { Primus, Args, EventError } from '../src/index';
+import { Primus, Args, EventError, type SessionInfo } from '../src/index';
 
 interface ServerToClient {
   chat(text: string, from: string): void;
@@ -93,4 +93,22 @@ export async function readme(url: string, render: (text: string, from: string) =
   } catch (err) {
     if (err instanceof EventError) console.log(err.code);
   }
+}
+
+// Recovery: the option, the booleans of the last session, and its two events.
+export function recovery(url: string): void {
+  const c = new Primus<ServerToClient, ClientToServer>(url, { recover: false });
+  c.recovered satisfies boolean;
+  c.restored satisfies boolean;
+  // @ts-expect-error read-only: the server's answer, not a setting
+  c.recovered = true;
+  c.on('session', (s) => {
+    s satisfies SessionInfo;
+    void (s.id + s.reason + String(s.recovered && s.restored));
+  });
+  c.on('unrecovered', (reason) => reason satisfies string);
+  // @ts-expect-error the reason is a string
+  c.on('unrecovered', (reason: number) => void reason);
+  // @ts-expect-error local events never travel
+  c.emit('session');
 }
