@@ -72,3 +72,28 @@ func TestClientCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryFlagErrorsExitTwo proves a bad history or recovery setting
+// stops the binary before it listens, with exit status 2 and one line
+// naming the flag or variable.
+func TestRecoveryFlagErrorsExitTwo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{args: []string{"--history", "chat:*=many/10m"}, want: `allspark: config: invalid value "chat:*=many/10m" for flag -history: rule "chat:*=many/10m": size "many"`},
+		{args: []string{"--history", "chat:*=10"}, want: `allspark: config: invalid value "chat:*=10" for flag -history: rule "chat:*=10": want PATTERN=SIZE/TTL`},
+		{env: map[string]string{"ALLSPARK_HISTORY": "x=1/0s"}, want: "allspark: config: ALLSPARK_HISTORY="},
+		{args: []string{"--recovery-window", "-2m"}, want: "allspark: config: recovery-window: negative"},
+		{args: []string{"--max-replay", "lots"}, want: `allspark: config: invalid value "lots" for flag -max-replay`},
+		{args: []string{"--socketio-recovery=sometimes"}, want: `allspark: config: invalid boolean value "sometimes" for -socketio-recovery`},
+	} {
+		var stdout, stderr bytes.Buffer
+		getenv := func(k string) string { return tc.env[k] }
+		args := append([]string{"--addr", "127.0.0.1:0"}, tc.args...)
+		if c := run(args, getenv, &stdout, &stderr); c != 2 || !strings.HasPrefix(stderr.String(), tc.want) || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%v %v: exit %d, stderr %q, want it to start with %q", tc.args, tc.env, c, stderr.String(), tc.want)
+		}
+	}
+}

@@ -97,6 +97,7 @@ func (a *App) apiRoutes() {
 	a.mux.Handle("/api/publish", a.api("publish", http.MethodPost, a.publish))
 	a.mux.Handle("/api/rooms", a.api("rooms", http.MethodGet, a.listRooms))
 	a.mux.Handle("/api/rooms/{name}", a.api("room", http.MethodGet, a.room))
+	a.mux.Handle("/api/rooms/{name}/history", a.api("history", http.MethodGet, a.history))
 	a.mux.Handle("/api/sparks/{id}", a.api("spark", http.MethodDelete, a.disconnect))
 	a.mux.Handle("/api/", a.api("unknown", "", func(r *http.Request) (any, error) {
 		return nil, errorf(http.StatusNotFound, codeNotFound, "no API route %s", r.URL.Path)
@@ -267,6 +268,8 @@ func (a *App) publish(r *http.Request) (any, error) {
 		return nil, errorf(http.StatusBadRequest, codeReserved, "event name %.40q is reserved or too long", req.Event)
 	case errors.Is(err, allspark.ErrReserved):
 		return nil, errorf(http.StatusBadRequest, codeReserved, "data is a reserved Primus control string")
+	case errors.Is(err, allspark.ErrHistoryTarget):
+		return nil, errorf(http.StatusBadRequest, codeInvalid, "a room that keeps history must be published to alone (one room, no sparks)")
 	case err != nil && n == 0:
 		return nil, err
 	case err != nil: // delivered locally, the broker failed: report both
@@ -328,6 +331,73 @@ func (a *App) room(r *http.Request) (any, error) {
 		out.Members = append(out.Members, Member{ID: info.ID, Name: info.User, Node: info.Node})
 	}
 	sortMembers(out.Members)
+	return out, nil
+}
+
+// HistoryResponse answers GET /api/rooms/{name}/history.
+type HistoryResponse struct {
+	Room     string           `json:"room"`
+	Position HistoryPosition  `json:"position"` // the room's current position
+	Messages []HistoryMessage `json:"messages"` // after ?after=, oldest first, at most ?limit=
+}
+
+// HistoryPosition is a place in a room's stream.
+type HistoryPosition struct {
+	Offset uint64 `json:"offset"`
+	Epoch  string `json:"epoch"`
+}
+
+// HistoryMessage is one stored message: a plain one's data, or a named
+// event's name and arguments.
+type HistoryMessage struct {
+	Offset uint64 `json:"offset"`
+	Data   any    `json:"data,omitempty"`
+	Event  string `json:"event,omitempty"`
+	Args   []any  `json:"args,omitempty"`
+}
+
+// maxHistoryLimit bounds one history answer.
+const maxHistoryLimit = 1000
+
+// history answers a room's stream: what an application reads before it
+// subscribes from the position (docs/recovery.md).
+func (a *App) history(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if name == "" || len(name) > maxRoomBytes {
+		return nil, errorf(http.StatusBadRequest, codeInvalid, "room name must be 1 to %d bytes", maxRoomBytes)
+	}
+	q := allspark.HistoryQuery{Limit: 100}
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, codeInvalid, "after must be an offset (a non-negative integer)")
+		}
+		q.After = n
+	}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxHistoryLimit {
+			return nil, errorf(http.StatusBadRequest, codeInvalid, "limit must be 1 to %d", maxHistoryLimit)
+		}
+		q.Limit = n
+	}
+	msgs, top, err := a.srv.History(r.Context(), name, q)
+	if errors.Is(err, allspark.ErrNoHistory) {
+		return nil, errorf(http.StatusNotFound, codeNotFound, "room %q keeps no history", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := HistoryResponse{Room: name, Position: HistoryPosition{top.Offset, top.Epoch}, Messages: make([]HistoryMessage, 0, len(msgs))}
+	for _, m := range msgs {
+		hm := HistoryMessage{Offset: m.Pos.Offset}
+		if ev, ok := m.Data.(*allspark.Event); ok {
+			hm.Event, hm.Args = ev.Name, ev.Args
+		} else {
+			hm.Data = m.Data
+		}
+		out.Messages = append(out.Messages, hm)
+	}
 	return out, nil
 }
 

@@ -275,3 +275,134 @@ func TestDisconnectSpark(t *testing.T) {
 		t.Fatalf("room should be empty after the disconnect: %d", resp.StatusCode)
 	}
 }
+
+// historyConfig keeps the history of chat:* rooms only.
+func historyConfig() Config {
+	c := apiConfig()
+	c.History = "chat:*=1000/10m"
+	return c
+}
+
+// offsets lists the offsets of a history answer's messages.
+func offsets(body map[string]any) []float64 {
+	var out []float64
+	msgs, _ := body["messages"].([]any)
+	for _, m := range msgs {
+		out = append(out, m.(map[string]any)["offset"].(float64))
+	}
+	return out
+}
+
+func TestAPIHistoryReadsBackWhatWasPublished(t *testing.T) {
+	ta := startApp(t, historyConfig())
+	for _, body := range []string{
+		`{"rooms":["chat:1"],"event":"message","data":{"text":"one"}}`,
+		`{"rooms":["chat:1"],"data":"plain two"}`,
+		`{"rooms":["chat:1"],"event":"ping"}`,
+		`{"rooms":["chat:1"],"event":"message","data":{"text":"four"}}`,
+		`{"rooms":["chat:1"],"data":5}`,
+	} {
+		if resp, reply := ta.do(t, "POST", "/api/publish", token, body); resp.StatusCode != 200 {
+			t.Fatalf("publish %s: %d %v", body, resp.StatusCode, reply)
+		}
+	}
+	resp, body := ta.do(t, "GET", "/api/rooms/chat:1/history", token, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("history: %d %v", resp.StatusCode, body)
+	}
+	pos := body["position"].(map[string]any)
+	epoch, _ := pos["epoch"].(string)
+	if body["room"] != "chat:1" || pos["offset"] != float64(5) || epoch == "" {
+		t.Fatalf("history answer %v", js(body))
+	}
+	want := `[{"args":[{"text":"one"}],"event":"message","offset":1},{"data":"plain two","offset":2},{"event":"ping","offset":3},` +
+		`{"args":[{"text":"four"}],"event":"message","offset":4},{"data":5,"offset":5}]`
+	if got := js(body["messages"]); got != want {
+		t.Fatalf("messages\n got %s\nwant %s", got, want)
+	}
+
+	// Pagination: after an offset, at most limit, the top position always.
+	for _, tc := range []struct {
+		query string
+		want  []float64
+	}{
+		{"?after=2", []float64{3, 4, 5}},
+		{"?limit=2", []float64{1, 2}},
+		{"?after=2&limit=2", []float64{3, 4}},
+		{"?after=4&limit=1000", []float64{5}},
+		{"?after=5", nil},
+		{"?after=99", nil},
+		{"?after=0&limit=1", []float64{1}},
+	} {
+		resp, body := ta.do(t, "GET", "/api/rooms/chat:1/history"+tc.query, token, "")
+		if resp.StatusCode != 200 || !slices.Equal(offsets(body), tc.want) {
+			t.Errorf("%s: %d offsets %v, want %v", tc.query, resp.StatusCode, offsets(body), tc.want)
+		}
+		if p := body["position"].(map[string]any); p["offset"] != float64(5) || p["epoch"] != epoch {
+			t.Errorf("%s: position %v, want 5 in %s", tc.query, p, epoch)
+		}
+		if msgs, ok := body["messages"].([]any); !ok || msgs == nil {
+			t.Errorf("%s: messages must be a list, even empty: %v", tc.query, js(body))
+		}
+	}
+
+	// A room with history is published to alone.
+	resp, reply := ta.do(t, "POST", "/api/publish", token, `{"rooms":["chat:1","chat:2"],"data":1}`)
+	if resp.StatusCode != http.StatusBadRequest || reply["code"] != codeInvalid || !strings.Contains(reply["error"].(string), "alone") {
+		t.Fatalf("publish to two history rooms: %d %v", resp.StatusCode, reply)
+	}
+}
+
+func TestAPIHistoryDefaultLimit(t *testing.T) {
+	ta := startApp(t, historyConfig())
+	for i := range 105 {
+		if _, err := ta.Server().Room("chat:big").Write(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := ta.do(t, "GET", "/api/rooms/chat:big/history", token, "")
+	if got := offsets(body); len(got) != 100 || got[0] != 1 || got[99] != 100 || body["position"].(map[string]any)["offset"] != float64(105) {
+		t.Fatalf("default limit: %d messages %v..., position %v", len(got), got[:min(3, len(got))], body["position"])
+	}
+	_, body = ta.do(t, "GET", "/api/rooms/chat:big/history?after=100", token, "")
+	if got := offsets(body); !slices.Equal(got, []float64{101, 102, 103, 104, 105}) {
+		t.Fatalf("the next page: %v", got)
+	}
+}
+
+func TestAPIHistoryBadRequests(t *testing.T) {
+	ta := startApp(t, historyConfig())
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=-1", "?limit=ten", "?limit=1.5", "?after=-1", "?after=x", "?after=1e3",
+		"?after=18446744073709551616"} {
+		resp, body := ta.do(t, "GET", "/api/rooms/chat:1/history"+q, token, "")
+		if resp.StatusCode != http.StatusBadRequest || body["code"] != codeInvalid {
+			t.Errorf("%s: %d %v", q, resp.StatusCode, body)
+		}
+	}
+	if resp, body := ta.do(t, "GET", "/api/rooms/chat:"+strings.Repeat("r", maxRoomBytes)+"/history", token, ""); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("long room name: %d %v", resp.StatusCode, body)
+	}
+	// A room no rule covers, and a server with no history at all: 404.
+	if resp, body := ta.do(t, "GET", "/api/rooms/lobby/history", token, ""); resp.StatusCode != http.StatusNotFound || body["code"] != codeNotFound ||
+		!strings.Contains(body["error"].(string), "keeps no history") {
+		t.Errorf("room without history: %d %v", resp.StatusCode, body)
+	}
+	plain := startApp(t, apiConfig())
+	if resp, body := plain.do(t, "GET", "/api/rooms/chat:1/history", token, ""); resp.StatusCode != http.StatusNotFound || body["code"] != codeNotFound {
+		t.Errorf("server without history: %d %v", resp.StatusCode, body)
+	}
+	// The token is required, and only GET is allowed.
+	if resp, body := ta.do(t, "GET", "/api/rooms/chat:1/history", "", ""); resp.StatusCode != http.StatusUnauthorized || body["code"] != codeUnauthorized {
+		t.Errorf("no token: %d %v", resp.StatusCode, body)
+	}
+	if resp, body := ta.do(t, "GET", "/api/rooms/chat:1/history", "wrong", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d %v", resp.StatusCode, body)
+	}
+	if resp, body := ta.do(t, "DELETE", "/api/rooms/chat:1/history", token, ""); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("DELETE: %d %v", resp.StatusCode, body)
+	}
+	off := startApp(t, Config{Echo: true, History: "chat:*=10/1m"})
+	if resp, body := off.do(t, "GET", "/api/rooms/chat:1/history", token, ""); resp.StatusCode != http.StatusForbidden || body["code"] != codeDisabled {
+		t.Errorf("API disabled: %d %v", resp.StatusCode, body)
+	}
+}

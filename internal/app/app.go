@@ -97,7 +97,8 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 			Retry:          orNone(c.SSERetry),
 			MaxSubscribers: c.SSEMaxSubscribers,
 		},
-		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath},
+		SocketIO: allspark.SocketIOOptions{Disabled: !c.SocketIO, Path: c.SocketIOPath, Recovery: c.SocketIORecovery},
+		Recovery: allspark.RecoveryOptions{Disabled: !c.Recovery, Window: c.RecoveryWindow, MaxReplay: c.MaxReplay},
 		NodeID:   c.NodeID,
 		Broker:   c.brokerOverride,
 		SockJS: allspark.SockJSOptions{
@@ -114,6 +115,11 @@ func (c Config) options(logger *slog.Logger) (allspark.Options, error) {
 	if c.Demo && c.Parser == "json" {
 		o.Presence = demoPresence()
 	}
+	rules, err := parseHistory(c.History)
+	if err != nil {
+		return allspark.Options{}, fmt.Errorf("%w: history: %v", ErrConfig, err)
+	}
+	o.History.Rooms = rules
 	for _, t := range strings.Split(c.EIOTransports, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			o.EngineIO.Transports = append(o.EngineIO.Transports, t)

@@ -74,6 +74,10 @@ func openBroker(spec string, logger *slog.Logger) (allspark.Broker, func() error
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker %s: %w", redactURL(spec), err)
 		}
+		if hb := b.WithHistory(); hb != nil {
+			// ?history=jetstream: room history and sessions in JetStream.
+			return hb, b.Close, nil
+		}
 		return b, b.Close, nil
 	}
 	return nil, nil, fmt.Errorf("%w: broker: unknown broker %q", ErrConfig, redactURL(spec))

@@ -20,8 +20,9 @@ import (
 // flag (--addr), an environment variable (ALLSPARK_ADDR) and a config file
 // key ("addr"); Load fills it with the precedence flag > environment > file
 // > default. The zero value works: New fills empty strings with the defaults
-// below, but a zero PingInterval means no heartbeats and a false Demo means
-// no demo, as the same values given on the command line would.
+// below, but a zero PingInterval means no heartbeats, a false Demo no demo,
+// a false Recovery no sessions and an empty History no room history, as the
+// same values given on the command line would.
 type Config struct {
 	Addr           string        // listen address
 	Pathname       string        // the real-time endpoint's path prefix
@@ -68,6 +69,12 @@ type Config struct {
 	SockJSJSessionID      bool          // JSESSIONID cookie for sticky load balancers
 	SockJSWebSocket       bool          // offer the websocket transport
 	SockJSMaxSessions     int           // per path
+	// Room history and recovery (docs/recovery.md).
+	History          string        // rules PATTERN=SIZE/TTL[/METATTL], comma-separated (history_flag.go)
+	Recovery         bool          // sessions: a reconnecting client gets its spark back
+	RecoveryWindow   time.Duration // how long a session outlives its connection; 0 = allspark's default
+	MaxReplay        int           // most messages one reconnect replays; 0 = allspark's default
+	SocketIORecovery bool          // Socket.IO connection state recovery
 }
 
 // Default returns the configuration used when nothing is set.
@@ -102,6 +109,11 @@ func Default() Config {
 		SockJSResponseLimit:   128 << 10,
 		SockJSWebSocket:       true,
 		SockJSMaxSessions:     100_000,
+
+		History:        DemoHistory, // only while the demo is on: see load
+		Recovery:       true,
+		RecoveryWindow: allspark.DefaultRecoveryWindow,
+		MaxReplay:      allspark.DefaultMaxReplay,
 	}
 }
 
@@ -119,6 +131,9 @@ type setting struct {
 	// redact, when set, rewrites the value for printing (a URL's password)
 	redact func(string) string
 	bind   func(fs *flag.FlagSet, c *Config, name, usage string)
+	// reset, when set, clears the field before a source sets it: a list
+	// flag appends its repeats, but a later source replaces an earlier one.
+	reset func(c *Config)
 }
 
 func (s setting) env() string {
@@ -182,6 +197,17 @@ var settings = []setting{
 	{name: "sse-max-subscribers", usage: "most event streams open at once (past it: 503); 0: 100000", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
 		fs.IntVar(&c.SSEMaxSubscribers, n, c.SSEMaxSubscribers, u)
 	}},
+	{name: "history", usage: "rooms that keep their last messages, so a reconnecting client is replayed what it missed: rules PATTERN=SIZE/TTL[/METATTL] (path.Match pattern over room names; the first match wins; METATTL, how long a room's position outlives its last write, defaults to 30 days), comma-separated or repeated, e.g. chat:*=1000/10m. Without it, history is " + DemoHistory + " while the demo is on (its rooms) and none otherwise; an empty value keeps none. A room with history must be published to alone (POST /api/publish: one room, no sparks)",
+		reset: func(c *Config) { c.History = "" },
+		bind:  func(fs *flag.FlagSet, c *Config, n, u string) { fs.Var(listValue{&c.History, checkHistory}, n, u) }},
+	{name: "recovery", usage: "sessions: a client of ours (or Socket.IO with --socketio-recovery, or EventSource) that reconnects within --recovery-window gets its spark back (id, rooms, user) and the messages of its history rooms it missed; --recovery=false: every connection is a new spark", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Recovery, n, c.Recovery, u) }},
+	{name: "recovery-window", usage: "how long a session outlives its connection", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.DurationVar(&c.RecoveryWindow, n, c.RecoveryWindow, u)
+	}},
+	{name: "max-replay", usage: "most messages one reconnect replays, all rooms together; a client that missed more is told recovered: false (reason limit) and reloads", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.IntVar(&c.MaxReplay, n, c.MaxReplay, u) }},
+	{name: "socketio-recovery", usage: "Socket.IO connection state recovery for the stock client (>= 4.6): socket.recovered, and every event without an ack gets an offset as its last argument", bind: func(fs *flag.FlagSet, c *Config, n, u string) {
+		fs.BoolVar(&c.SocketIORecovery, n, c.SocketIORecovery, u)
+	}},
 	{name: "broker", redact: redactURL, usage: "cross-node broker: memory (one process), redis://[user:pass@]host:6379[/db][?prefix=p] (also rediss://, redis-sentinel://h1,h2/master, redis-cluster://h1,h2) or nats://host:4222[,host2][?prefix=p] (also tls://); every node of a cluster uses the same broker URL, prefix and parser", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.Broker, n, c.Broker, u) }},
 	{name: "node-id", usage: "this node's name in the cluster (logs, /api/rooms/{name}, metrics); empty: random per start", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(&c.NodeID, n, c.NodeID, u) }},
 	{name: "demo", usage: "serve the chat demo at / (--demo=false turns it off; off by default with --echo)", bind: func(fs *flag.FlagSet, c *Config, n, u string) { fs.BoolVar(&c.Demo, n, c.Demo, u) }},
@@ -231,6 +257,11 @@ func load(args []string, getenv func(string) string, stderr io.Writer, usage fun
 	var flags Config = Default()
 	var path string
 	fs := newFlagSet(&flags, &path)
+	for _, s := range settings {
+		if s.reset != nil {
+			s.reset(&flags) // a list flag's first repeat replaces its default
+		}
+	}
 	if extra != nil {
 		extra(fs)
 	}
@@ -261,12 +292,15 @@ func load(args []string, getenv func(string) string, stderr io.Writer, usage fun
 	apply := newFlagSet(&c, &ignored)
 	apply.SetOutput(io.Discard)
 	if path != "" {
-		if err := applyFile(apply, path); err != nil {
+		if err := applyFile(apply, path, &c); err != nil {
 			return Config{}, err
 		}
 	}
 	for _, s := range settings {
 		if v, ok := lookupEnv(getenv, s.env()); ok {
+			if s.reset != nil {
+				s.reset(&c)
+			}
 			if err := apply.Set(s.name, v); err != nil {
 				return Config{}, fmt.Errorf("%w: %s=%q: %v", ErrConfig, s.env(), v, explain(apply, s.name, err))
 			}
@@ -274,6 +308,9 @@ func load(args []string, getenv func(string) string, stderr io.Writer, usage fun
 	}
 	for _, s := range settings {
 		if given[s.name] {
+			if s.reset != nil {
+				s.reset(&c)
+			}
 			if err := apply.Set(s.name, fs.Lookup(s.name).Value.String()); err != nil {
 				return Config{}, fmt.Errorf("%w: --%s: %v", ErrConfig, s.name, err)
 			}
@@ -285,6 +322,14 @@ func load(args []string, getenv func(string) string, stderr io.Writer, usage fun
 	apply.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
 	if c.Echo && !demoSet {
 		c.Demo = false
+	}
+	// The default history is the demo's: without the demo (off, or off for
+	// msgpack, which its page does not speak), no room keeps history
+	// unless some source named rules.
+	historySet := false
+	apply.Visit(func(f *flag.Flag) { historySet = historySet || f.Name == "history" })
+	if (!c.Demo || c.Parser == "msgpack") && !historySet {
+		c.History = ""
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -300,6 +345,8 @@ func explain(fs *flag.FlagSet, name string, err error) error {
 	}
 	typ, _ := flag.UnquoteUsage(f)
 	switch typ {
+	case "value": // a setting of its own syntax, whose error says what it wants
+		return err
 	case "":
 		typ = "boolean (true or false)"
 	case "duration":
@@ -318,7 +365,7 @@ func lookupEnv(getenv func(string) string, name string) (string, bool) {
 // applyFile reads a JSON object whose keys are flag names. Values may be
 // strings, numbers or booleans; durations are strings such as "30s".
 // Unknown keys are errors, so a typo does not silently keep a default.
-func applyFile(fs *flag.FlagSet, path string) error {
+func applyFile(fs *flag.FlagSet, path string, c *Config) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("%w: file: %v", ErrConfig, err)
@@ -337,8 +384,12 @@ func applyFile(fs *flag.FlagSet, path string) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if k == configFlag || !slices.ContainsFunc(settings, func(s setting) bool { return s.name == k }) {
+		i := slices.IndexFunc(settings, func(s setting) bool { return s.name == k })
+		if k == configFlag || i < 0 {
 			return fmt.Errorf("%w: file %s: unknown key %q", ErrConfig, path, k)
+		}
+		if reset := settings[i].reset; reset != nil {
+			reset(c)
 		}
 		v, err := scalar(kv[k])
 		if err != nil {
@@ -411,6 +462,15 @@ func (c Config) Validate() error {
 	}
 	if c.SSEHeartbeat < 0 || c.SSERetry < 0 || c.SSEMaxSubscribers < 0 {
 		return bad("sse-heartbeat, sse-retry, sse-max-subscribers", "negative")
+	}
+	if _, err := parseHistory(c.History); err != nil {
+		return bad("history", "%v", err)
+	}
+	if c.RecoveryWindow < 0 {
+		return bad("recovery-window", "negative")
+	}
+	if c.MaxReplay < 0 {
+		return bad("max-replay", "negative")
 	}
 	for _, o := range c.origins() {
 		if o != "*" && !strings.Contains(o, "://") {
@@ -526,6 +586,9 @@ Endpoints:
                          without "event" the data is written as a plain message
   GET  /api/rooms        rooms with their member counts
   GET  /api/rooms/{name} a room's members
+  GET  /api/rooms/{name}/history?after=N&limit=M
+                         a room's stored messages after offset N (at most M, 1 to 1000,
+                         default 100) and its position; 404 without history (--history)
   DELETE /api/sparks/{id} disconnect a spark (its client does not reconnect)
                          /api/* needs "Authorization: Bearer <api-token>"
   /metrics               Prometheus metrics

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/allspark/allspark"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -129,6 +131,19 @@ func TestLoadErrorsNameTheSource(t *testing.T) {
 		{name: "bad log level", env: map[string]string{"ALLSPARK_LOG_LEVEL": "loud"}, want: "log-level"},
 		{name: "negative ping", args: []string{"--ping-interval", "-1s"}, want: "ping-interval"},
 		{name: "negative body", args: []string{"--api-max-body", "-1"}, want: "api-max-body"},
+		{name: "history without size", args: []string{"--history", "chat:*=10m"}, want: "history"},
+		{name: "history without pattern", args: []string{"--history", "=10/1m"}, want: "history"},
+		{name: "history bad pattern", args: []string{"--history", "chat[=10/1m"}, want: `history: rule "chat[=10/1m": pattern`},
+		{name: "history zero size", env: map[string]string{"ALLSPARK_HISTORY": "a=0/1m"}, want: "ALLSPARK_HISTORY"},
+		{name: "history bad ttl", file: `{"history": "a=10/soon"}`, want: `key "history": rule "a=10/soon": "soon": want a positive duration`},
+		{name: "history negative ttl", args: []string{"--history", "a=10/-1m"}, want: "history"},
+		{name: "history meta shorter than ttl", args: []string{"--history", "a=10/1h/1m"}, want: "meta TTL"},
+		{name: "history too many parts", args: []string{"--history", "a=10/1m/1h/1h"}, want: "history"},
+		{name: "history second rule bad", args: []string{"--history", "a=1/1m,b"}, want: `rule "b"`},
+		{name: "negative recovery window", args: []string{"--recovery-window", "-1s"}, want: "recovery-window"},
+		{name: "bad recovery window", env: map[string]string{"ALLSPARK_RECOVERY_WINDOW": "long"}, want: "ALLSPARK_RECOVERY_WINDOW"},
+		{name: "negative max replay", args: []string{"--max-replay", "-5"}, want: "max-replay"},
+		{name: "bad recovery bool", args: []string{"--recovery=perhaps"}, want: "recovery"},
 		{name: "origin without scheme", env: map[string]string{"ALLSPARK_ORIGINS": "https://ok.example, app.example"}, want: `origins: "app.example" is not an origin`},
 	}
 	for _, tc := range cases {
@@ -148,6 +163,86 @@ func TestLoadErrorsNameTheSource(t *testing.T) {
 				t.Fatalf("err %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadHistoryAndRecovery(t *testing.T) {
+	rule := func(p string, size int, ttl, meta time.Duration) allspark.HistoryRule {
+		return allspark.HistoryRule{Pattern: p, Size: size, TTL: ttl, MetaTTL: meta}
+	}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want []allspark.HistoryRule
+	}{
+		{name: "demo default", want: []allspark.HistoryRule{rule("*", 1000, 10*time.Minute, 0)}},
+		{name: "no demo, no history", args: []string{"--demo=false"}},
+		{name: "echo turns the demo and its history off", args: []string{"--echo"}},
+		{name: "msgpack turns the demo and its history off", args: []string{"--parser", "msgpack"}},
+		{name: "msgpack with history", args: []string{"--parser", "msgpack", "--history", "m=1/1s"}, want: []allspark.HistoryRule{rule("m", 1, time.Second, 0)}},
+		{name: "empty keeps none", args: []string{"--history="}},
+		{name: "one rule replaces the demo's", args: []string{"--history", "chat:*=1000/10m"}, want: []allspark.HistoryRule{rule("chat:*", 1000, 10*time.Minute, 0)}},
+		{name: "with meta TTL", args: []string{"--history", "lobby=5/30s/1h"}, want: []allspark.HistoryRule{rule("lobby", 5, 30*time.Second, time.Hour)}},
+		{name: "comma-separated, order kept", args: []string{"--history", "a:x=1/1m, a:*=2/2m"},
+			want: []allspark.HistoryRule{rule("a:x", 1, time.Minute, 0), rule("a:*", 2, 2*time.Minute, 0)}},
+		{name: "repeated flags append", args: []string{"--history", "a=1/1m", "--history", "b=2/2m"},
+			want: []allspark.HistoryRule{rule("a", 1, time.Minute, 0), rule("b", 2, 2*time.Minute, 0)}},
+		{name: "pattern may hold =", args: []string{"--history", "k=v=3/1s"}, want: []allspark.HistoryRule{rule("k=v", 3, time.Second, 0)}},
+		{name: "history without the demo", args: []string{"--echo", "--history", "r=1/1m"}, want: []allspark.HistoryRule{rule("r", 1, time.Minute, 0)}},
+		{name: "env beats file, replacing", env: map[string]string{"ALLSPARK_HISTORY": "env=1/1m"}, file: `{"history": "file=2/2m"}`,
+			want: []allspark.HistoryRule{rule("env", 1, time.Minute, 0)}},
+		{name: "flag beats env, replacing", args: []string{"--history", "flag=3/3m"}, env: map[string]string{"ALLSPARK_HISTORY": "env=1/1m"},
+			want: []allspark.HistoryRule{rule("flag", 3, 3*time.Minute, 0)}},
+		{name: "file alone", file: `{"history": "file=2/2m", "demo": false}`, want: []allspark.HistoryRule{rule("file", 2, 2*time.Minute, 0)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			if tc.file != "" {
+				e["ALLSPARK_CONFIG"] = writeFile(t, tc.file)
+			}
+			c, err := Load(tc.args, env(e), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := c.options(slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(o.History.Rooms, tc.want) {
+				t.Fatalf("rules %+v, want %+v (history %q)", o.History.Rooms, tc.want, c.History)
+			}
+		})
+	}
+}
+
+func TestLoadRecoveryOptions(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.options(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Recovery.Disabled || o.Recovery.Window != allspark.DefaultRecoveryWindow || o.Recovery.MaxReplay != allspark.DefaultMaxReplay || o.SocketIO.Recovery {
+		t.Fatalf("defaults: %+v, socket.io recovery %v", o.Recovery, o.SocketIO.Recovery)
+	}
+	c, err = Load([]string{"--recovery=false", "--recovery-window", "45s", "--max-replay", "7"},
+		env(map[string]string{"ALLSPARK_SOCKETIO_RECOVERY": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err = c.options(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if !o.Recovery.Disabled || o.Recovery.Window != 45*time.Second || o.Recovery.MaxReplay != 7 || !o.SocketIO.Recovery {
+		t.Fatalf("set: %+v, socket.io recovery %v", o.Recovery, o.SocketIO.Recovery)
 	}
 }
 

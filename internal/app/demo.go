@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -30,10 +32,16 @@ import (
 //	leave   {room}        → (no args)         leaves
 //	message {room, text}  → Message           the others in the room get "message"
 //	typing  {room, typing} → (no args)        the others get "typing" {room, id, name, typing}
+//	history {room}        → RoomHistory       members and last messages, to reload (demo_history.go)
 //
 // The user's name comes from the connection's query (?name=…) and is the
-// spark's User; a client reconnecting is a new spark, so the page joins its
-// rooms again on "open". The rooms of the main namespace are tracked by
+// spark's User. With recovery (--recovery, the default) a reconnecting page
+// gets its spark back, rooms included, and the messages of its rooms it
+// missed (the demo's rooms keep history, --history): it joins nothing
+// again. When the session is new (expired, or recovery off) the page joins
+// its rooms again; when what was missed cannot be replayed it reloads each
+// room with history. The page learns whether the server keeps sessions
+// from the page's "recovery" meta tag (loadAsset). The rooms of the main namespace are tracked by
 // presence (demoPresence): every member, on any node, gets the server's
 // presence_diff event (allspark.PresenceEvent) for each join and leave, and
 // the page keeps its member list, one entry per user, from them.
@@ -124,6 +132,9 @@ func (in MessageIn) Validate() error {
 
 // Message is a chat line as members receive it.
 type Message struct {
+	// ID is unique per line, so a page that reloads a room's history while
+	// live lines arrive shows each once.
+	ID   string `json:"id,omitempty"`
 	Room string `json:"room"`
 	From string `json:"from"` // spark id
 	Name string `json:"name"`
@@ -143,6 +154,13 @@ type Typing struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Typing bool   `json:"typing"`
+}
+
+// newMessageID is 12 random bytes, base64url.
+func newMessageID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // demoError is an application error code sent in an ack error.
@@ -170,9 +188,49 @@ func (a *App) roomState(ctx context.Context, room string) RoomState {
 	return st
 }
 
+// typingTarget is who gets sp's typing event in room: the room's other
+// members, false when there is none. A room that keeps history would store
+// every typing event and replay it after a reconnect, crowding out the
+// chat lines its history is for, so the event goes to the members by spark
+// id instead (presence knows them on every node); other rooms get it as a
+// room write.
+func (a *App) typingTarget(ctx context.Context, sp *allspark.Spark, room string) (allspark.Target, bool) {
+	if !a.keepsHistory(room) {
+		return a.srv.Room(room).Except(sp.ID()), true
+	}
+	entries, err := a.srv.Presence(ctx, room)
+	if err != nil {
+		a.log.Debug("typing: presence", "room", room, "err", err)
+	}
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.SparkID != sp.ID() {
+			ids = append(ids, e.SparkID)
+		}
+	}
+	return a.srv.To(ids...), len(ids) > 0
+}
+
+// keepsHistory reports whether the server's history rules give room a
+// history, as the server decides it: the first rule whose pattern matches.
+func (a *App) keepsHistory(room string) bool {
+	for _, r := range a.srv.Options().History.Rooms {
+		if ok, _ := path.Match(r.Pattern, room); ok {
+			return r.Size > 0 && r.TTL > 0
+		}
+	}
+	return false
+}
+
 // installDemo registers the chat's server side.
 func (a *App) installDemo() error {
 	s := a.srv
+	s.OnRestore(func(_ context.Context, sp *allspark.Spark) error {
+		// What the end-to-end test reads to see the server restored the
+		// spark rather than the page joining again.
+		a.log.Debug("demo session restored", "spark", sp.ID(), "rooms", sp.Rooms(), "recovered", sp.Recovered(), "reason", sp.RecoveryReason())
+		return nil
+	})
 	s.OnConnection(func(_ context.Context, sp *allspark.Spark) error {
 		if n := cleanName(sp.Query().Get("name")); n != "" {
 			sp.SetUser(n) // what presence counts by, and other nodes see
@@ -198,6 +256,7 @@ func (a *App) installDemo() error {
 			if _, err := named(sp); err != nil {
 				return RoomState{}, err
 			}
+			a.log.Debug("demo join", "spark", sp.ID(), "room", in.Room)
 			if err := sp.Join(in.Room); err != nil {
 				if errors.Is(err, allspark.ErrTooManyRooms) {
 					// Room membership is server memory a client spends:
@@ -220,13 +279,19 @@ func (a *App) installDemo() error {
 			if err := member(sp, in.Room); err != nil {
 				return Message{}, err
 			}
-			m := Message{Room: in.Room, From: sp.ID(), Name: name, Text: strings.TrimSpace(in.Text), TS: time.Now().UnixMilli()}
+			m := Message{ID: newMessageID(), Room: in.Room, From: sp.ID(), Name: name, Text: strings.TrimSpace(in.Text), TS: time.Now().UnixMilli()}
 			if _, err := s.Room(in.Room).Except(sp.ID()).Emit("message", m); err != nil {
 				return Message{}, err
 			}
 			return m, nil
 		}),
-		"typing": allspark.Handle(func(_ context.Context, sp *allspark.Spark, in RoomIn) (struct{}, error) {
+		"history": allspark.Handle(func(ctx context.Context, sp *allspark.Spark, in RoomIn) (RoomHistory, error) {
+			if err := member(sp, in.Room); err != nil {
+				return RoomHistory{}, err
+			}
+			return a.roomHistory(ctx, in.Room)
+		}),
+		"typing": allspark.Handle(func(ctx context.Context, sp *allspark.Spark, in RoomIn) (struct{}, error) {
 			name, err := named(sp)
 			if err != nil {
 				return struct{}{}, err
@@ -234,7 +299,9 @@ func (a *App) installDemo() error {
 			if err := member(sp, in.Room); err != nil {
 				return struct{}{}, err
 			}
-			_, err = s.Room(in.Room).Except(sp.ID()).Emit("typing", Typing{Room: in.Room, ID: sp.ID(), Name: name, Typing: in.Typing})
+			if t, ok := a.typingTarget(ctx, sp, in.Room); ok {
+				_, err = t.Emit("typing", Typing{Room: in.Room, ID: sp.ID(), Name: name, Typing: in.Typing})
+			}
 			return struct{}{}, err
 		}),
 	}
@@ -265,6 +332,9 @@ func loadAsset(name, contentType string, opts allspark.Options) (asset, error) {
 		b = bytes.ReplaceAll(b, []byte(allspark.DefaultPathname+"/primus.js"), []byte(html.EscapeString(opts.Pathname)+"/primus.js"))
 		b = bytes.ReplaceAll(b, []byte(`name="socketio-path" content="`+allspark.DefaultSocketIOPath+`"`),
 			[]byte(`name="socketio-path" content="`+html.EscapeString(opts.SocketIO.Path)+`"`))
+		if opts.Recovery.Disabled {
+			b = bytes.ReplaceAll(b, []byte(`name="recovery" content="on"`), []byte(`name="recovery" content="off"`))
+		}
 	}
 	sum := sha256.Sum256(b)
 	return asset{body: b, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}, nil

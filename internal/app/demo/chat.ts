@@ -7,18 +7,20 @@
 // bundle the server vendors (/demo/vendor/socket.io.min.js, window.io) and
 // speaks Socket.IO instead: the same events and acks, in the same rooms as
 // the Primus pages (socketIOClient below).
-import type { Primus as PrimusClass, Attempt } from '../../../js/src/index';
+import type { Primus as PrimusClass, Attempt, SessionInfo } from '../../../js/src/index';
 import type { io as ioFunction, Socket as SioSocket } from 'socket.io-client';
 
 declare const Primus: typeof PrimusClass;
 
 interface Member { id: string; name: string }
-interface Message { room: string; from?: string; name: string; text: string; ts?: number }
+interface Message { id?: string; room: string; from?: string; name: string; text: string; ts?: number }
 /** One user per member: the server lists users, not tabs. */
 interface RoomState { room: string; members: Member[] }
 /** The server's presence event (allspark.PresenceEvent): one spark joined or left, anywhere in the cluster. */
 interface PresenceDiff { room: string; action: 'join' | 'leave'; spark: string; user?: string; node: string; sparks: number; expired?: boolean }
 interface Typing { room: string; id: string; name: string; typing: boolean }
+/** The history request's answer: the room's members and last chat lines (history false: the room keeps none). */
+interface RoomHistory extends RoomState { history: boolean; messages: Message[]; offset: number; epoch: string }
 
 /** Events the server sends. */
 interface ServerToClient {
@@ -33,6 +35,7 @@ interface ClientToServer {
   leave(x: { room: string }): void;
   message(x: { room: string; text: string }): Message;
   typing(x: { room: string; typing: boolean }): void;
+  history(x: { room: string }): RoomHistory;
 }
 
 type Client = PrimusClass<ServerToClient, ClientToServer>;
@@ -57,14 +60,35 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLEl
 };
 
 const status = $<HTMLDivElement>('#status');
+interface Room {
+  members: Member[];
+  log: HTMLLIElement[];
+  /** Ids of the chat lines shown, so a line that arrives twice (live and in a reloaded history) shows once. */
+  seen: Set<string>;
+  /** Lines that arrived while a reload was under way, kept after it unless the history had them. */
+  pending?: { m: Message; li: HTMLLIElement }[];
+  unread: number;
+  typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>;
+}
 const state = {
   name: '',
   myId: '',
   open: false,
   current: '',
-  rooms: new Map<string, { members: Member[]; log: HTMLLIElement[]; unread: number; typing: Map<string, { name: string; timer: ReturnType<typeof setTimeout> }> }>(),
+  rooms: new Map<string, Room>(),
 };
 let client: ChatClient;
+/**
+ * Whether the server keeps sessions (its "recovery" meta tag): a reconnect
+ * then gets the same spark with its rooms, and the page joins nothing again
+ * unless the session envelope says the spark is new.
+ */
+const recovery = document.querySelector<HTMLMetaElement>('meta[name="recovery"]')?.content !== 'off';
+/** What the page did, for the console and the end-to-end tests. */
+const stats = { joins: 0, sessions: [] as SessionInfo[], reloads: [] as { room: string; reason: string; messages: number }[] };
+(globalThis as { demo?: typeof stats }).demo = stats;
+/** The session handling of the connection under way: the re-joins of a new spark, which a reload waits for. */
+let settled: Promise<void> = Promise.resolve();
 let countdown: ReturnType<typeof setInterval> | undefined;
 
 function setStatus(kind: string, text: string): void {
@@ -78,7 +102,28 @@ function setStatus(kind: string, text: string): void {
 /** Connection status, driven only by the client's own events. */
 function watchConnection(c: Client): void {
   const stopCountdown = () => { if (countdown) clearInterval(countdown); countdown = undefined; };
-  c.on('open', () => { stopCountdown(); state.open = true; setStatus('open', 'connected'); void rejoin(); });
+  c.on('open', () => {
+    stopCountdown();
+    state.open = true;
+    setStatus('open', 'connected');
+    // With sessions the envelope that follows says what to do (below).
+    if (!recovery) settled = rejoin();
+  });
+  // Right after every open: a restored spark is still in its rooms and is
+  // replayed what it missed; a new one (first connect, session expired)
+  // joins them again.
+  c.on('session', (s: SessionInfo) => {
+    stats.sessions.push({ ...s });
+    state.myId = s.id;
+    if (!s.restored) {
+      settled = rejoin();
+      return;
+    }
+    settled = Promise.resolve();
+    if (s.recovered) setStatus('open', 'connected · session restored');
+  });
+  // The session came back without what was missed: reload each room.
+  c.on('unrecovered', (reason: string) => { void settled.then(() => reload(reason)); });
   c.on('reconnect scheduled', (a: Attempt) => {
     stopCountdown();
     state.open = false;
@@ -105,7 +150,7 @@ function watchConnection(c: Client): void {
 function roomOf(name: string) {
   let r = state.rooms.get(name);
   if (!r) {
-    r = { members: [], log: [], unread: 0, typing: new Map() };
+    r = { members: [], log: [], seen: new Set(), unread: 0, typing: new Map() };
     state.rooms.set(name, r);
   }
   return r;
@@ -134,6 +179,7 @@ function messageLine(m: Message, cls: string[] = []): HTMLLIElement {
     el('span', { className: 'who', textContent: m.name }),
     el('span', { className: 'text', textContent: m.text }),
     el('span', { className: 'time', textContent: time(m.ts) }));
+  li.dataset.key = lineKey(m);
   return li;
 }
 
@@ -184,6 +230,7 @@ function show(room: string): void {
 
 async function joinRoom(room: string): Promise<void> {
   try {
+    stats.joins++;
     const st = await client.request('join', { room });
     const known = state.rooms.has(room);
     roomOf(room).members = st.members;
@@ -206,12 +253,13 @@ async function leaveRoom(room: string): Promise<void> {
   else { state.current = ''; $<HTMLOListElement>('#messages').replaceChildren(); renderRooms(); renderMembers(); }
 }
 
-/** A reconnect is a new spark: join the rooms again and refresh members. */
+/** A new spark (first connect, expired session, a server without sessions): join the rooms again and refresh members. */
 async function rejoin(): Promise<void> {
   state.myId = await client.id();
   const rooms = state.rooms.size ? [...state.rooms.keys()] : ['lobby'];
   for (const room of rooms) {
     try {
+      stats.joins++;
       const st = await client.request('join', { room });
       const fresh = !state.rooms.has(room);
       roomOf(room).members = st.members;
@@ -221,6 +269,65 @@ async function rejoin(): Promise<void> {
     }
   }
   show(state.current || rooms[0]);
+}
+
+/** Ids a room remembers: a duplicate comes within a reload's 100 lines, so the oldest can go. */
+const MAX_SEEN = 1000;
+
+function see(r: Room, id: string): void {
+  r.seen.add(id);
+  if (r.seen.size > MAX_SEEN) r.seen.delete(r.seen.values().next().value as string);
+}
+
+/** What tells two chat lines apart: the server's id, else (an HTTP publish) the line's fields. */
+function lineKey(m: Message): string {
+  return m.id ? `id:${m.id}` : `line:${m.name}\u0000${m.text}\u0000${m.ts ?? ''}`;
+}
+
+/**
+ * Reloads every room after a reconnect that could not replay what was
+ * missed (reason: expired, epoch, truncated, limit, unavailable): its
+ * members, and its last messages from the server's history. The lines
+ * shown stay; a notice marks the hole, followed by the history's lines not
+ * shown yet; lines that arrived live meanwhile stay after them.
+ */
+async function reload(reason: string): Promise<void> {
+  const rooms = [...state.rooms.keys()];
+  let n = 0;
+  for (const room of rooms) {
+    const r = roomOf(room);
+    r.pending = [];
+    try {
+      const h = await client.request('history', { room });
+      r.members = h.members;
+      if (h.history) {
+        const pending = new Set(r.pending.map(({ li }) => li));
+        const shown = new Map<string, number>();
+        for (const li of r.log) if (li.dataset.key) shown.set(li.dataset.key, (shown.get(li.dataset.key) ?? 0) + 1);
+        const fresh = h.messages.filter((m) => {
+          const k = lineKey(m);
+          const c = shown.get(k) ?? 0;
+          if (c > 0) shown.set(k, c - 1);
+          return c === 0;
+        });
+        for (const m of fresh) if (m.id) see(r, m.id);
+        r.log = [
+          ...r.log.filter((li) => !pending.has(li)),
+          el('li', { className: 'notice reload', textContent: `reloaded #${room} (${reason}): ${fresh.length} of the last ${h.messages.length} messages were new` }),
+          ...fresh.map((m) => messageLine(m, m.from === state.myId ? ['mine'] : m.from ? [] : ['api'])),
+          ...r.pending.map(({ li }) => li),
+        ];
+        stats.reloads.push({ room, reason, messages: fresh.length });
+        n++;
+      }
+    } catch (err) {
+      console.warn('reload', room, err);
+    } finally {
+      r.pending = undefined;
+    }
+  }
+  if (state.current) show(state.current);
+  setStatus('open', n ? `connected · missed messages lost (${reason}): reloaded ${n === 1 ? `#${rooms[0]}` : `${n} rooms`}` : `connected · missed messages lost (${reason})`);
 }
 
 let typingSent = false;
@@ -241,6 +348,8 @@ async function send(text: string): Promise<void> {
   addLine(room, li);
   try {
     const m = await client.request('message', { room, text });
+    if (m.id) see(roomOf(room), m.id);
+    li.dataset.key = lineKey(m);
     li.classList.remove('pending');
     li.querySelector('.time')!.textContent = time(m.ts);
   } catch (err) {
@@ -332,7 +441,14 @@ async function socketIOClient(name: string): Promise<ChatClient> {
 
 /** Connection status of a Socket.IO page, from the socket's and its manager's events. */
 function watchSocketIO(socket: SioSocket): void {
-  socket.on('connect', () => { state.open = true; setStatus('open', 'connected'); void rejoin(); });
+  socket.on('connect', () => {
+    state.open = true;
+    // With the server's --socketio-recovery a recovered socket is still in
+    // its rooms and was replayed what it missed.
+    if (socket.recovered) { setStatus('open', 'connected · session restored'); return; }
+    setStatus('open', 'connected');
+    settled = rejoin();
+  });
   socket.on('disconnect', (reason) => {
     state.open = false;
     if (reason === 'io server disconnect' || reason === 'io client disconnect') setStatus('ended', 'disconnected: reload to rejoin');
@@ -368,7 +484,14 @@ async function start(name: string): Promise<void> {
   }
 
   client.on('message', (msg) => {
-    addLine(msg.room, messageLine(msg, msg.from ? [] : ['api']));
+    const r = roomOf(msg.room);
+    if (msg.id) {
+      if (r.seen.has(msg.id)) return;
+      see(r, msg.id);
+    }
+    const li = messageLine(msg, msg.from ? [] : ['api']);
+    r.pending?.push({ m: msg, li });
+    addLine(msg.room, li);
     const t = roomOf(msg.room).typing.get(msg.from ?? '');
     if (t) { clearTimeout(t.timer); roomOf(msg.room).typing.delete(msg.from ?? ''); renderTyping(); }
   });

@@ -17,6 +17,10 @@
     rooms: /* @__PURE__ */ new Map()
   };
   var client;
+  var recovery = document.querySelector('meta[name="recovery"]')?.content !== "off";
+  var stats = { joins: 0, sessions: [], reloads: [] };
+  globalThis.demo = stats;
+  var settled = Promise.resolve();
   var countdown;
   function setStatus(kind, text) {
     status.dataset.state = kind;
@@ -34,7 +38,20 @@
       stopCountdown();
       state.open = true;
       setStatus("open", "connected");
-      void rejoin();
+      if (!recovery) settled = rejoin();
+    });
+    c.on("session", (s) => {
+      stats.sessions.push({ ...s });
+      state.myId = s.id;
+      if (!s.restored) {
+        settled = rejoin();
+        return;
+      }
+      settled = Promise.resolve();
+      if (s.recovered) setStatus("open", "connected \xB7 session restored");
+    });
+    c.on("unrecovered", (reason) => {
+      void settled.then(() => reload(reason));
     });
     c.on("reconnect scheduled", (a) => {
       stopCountdown();
@@ -74,7 +91,7 @@
   function roomOf(name) {
     let r = state.rooms.get(name);
     if (!r) {
-      r = { members: [], log: [], unread: 0, typing: /* @__PURE__ */ new Map() };
+      r = { members: [], log: [], seen: /* @__PURE__ */ new Set(), unread: 0, typing: /* @__PURE__ */ new Map() };
       state.rooms.set(name, r);
     }
     return r;
@@ -103,6 +120,7 @@
       el("span", { className: "text", textContent: m.text }),
       el("span", { className: "time", textContent: time(m.ts) })
     );
+    li.dataset.key = lineKey(m);
     return li;
   }
   function notice(room, text) {
@@ -153,6 +171,7 @@
   }
   async function joinRoom(room) {
     try {
+      stats.joins++;
       const st = await client.request("join", { room });
       const known = state.rooms.has(room);
       roomOf(room).members = st.members;
@@ -183,6 +202,7 @@
     const rooms = state.rooms.size ? [...state.rooms.keys()] : ["lobby"];
     for (const room of rooms) {
       try {
+        stats.joins++;
         const st = await client.request("join", { room });
         const fresh = !state.rooms.has(room);
         roomOf(room).members = st.members;
@@ -192,6 +212,52 @@
       }
     }
     show(state.current || rooms[0]);
+  }
+  var MAX_SEEN = 1e3;
+  function see(r, id) {
+    r.seen.add(id);
+    if (r.seen.size > MAX_SEEN) r.seen.delete(r.seen.values().next().value);
+  }
+  function lineKey(m) {
+    return m.id ? `id:${m.id}` : `line:${m.name}\0${m.text}\0${m.ts ?? ""}`;
+  }
+  async function reload(reason) {
+    const rooms = [...state.rooms.keys()];
+    let n = 0;
+    for (const room of rooms) {
+      const r = roomOf(room);
+      r.pending = [];
+      try {
+        const h = await client.request("history", { room });
+        r.members = h.members;
+        if (h.history) {
+          const pending = new Set(r.pending.map(({ li }) => li));
+          const shown = /* @__PURE__ */ new Map();
+          for (const li of r.log) if (li.dataset.key) shown.set(li.dataset.key, (shown.get(li.dataset.key) ?? 0) + 1);
+          const fresh = h.messages.filter((m) => {
+            const k = lineKey(m);
+            const c = shown.get(k) ?? 0;
+            if (c > 0) shown.set(k, c - 1);
+            return c === 0;
+          });
+          for (const m of fresh) if (m.id) see(r, m.id);
+          r.log = [
+            ...r.log.filter((li) => !pending.has(li)),
+            el("li", { className: "notice reload", textContent: `reloaded #${room} (${reason}): ${fresh.length} of the last ${h.messages.length} messages were new` }),
+            ...fresh.map((m) => messageLine(m, m.from === state.myId ? ["mine"] : m.from ? [] : ["api"])),
+            ...r.pending.map(({ li }) => li)
+          ];
+          stats.reloads.push({ room, reason, messages: fresh.length });
+          n++;
+        }
+      } catch (err) {
+        console.warn("reload", room, err);
+      } finally {
+        r.pending = void 0;
+      }
+    }
+    if (state.current) show(state.current);
+    setStatus("open", n ? `connected \xB7 missed messages lost (${reason}): reloaded ${n === 1 ? `#${rooms[0]}` : `${n} rooms`}` : `connected \xB7 missed messages lost (${reason})`);
   }
   var typingSent = false;
   var typingTimer;
@@ -210,6 +276,8 @@
     addLine(room, li);
     try {
       const m = await client.request("message", { room, text });
+      if (m.id) see(roomOf(room), m.id);
+      li.dataset.key = lineKey(m);
       li.classList.remove("pending");
       li.querySelector(".time").textContent = time(m.ts);
     } catch (err) {
@@ -287,8 +355,12 @@
   function watchSocketIO(socket) {
     socket.on("connect", () => {
       state.open = true;
+      if (socket.recovered) {
+        setStatus("open", "connected \xB7 session restored");
+        return;
+      }
       setStatus("open", "connected");
-      void rejoin();
+      settled = rejoin();
     });
     socket.on("disconnect", (reason) => {
       state.open = false;
@@ -328,7 +400,14 @@
       client = primusClient(name);
     }
     client.on("message", (msg) => {
-      addLine(msg.room, messageLine(msg, msg.from ? [] : ["api"]));
+      const r = roomOf(msg.room);
+      if (msg.id) {
+        if (r.seen.has(msg.id)) return;
+        see(r, msg.id);
+      }
+      const li = messageLine(msg, msg.from ? [] : ["api"]);
+      r.pending?.push({ m: msg, li });
+      addLine(msg.room, li);
       const t = roomOf(msg.room).typing.get(msg.from ?? "");
       if (t) {
         clearTimeout(t.timer);
