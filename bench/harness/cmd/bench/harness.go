@@ -57,11 +57,30 @@ func newHarness(ctx context.Context, o options, stdout io.Writer) (*harness, err
 		}
 	}
 	h.logf("building servers into %s", dir)
-	if err := h.bins.build(ctx); err != nil {
+	if err := h.bins.build(ctx, needsNode(o)); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	return h, nil
+}
+
+// needsNode reports whether the run may start a Node process: a Node
+// server is measured, or a scenario other than idle, echo, fanout and storm
+// is asked for (the cluster and recovery scenarios have Node peers and
+// helpers of their own), so only a Go-only run of the basic scenarios
+// skips the node_modules check.
+func needsNode(o options) bool {
+	for _, s := range splitList(o.servers) {
+		if slices.Contains(nodeServers, s) {
+			return true
+		}
+	}
+	for _, sc := range splitList(o.scenarios) {
+		if sc != load.Idle && sc != load.Echo && sc != load.Fanout && sc != load.Storm {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *harness) cleanup() {
@@ -157,6 +176,9 @@ func (h *harness) runPlan(ctx context.Context, plan []step) int {
 		h.emit(r)
 	}
 	for _, r := range sioRatios(h.lines) {
+		h.emit(r)
+	}
+	for _, r := range historyRatios(h.lines) {
 		h.emit(r)
 	}
 	return failures
@@ -270,6 +292,9 @@ func sources(k int) []string {
 func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	var l result.Line
 	l.Str("scenario", st.scenario).Str("server", st.server).Int("n", int64(st.n))
+	if st.scenario == load.Reconnect {
+		return l, h.measureReconnect(ctx, st, &l)
+	}
 	procs := (st.n + h.o.perServer - 1) / h.o.perServer
 	if st.server == "allspark-cli" {
 		procs = 1
@@ -301,6 +326,16 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 		defer brk.stop()
 		h.logf("%s n=%d: starting %s (%d nodes on %s)", st.scenario, st.n, st.server, procs, brk.url())
 		srv, err = h.bins.startCluster(ctx, st.server, procs, brk, pprof)
+	} else if st.scenario == historyFanout {
+		var extra []string
+		if brk, extra, err = h.historyServerArgs(ctx, st, &l); err != nil {
+			return l, err
+		}
+		if brk != nil {
+			defer brk.stop()
+		}
+		h.logf("%s n=%d: starting %s %s", st.scenario, st.n, st.server, strings.Join(extra, " "))
+		srv, err = h.bins.start(ctx, st.server, procs, pprof, extra...)
 	} else {
 		h.logf("%s n=%d: starting %s (%d process(es))", st.scenario, st.n, st.server, procs)
 		srv, err = h.bins.start(ctx, st.server, procs, pprof)
@@ -312,6 +347,14 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	time.Sleep(time.Second)
 	pids := procfs.Tree(srv.pids()...)
 	base := procfs.Measure(pids)
+	var kbase *procfs.Kernel
+	if st.scenario == load.Idle {
+		if k, err := procfs.ReadKernel(); err == nil {
+			kbase = &k
+		} else {
+			h.logf("kernel cost not measured: %v", err)
+		}
+	}
 	if slices.Contains(sioServers, st.server) {
 		if err := load.ProbeSocketIO(ctx, srv.addr); errors.Is(err, load.ErrNoSocketIO) {
 			return l, fmt.Errorf("%w: %v", errSkip, err)
@@ -376,7 +419,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	pids = procfs.Tree(srv.pids()...) // Node cluster workers, all present now
 
 	if st.scenario == load.Idle {
-		return l, h.finishIdle(ctx, st, srv, workers, &l, base, pids, ok, connectS)
+		return l, h.finishIdle(ctx, st, srv, workers, &l, base, kbase, pids, ok, connectS)
 	}
 	if st.scenario == load.SSEFanout {
 		// What the open streams cost, before any message: compare with the
@@ -406,9 +449,16 @@ func sendGo(ws []*workerProc) {
 	}
 }
 
-func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*workerProc, l *result.Line, base procfs.Sample, pids []int, ok int, connectS float64) error {
+func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*workerProc, l *result.Line, base procfs.Sample, kbase *procfs.Kernel, pids []int, ok int, connectS float64) error {
 	time.Sleep(h.o.settle)
 	after := procfs.Measure(pids)
+	var kd *procfs.KernelDelta
+	if kbase != nil {
+		if k1, err := procfs.ReadKernel(); err == nil {
+			d := procfs.Delta(*kbase, k1, ok, os.Getpagesize())
+			kd = &d
+		}
+	}
 	if srv.pprof != "" {
 		h.fetchProfile(srv, "/debug/pprof/heap", fmt.Sprintf("heap-idle-%d.pb.gz", st.n))
 		// The text form ends with runtime.MemStats (stack vs heap vs GC slack).
@@ -431,6 +481,12 @@ func (h *harness) finishIdle(ctx context.Context, st step, srv *server, ws []*wo
 	l.Float("connect_s", connectS, 2).Float("connects_per_s", float64(ok)/connectS, 0)
 	l.Float("rss_base_mb", float64(base.RSSKB)/1024, 1).Float("rss_mb", float64(after.RSSKB)/1024, 1)
 	l.Float("kb_per_conn", float64(after.RSSKB-base.RSSKB)/float64(max(ok, 1)), 2)
+	if kd != nil {
+		// Machine-wide deltas: both ends of every loopback connection
+		// (the server's socket and the load generator's) are counted,
+		// and anything else the machine did meanwhile.
+		l.Float("kernel_kb_per_conn", kd.BytesPerConn/1024, 2).Str("kernel_scope", "both_ends").Str("kernel_objs_per_conn", kd.Summary())
+	}
 	if alive == 0 {
 		return errors.New("no connection stayed open")
 	}
@@ -471,22 +527,7 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 	}); err != nil {
 		return err
 	}
-	var lat hist.Histogram
-	var d load.Done
-	for _, x := range dones {
-		d.Alive += x.Alive
-		d.Sent += x.Sent
-		d.Deliveries += x.Deliveries
-		d.Stalls += x.Stalls
-		d.Errors += x.Errors
-		d.CPUSeconds += x.CPUSeconds
-		d.Polls += x.Polls
-		d.Seconds = max(d.Seconds, x.Seconds)
-		if d.FirstErr == "" {
-			d.FirstErr = x.FirstErr
-		}
-		lat.AddBuckets(x.Latency)
-	}
+	d, lat := sumDone(dones)
 	cpu := float64(s1.CPU-s0.CPU) / float64(t1.Sub(t0)) * 100
 	ms := func(q float64) float64 { return float64(lat.Quantile(q)) / 1e6 }
 	switch st.scenario {
@@ -509,6 +550,11 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 		// Per second of server CPU: moves less than deliveries/s when other
 		// jobs on the machine take CPU from the server.
 		l.Float("deliveries_per_cpu_s", float64(d.Deliveries)/d.Seconds/(cpu/100), 0)
+		if st.cfg.Recover {
+			// Deliveries that came stamped with their position: all of them
+			// with history on, none with it off.
+			l.Int("stamped", d.Stamped)
+		}
 		if st.scenario == load.Cluster {
 			// Every member gets each publication once: ≈ n, give or take
 			// the messages in flight at the window's edges.
@@ -561,4 +607,27 @@ func (h *harness) fetchProfile(srv *server, path, name string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// sumDone adds the workers' final reports up: counts and CPU add, the
+// measured duration is the longest, latencies merge.
+func sumDone(dones []load.Done) (load.Done, *hist.Histogram) {
+	lat := &hist.Histogram{}
+	var d load.Done
+	for _, x := range dones {
+		d.Alive += x.Alive
+		d.Sent += x.Sent
+		d.Deliveries += x.Deliveries
+		d.Stalls += x.Stalls
+		d.Errors += x.Errors
+		d.CPUSeconds += x.CPUSeconds
+		d.Polls += x.Polls
+		d.Stamped += x.Stamped
+		d.Seconds = max(d.Seconds, x.Seconds)
+		if d.FirstErr == "" {
+			d.FirstErr = x.FirstErr
+		}
+		lat.AddBuckets(x.Latency)
+	}
+	return d, lat
 }

@@ -11,6 +11,7 @@
 //	go run ./cmd/bench --scenarios poll-fanout --servers primus-eio  # long-polling only
 //	go run ./cmd/bench --scenarios fanout,sse-fanout --servers allspark,node-sse  # SSE beside WebSocket
 //	go run ./cmd/bench --scenarios cluster --servers allspark,centrifuge,socketio --rounds 3  # 3 nodes on a dedicated Redis
+//	go run ./cmd/bench --scenarios history-fanout,reconnect --rounds 3  # issue 16: history's cost, a restart storm
 //	go run ./cmd/bench --table results.txt                 # Markdown tables from -out
 //
 // Everything is bounded: every server and worker is started by the harness,
@@ -87,7 +88,7 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.short, "short", false, "CI mode: small N and short durations, every server; fails only when a server cannot start or delivers nothing")
-	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm,poll-fanout,sse-fanout", "scenarios to run")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,echo,fanout,storm,poll-fanout,sse-fanout,history-fanout,reconnect", "scenarios to run")
 	fs.StringVar(&o.servers, "servers", strings.Join(allServers, ","), "servers to measure")
 	fs.StringVar(&o.idleN, "idle-n", "10000,50000", "idle: connection counts")
 	fs.IntVar(&o.echoN, "echo-n", 1000, "echo: connections")
@@ -106,6 +107,16 @@ func harnessMain(args []string, stdout io.Writer) (int, error) {
 	fs.IntVar(&o.clusterNodes, "cluster-nodes", 3, "cluster: server processes, each on its own port, on one broker")
 	fs.IntVar(&o.clusterPubs, "cluster-publishers", 1, "cluster: publisher connections per node")
 	fs.StringVar(&o.clusterBroker, "cluster-broker", "redis", "cluster: the broker, redis or nats (a dedicated redis-server or nats-server per measurement; nats: allspark only)")
+	fs.IntVar(&o.historySize, "history-size", 1000, "history-fanout, reconnect: messages of history kept per room (srv-allspark -history)")
+	fs.StringVar(&o.historyBrokers, "history-brokers", "memory,redis", "history-fanout: brokers, memory and/or redis (a dedicated redis-server per measurement); each with history off and on")
+	fs.IntVar(&o.reconnectN, "reconnect-n", 10000, "reconnect: members (in load processes of at most 5,000)")
+	fs.IntVar(&o.reconnectRooms, "reconnect-rooms", 100, "reconnect: rooms with history, every member in one")
+	fs.Float64Var(&o.reconnectRate, "reconnect-rate", 200, "reconnect: the publisher's messages per second, round-robin over the rooms")
+	fs.StringVar(&o.reconnectSignals, "reconnect-signals", "term,kill", "reconnect: how the node is stopped: term (graceful: Shutdown with Reconnect), kill (SIGKILL)")
+	fs.DurationVar(&o.reconnectWarm, "reconnect-warmup", 3*time.Second, "reconnect: publishing before the restart")
+	fs.DurationVar(&o.reconnectRetry, "reconnect-retry", load.DefaultRetryEvery, "reconnect: a member's redial interval (±50 %) while its node is down")
+	fs.DurationVar(&o.recoveryTimeout, "recovery-timeout", 0, "reconnect: srv-allspark's Recovery.Timeout (0: the library's default, 5 s)")
+	fs.DurationVar(&o.brokerWriteTimeout, "broker-write-timeout", 0, "reconnect: broker/redis write_timeout, its bound on each history and session call (0: its default, 1 s)")
 	fs.IntVar(&o.rounds, "rounds", 1, "echo, fanout, storm, cluster: measure each this many times and report the median of every figure too")
 	fs.IntVar(&o.window, "window", 0, "fanout, storm: messages in flight per publisher (0: the load generator's default)")
 	fs.DurationVar(&o.dur, "dur", 10*time.Second, "measured duration of echo, fanout and storm")

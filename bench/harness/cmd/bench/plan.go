@@ -10,12 +10,15 @@ import (
 	"github.com/allspark/allspark/bench/harness/internal/load"
 )
 
-// allServers in the order they are measured; allspark-cli is cmd/allspark
+// allServers in the order they are measured; raw-epoll is the limit server
+// with its event-driven read path (srv-raw -engine epoll), allspark-deflate
+// srv-allspark with permessage-deflate negotiated (-compression; its
+// clients offer it without context takeover); allspark-cli is cmd/allspark
 // --echo and takes part in echo only; primus-eio (Primus with the engine.io
 // transformer) takes part in poll-fanout only. The Socket.IO servers
 // (sioServers) follow one another, so a scenario's Socket.IO rounds run back
 // to back.
-var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse"}
+var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "raw-epoll", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse", "allspark-deflate"}
 
 // sioServers speak Socket.IO v5 at /socket.io/ and are compared with each
 // other (RATIO lines of allspark-sio against the other two): allspark-sio is
@@ -40,6 +43,16 @@ func wsRooms(server string) bool {
 }
 
 type options struct {
+	// history-fanout and reconnect (issue 16)
+	historySize                   int
+	historyBrokers                string
+	reconnectN, reconnectRooms    int
+	reconnectRate                 float64
+	reconnectSignals              string
+	reconnectWarm, reconnectRetry time.Duration
+	recoveryTimeout               time.Duration
+	brokerWriteTimeout            time.Duration
+
 	// cluster: members, nodes, publishers per node, broker
 	clusterN, clusterNodes, clusterPubs  int
 	clusterBroker                        string
@@ -60,6 +73,11 @@ func (o *options) applyShort() {
 	o.echoN, o.fanoutN, o.stormN, o.pollN, o.sseN, o.clusterN = 200, 200, 200, 200, 200, 200
 	o.stormRooms, o.stormPer, o.stormPubs = 20, 4, 4
 	o.dur, o.warm, o.settle = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
+	// The recovery scenarios' smoke runs: history-fanout on the dedicated
+	// Redis only (the memory broker's path is fanout's, with -history),
+	// 1 s each; reconnect with 200 members.
+	o.historyBrokers = "redis"
+	o.reconnectN, o.reconnectRooms, o.reconnectWarm = 200, 20, time.Second
 }
 
 // step is one measurement: a scenario at one size against one server.
@@ -70,6 +88,10 @@ type step struct {
 	nodes    int         // cluster: server processes, each on its own port
 	broker   string      // cluster: the broker joining them
 	cfg      load.Config // template; N, Offset, Sources, Addr set per worker
+	// history-fanout, reconnect: the room history kept (messages; 0: none)
+	history int
+	// reconnect: how the node is stopped, "term" (graceful) or "kill"
+	signal string
 }
 
 func splitList(s string) []string {
@@ -174,12 +196,47 @@ func (o *options) plan() ([]step, error) {
 				c.Scenario, c.Window, c.Publishers = load.Cluster, o.window, o.clusterNodes*o.clusterPubs
 				plan = append(plan, step{scenario: sc, server: s, n: o.clusterN, nodes: o.clusterNodes, broker: o.clusterBroker, cfg: c})
 			}
+		case historyFanout:
+			if !slices.Contains(servers, "allspark") {
+				continue
+			}
+			if o.historySize < 1 {
+				return nil, fmt.Errorf("history-fanout needs --history-size ≥ 1")
+			}
+			for _, b := range splitList(o.historyBrokers) {
+				if b != "memory" && b != "redis" {
+					return nil, fmt.Errorf("history-fanout broker %q (have memory, redis)", b)
+				}
+				for _, hist := range []int{0, o.historySize} {
+					c := base
+					c.Scenario, c.Window, c.Recover = load.Fanout, o.window, true
+					if o.short {
+						c.Warmup, c.Duration = 300*time.Millisecond, time.Second
+					}
+					plan = append(plan, step{scenario: sc, server: "allspark", n: o.fanoutN, broker: b, history: hist, cfg: c})
+				}
+			}
+		case load.Reconnect:
+			if !slices.Contains(servers, "allspark") {
+				continue
+			}
+			if o.historySize < 1 || o.reconnectRooms < 1 || o.reconnectRate <= 0 || o.reconnectN < o.reconnectRooms {
+				return nil, fmt.Errorf("reconnect needs --history-size ≥ 1, rooms ≥ 1, a rate > 0 and a member per room")
+			}
+			for _, sig := range splitList(o.reconnectSignals) {
+				if sig != "term" && sig != "kill" {
+					return nil, fmt.Errorf("reconnect signal %q (have term, kill)", sig)
+				}
+				c := base
+				c.Scenario, c.Rooms, c.Rate, c.Warmup, c.RetryEvery = load.Reconnect, o.reconnectRooms, o.reconnectRate, o.reconnectWarm, o.reconnectRetry
+				plan = append(plan, step{scenario: sc, server: "allspark", n: o.reconnectN, broker: "redis", history: o.historySize, signal: sig, cfg: c})
+			}
 		default:
 			return nil, fmt.Errorf("unknown scenario %q", sc)
 		}
 	}
 	for _, st := range plan {
-		if st.scenario != load.Idle && st.n > o.perWorker {
+		if st.scenario != load.Idle && st.scenario != load.Reconnect && st.n > o.perWorker {
 			return nil, fmt.Errorf("%s with %d connections needs one load process (≤ %d)", st.scenario, st.n, o.perWorker)
 		}
 	}

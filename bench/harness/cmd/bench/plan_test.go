@@ -74,7 +74,7 @@ func TestPrintTablesUsesMedians(t *testing.T) {
 	data := "RESULT scenario=fanout server=raw n=10 deliveries_per_s=5 round=1\n" +
 		"RESULT scenario=fanout server=raw n=10 deliveries_per_s=7 round=median\n" +
 		"RATIO scenario=fanout n=10 metric=x\n" +
-		"RESULT scenario=idle server=primus n=10 kb_per_conn=3.5 error=boom\n"
+		"RESULT scenario=idle server=primus n=10 kb_per_conn=3.5 kernel_kb_per_conn=7.25 error=boom\n"
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPrintTablesUsesMedians(t *testing.T) {
 	if !strings.Contains(out, "| raw | 10 | 7 |") || strings.Contains(out, "| raw | 10 | 5 |") {
 		t.Fatalf("fanout table should show the median only:\n%s", out)
 	}
-	if !strings.Contains(out, "| primus (boom) | 10 |") || !strings.Contains(out, "| 3.5 |") {
+	if !strings.Contains(out, "| primus (boom) | 10 |") || !strings.Contains(out, "| 3.5 | 7.25 |") {
 		t.Fatalf("idle table:\n%s", out)
 	}
 }
@@ -110,5 +110,27 @@ func TestSIORatiosCompareSocketIOServersOnly(t *testing.T) {
 	}
 	if strings.Contains(got, "/raw=") || strings.Contains(got, "/allspark=") {
 		t.Fatalf("ratio line %q compares with a server that does not speak Socket.IO", got)
+	}
+}
+
+func TestCommandsForTheNewKinds(t *testing.T) {
+	b := binaries{dir: "/bin-dir"}
+	for kind, want := range map[string]string{
+		"raw-epoll":        "/bin-dir/srv-raw -addr 127.0.0.1:9 -reuseport -engine epoll",
+		"allspark-deflate": "/bin-dir/srv-allspark -addr 127.0.0.1:9 -reuseport -compression",
+	} {
+		cmds, err := b.commands(kind, 9, 3, "")
+		if err != nil || len(cmds) != 3 {
+			t.Fatalf("%s: %d commands, %v", kind, len(cmds), err)
+		}
+		if got := strings.Join(cmds[2].Args, " "); got != want {
+			t.Fatalf("%s: %q, want %q", kind, got, want)
+		}
+	}
+	if needsNode(options{servers: "raw,raw-epoll,allspark,allspark-deflate", scenarios: "idle,fanout"}) {
+		t.Fatal("a Go-only idle/fanout run should not need node_modules")
+	}
+	if !needsNode(options{servers: "raw,primus", scenarios: "idle"}) || !needsNode(options{servers: "allspark", scenarios: "reconnect"}) {
+		t.Fatal("Node servers and the other scenarios need node_modules")
 	}
 }

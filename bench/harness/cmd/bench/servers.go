@@ -53,7 +53,12 @@ func locateRoot() (string, error) {
 	}
 }
 
-func (b *binaries) build(ctx context.Context) error {
+// nodeServers run on Node and need node_modules at the repository root.
+var nodeServers = []string{"primus", "socketio", "primus-eio", "node-sse"}
+
+// build compiles the Go servers; with node true (some Node server is to be
+// measured, or a scenario drives Node itself) it also checks node_modules.
+func (b *binaries) build(ctx context.Context, node bool) error {
 	builds := []struct{ dir, pkg, out string }{
 		{b.harness, "./cmd/srv-allspark", "srv-allspark"},
 		{b.harness, "./cmd/srv-centrifuge", "srv-centrifuge"},
@@ -68,6 +73,9 @@ func (b *binaries) build(ctx context.Context) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build %s: %w", bd.pkg, err)
 		}
+	}
+	if !node {
+		return nil
 	}
 	for _, mod := range []string{"primus", "ws", "socket.io", "engine.io", "@socket.io/redis-adapter", "ioredis"} {
 		if _, err := os.Stat(filepath.Join(b.root, "node_modules", mod, "package.json")); err != nil {
@@ -87,10 +95,16 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// commands returns the processes that make up server kind on port.
-func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec.Cmd, error) {
+// commands returns the processes that make up server kind on port; extra
+// arguments go to srv-allspark (history, broker) and are refused elsewhere.
+// allspark-deflate is srv-allspark -compression, raw-epoll srv-raw -engine
+// epoll.
+func (b *binaries) commands(kind string, port, procs int, pprof string, extra ...string) ([]*exec.Cmd, error) {
+	if len(extra) > 0 && kind != "allspark" {
+		return nil, fmt.Errorf("server %q takes no extra arguments (%s)", kind, strings.Join(extra, " "))
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	goServer := func(bin string) []*exec.Cmd {
+	goServer := func(bin string, own ...string) []*exec.Cmd {
 		var out []*exec.Cmd
 		for i := range procs {
 			args := []string{"-addr", addr}
@@ -100,6 +114,8 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 			if pprof != "" && i == 0 && bin != "srv-raw" {
 				args = append(args, "-pprof", pprof)
 			}
+			args = append(args, own...)
+			args = append(args, extra...)
 			out = append(out, exec.Command(filepath.Join(b.dir, bin), args...))
 		}
 		return out
@@ -112,8 +128,12 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 		return goServer("srv-zishang"), nil
 	case "centrifuge":
 		return goServer("srv-centrifuge"), nil
+	case "allspark-deflate":
+		return goServer("srv-allspark", "-compression"), nil
 	case "raw":
 		return goServer("srv-raw"), nil
+	case "raw-epoll":
+		return goServer("srv-raw", "-engine", "epoll"), nil
 	case "allspark-cli":
 		if procs > 1 {
 			return nil, errors.New("allspark-cli runs as one process")
@@ -133,12 +153,17 @@ func (b *binaries) commands(kind string, port, procs int, pprof string) ([]*exec
 
 // start launches the server and waits until it is ready: a READY line on
 // stdout, or (cmd/allspark, which prints none) an accepted TCP connection.
-func (b *binaries) start(ctx context.Context, kind string, procs int, pprof string) (*server, error) {
+func (b *binaries) start(ctx context.Context, kind string, procs int, pprof string, extra ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmds, err := b.commands(kind, port, procs, pprof)
+	return b.startAt(ctx, kind, port, procs, pprof, extra...)
+}
+
+// startAt is start on a given port (a restart takes its predecessor's).
+func (b *binaries) startAt(ctx context.Context, kind string, port, procs int, pprof string, extra ...string) (*server, error) {
+	cmds, err := b.commands(kind, port, procs, pprof, extra...)
 	if err != nil {
 		return nil, err
 	}

@@ -51,3 +51,17 @@ func TestWaitHealthy(t *testing.T) {
 		t.Fatal("a broker that never connects must fail the start")
 	}
 }
+
+func TestHistoryFlagKeepsHistoryOnEveryRoom(t *testing.T) {
+	if o := (runOptions{}).options(nil); len(o.History.Rooms) != 0 || o.History.Policy != nil || o.Recovery.Timeout != 0 {
+		t.Fatalf("no -history: %+v", o.History)
+	}
+	o := runOptions{history: 500, historyTTL: time.Minute}.options(nil)
+	if len(o.History.Rooms) != 1 {
+		t.Fatalf("%+v", o.History)
+	}
+	r := o.History.Rooms[0]
+	if r.Pattern != "*" || r.Size != 500 || r.TTL != time.Minute {
+		t.Fatalf("rule %+v", r)
+	}
+}

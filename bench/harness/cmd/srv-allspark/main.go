@@ -16,7 +16,20 @@
 // at their defaults) in Options.Broker; it says READY once the broker
 // reports itself healthy.
 //
-//	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060] [-broker redis://127.0.0.1:6379]
+// With -history N every room keeps a history of its last N messages
+// (Options.History, TTL -history-ttl): the history-fanout and reconnect
+// scenarios (issue 16). Recovery is at its defaults, so a client that asks
+// (_recover=1) gets a session and stamped messages; on Redis the sessions
+// and history live in Redis, so a restarted process restores them. With
+// -shutdown-reconnect a stop (SIGTERM, stdin closing) ends every spark with
+// Server.Shutdown(Reconnect: true) — a graceful restart — instead of
+// leaving the sockets to the process's exit.
+//
+// With -compression the server negotiates permessage-deflate
+// (Options.Compression) with clients that offer it: the harness's
+// allspark-deflate server.
+//
+//	srv-allspark [-addr 127.0.0.1:9100] [-reuseport] [-pprof 127.0.0.1:6060] [-broker redis://127.0.0.1:6379] [-history 1000 [-history-ttl 10m]] [-shutdown-reconnect] [-compression]
 //
 // -reuseport lets the harness run several processes on one port (one process
 // may hold at most 20,000 open files on the benchmark machine); -pprof serves
@@ -27,6 +40,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -39,22 +53,65 @@ func main() {
 	var f serve.Flags
 	f.Register(flag.CommandLine)
 	brokerURL := flag.String("broker", "", "join a cluster on this broker: redis://host:port (empty: one node, the memory broker)")
+	var o runOptions
+	flag.IntVar(&o.history, "history", 0, "keep the last N messages of every room (0: no history)")
+	flag.DurationVar(&o.historyTTL, "history-ttl", 10*time.Minute, "with -history: how long each message is kept")
+	flag.DurationVar(&o.recoveryTimeout, "recovery-timeout", 0, "Options.Recovery.Timeout: the bound on one restore's store calls (0: the library's default, 5 s)")
+	flag.BoolVar(&o.compression, "compression", false, "negotiate permessage-deflate with clients that offer it (Options.Compression)")
+	flag.BoolVar(&o.drainReconnect, "shutdown-reconnect", false, "on stop, end every spark with Server.Shutdown(Reconnect: true) (a graceful restart)")
 	flag.Parse()
-	if err := run(f, *brokerURL); err != nil {
+	o.broker = *brokerURL
+	if err := run(f, o); err != nil {
 		fmt.Fprintln(os.Stderr, "srv-allspark:", err)
 		os.Exit(1)
 	}
+	if o.drainReconnect {
+		fmt.Fprintln(os.Stderr, "srv-allspark: exiting", time.Now().Format("15:04:05.000"))
+	}
 }
 
-func run(f serve.Flags, brokerURL string) error {
-	broker, closer, err := openBroker(brokerURL)
+// runOptions are the server's settings beyond serve.Flags.
+type runOptions struct {
+	broker         string
+	history        int
+	historyTTL     time.Duration
+	drainReconnect bool
+	compression    bool // Options.Compression
+	// recoveryTimeout is Options.Recovery.Timeout (0: the default)
+	recoveryTimeout time.Duration
+}
+
+// options returns the library options: the broker, and history on every
+// room when asked.
+func (o runOptions) options(broker allspark.Broker) allspark.Options {
+	opts := allspark.Options{Broker: broker, Compression: o.compression, Recovery: allspark.RecoveryOptions{Timeout: o.recoveryTimeout}}
+	if o.history > 0 {
+		// Warnings (a failed history read or session store call: the
+		// reasons behind recovered: false) go to stderr, which the
+		// harness shows; at most one line per restore.
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.history > 0 {
+		opts.History = allspark.HistoryOptions{Rooms: []allspark.HistoryRule{{Pattern: "*", Size: o.history, TTL: o.historyTTL}}}
+	}
+	return opts
+}
+
+func run(f serve.Flags, o runOptions) error {
+	broker, closer, err := openBroker(o.broker)
 	if err != nil {
 		return err
 	}
 	if closer != nil {
-		defer closer.Close()
+		defer func() {
+			start := time.Now()
+			_ = closer.Close()
+			if o.drainReconnect {
+				fmt.Fprintf(os.Stderr, "srv-allspark: broker closed in %v\n", time.Since(start).Round(time.Millisecond))
+			}
+		}()
 	}
-	srv, err := allspark.New(allspark.Options{Broker: broker})
+	srv, err := allspark.New(o.options(broker))
 	if err != nil {
 		return err
 	}
@@ -83,7 +140,18 @@ func run(f serve.Flags, brokerURL string) error {
 	if err := socketIO(srv); err != nil {
 		return err
 	}
-	return serve.Run(f, srv)
+	var drain func(context.Context)
+	if o.drainReconnect {
+		drain = func(ctx context.Context) {
+			// How long the drain took goes to stderr: the harness shows it
+			// beside the time the process took to exit.
+			start, n := time.Now(), srv.Len()
+			fmt.Fprintln(os.Stderr, "srv-allspark: draining", start.Format("15:04:05.000"))
+			err := srv.Shutdown(ctx, allspark.ShutdownOptions{Reconnect: true, KeepListener: true})
+			fmt.Fprintf(os.Stderr, "srv-allspark: Shutdown(Reconnect) of %d sparks took %v (err: %v)\n", n, time.Since(start).Round(time.Millisecond), err)
+		}
+	}
+	return serve.RunDrain(f, srv, drain)
 }
 
 // socketIO installs the Socket.IO side of the contract: events, which only

@@ -32,6 +32,8 @@ const (
 	Cluster = "cluster"
 )
 
+// The reconnect scenario is described in reconnect.go.
+
 // ErrConfig reports a worker configuration that cannot run.
 var ErrConfig = errors.New("load: invalid configuration")
 
@@ -68,6 +70,20 @@ type Config struct {
 	// the broker and three servers share the machine's cores);
 	// it is counted as a stall.
 	StallAfter time.Duration
+
+	// Recover makes every connection of fanout ask for a session
+	// (_recover=1, proto.PrimusSession): the history-fanout scenario, whose
+	// members then get stamped messages from rooms with history, counted
+	// as Done.Stamped. Allspark's Primus wire only.
+	Recover bool
+	// RetryEvery is how long a reconnecting member waits (±50 %) before
+	// dialling again while its node is down (reconnect); default
+	// DefaultRetryEvery.
+	RetryEvery time.Duration
+	// RecoverTimeout bounds the wait, after the harness's "listen" line,
+	// for every member to be caught up (reconnect); default
+	// DefaultRecoverTimeout.
+	RecoverTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +113,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.Room == "" {
 		c.Room = "bench"
+	}
+	if c.Scenario == Reconnect {
+		if c.Rate == 10 {
+			c.Rate = 200 // the publisher's messages per second, all rooms
+		}
+		defd(&c.RetryEvery, DefaultRetryEvery)
+		defd(&c.RecoverTimeout, DefaultRecoverTimeout)
 	}
 	if c.Scenario == PollFanout {
 		def(&c.Rooms, 10)
@@ -143,11 +166,17 @@ func (c *Config) validate() ([]*net.TCPAddr, proto.Protocol, error) {
 			return nil, nil, fmt.Errorf("%w: address %q is not 127.0.0.1:port", ErrConfig, a)
 		}
 	}
-	if len(c.Addrs) > 1 && c.Scenario != Cluster {
+	if len(c.Addrs) > 1 && c.Scenario != Cluster && c.Scenario != Reconnect {
 		return nil, nil, fmt.Errorf("%w: %d addresses: only the cluster scenario spreads over nodes", ErrConfig, len(c.Addrs))
 	}
+	if c.Scenario == Reconnect && (len(c.Addrs) != 2 || p.Name() != "allspark") {
+		return nil, nil, fmt.Errorf("%w: reconnect needs allspark and two addresses (the node restarted, the publisher's node)", ErrConfig)
+	}
+	if c.Recover && (c.Scenario != Fanout || p.Name() != "allspark") {
+		return nil, nil, fmt.Errorf("%w: sessions (Recover) are for allspark's fanout", ErrConfig)
+	}
 	switch c.Scenario {
-	case Idle, Echo, Fanout, Storm, PollFanout, SSEFanout, Cluster:
+	case Idle, Echo, Fanout, Storm, PollFanout, SSEFanout, Cluster, Reconnect:
 	default:
 		return nil, nil, fmt.Errorf("%w: unknown scenario %q", ErrConfig, c.Scenario)
 	}

@@ -43,7 +43,7 @@ type client interface {
 }
 
 func dial(ctx context.Context, addr string, local *net.TCPAddr, p proto.Protocol, rooms []string, id uint32) (*conn, *bufio.Reader, error) {
-	nc, br, err := wsframe.Dial(ctx, wsframe.DialOptions{Addr: addr, Path: p.Path(rooms), Local: local})
+	nc, br, err := wsframe.Dial(ctx, wsframe.DialOptions{Addr: addr, Path: p.Path(rooms), Local: local, Deflate: proto.OffersDeflate(p)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +82,7 @@ func (c *conn) sendControl(op byte, payload []byte) error {
 // and handing data messages to fn once the connection is ready.
 func (c *conn) read(br *bufio.Reader, fn onMessage) {
 	defer c.closed.Store(true)
-	rd := &wsframe.Reader{R: br, Limit: 16 << 20, OnControl: func(op byte, p []byte) error {
+	rd := &wsframe.Reader{R: br, Limit: 16 << 20, Deflate: proto.OffersDeflate(c.p), OnControl: func(op byte, p []byte) error {
 		if op == wsframe.OpPing {
 			return c.sendControl(wsframe.OpPong, p)
 		}

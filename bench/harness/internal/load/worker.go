@@ -45,6 +45,11 @@ type Done struct {
 	// Polls is how many poll GETs were answered in the measured window
 	// (poll-fanout): deliveries/polls is the batching the server achieved.
 	Polls int64 `json:"polls,omitempty"`
+	// Stamped is how many of the deliveries came stamped with their room's
+	// position (history-fanout: Config.Recover on a room with history).
+	Stamped int64 `json:"stamped,omitempty"`
+	// Reconnect is the reconnect scenario's report.
+	Reconnect *ReconnectReport `json:"reconnect,omitempty"`
 }
 
 // selfCPU is the process's CPU time so far.
@@ -64,6 +69,12 @@ func Run(ctx context.Context, cfg Config, ctl io.Reader, out io.Writer) error {
 	srcs, p, err := cfg.validate()
 	if err != nil {
 		return err
+	}
+	if cfg.Scenario == Reconnect {
+		return runReconnect(ctx, cfg, srcs, ctl, out)
+	}
+	if cfg.Recover {
+		p = proto.PrimusSession{Primus: proto.Primus{Kind: cfg.Server}}
 	}
 	w := &worker{cfg: cfg, p: p, srcs: srcs, life: ctx}
 	if cfg.Scenario == PollFanout {
@@ -126,6 +137,7 @@ type worker struct {
 
 	measuring  atomic.Bool
 	deliveries atomic.Int64
+	stamped    atomic.Int64 // deliveries that came stamped (Config.Recover)
 	polls      atomic.Int64 // answered poll GETs, all sessions
 	lat        hist.Histogram
 	ring       ring
@@ -161,6 +173,11 @@ func (w *worker) deliver(msg []byte) {
 		w.ring.add(seq)
 	})
 	w.deliveries.Add(int64(n))
+	if w.cfg.Recover && n > 0 {
+		if st, ok := proto.ParseStamp(msg); ok && st.HasData {
+			w.stamped.Add(int64(n))
+		}
+	}
 }
 
 // deliverEcho is deliver for the echo scenario: only the answer the
@@ -335,6 +352,7 @@ func (w *worker) run(ctx context.Context) Done {
 	d.Alive = w.alive()
 	d.Sent = sent.Load()
 	d.Deliveries = w.deliveries.Load()
+	d.Stamped = w.stamped.Load()
 	d.Seconds = cfg.Duration.Seconds()
 	d.Stalls = stalls.Load()
 	d.Errors = errs.Load()

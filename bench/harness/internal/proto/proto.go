@@ -43,12 +43,14 @@ func ByName(name string) (Protocol, error) {
 	switch name {
 	case "allspark", "allspark-cli", "primus", "primus-eio", "node-sse":
 		return Primus{Kind: name}, nil
+	case "allspark-deflate":
+		return Primus{Kind: name, Deflate: true}, nil
 	case "socketio", "zishang", "allspark-sio":
 		return SocketIO{Kind: name}, nil
 	case "centrifuge":
 		return Centrifuge{}, nil
-	case "raw":
-		return Raw{}, nil
+	case "raw", "raw-epoll":
+		return Raw{Kind: name}, nil
 	}
 	return nil, fmt.Errorf("proto: unknown server kind %q", name)
 }
@@ -88,7 +90,21 @@ func appendJSONString(dst, s []byte) []byte {
 
 // Primus is the Primus wire protocol (websockets transformer, JSON parser),
 // spoken by Allspark and by a stock Node Primus server.
-type Primus struct{ Kind string }
+type Primus struct {
+	Kind string
+	// Deflate offers permessage-deflate and requires it
+	// (wsframe.DialOptions.Deflate): allspark-deflate.
+	Deflate bool
+}
+
+// OffersDeflate reports whether connections of p offer (and require)
+// permessage-deflate.
+func OffersDeflate(p Protocol) bool {
+	d, ok := p.(interface{ offersDeflate() bool })
+	return ok && d.offersDeflate()
+}
+
+func (p Primus) offersDeflate() bool { return p.Deflate }
 
 var (
 	primusPing = []byte(`"primus::ping::`)
@@ -236,10 +252,16 @@ func (Centrifuge) Heartbeat(msg []byte) []byte {
 	return nil
 }
 
-// Raw is the protocol of the bare limit server: no envelope at all.
-type Raw struct{}
+// Raw is the protocol of the bare limit servers (srv-raw, either engine):
+// no envelope at all. Kind is "raw" (the default) or "raw-epoll".
+type Raw struct{ Kind string }
 
-func (Raw) Name() string                                     { return "raw" }
+func (r Raw) Name() string {
+	if r.Kind == "" {
+		return "raw"
+	}
+	return r.Kind
+}
 func (Raw) Path(rooms []string) string                       { return roomsQuery("/raw", rooms) }
 func (Raw) Hello([]string) [][]byte                          { return nil }
 func (Raw) HelloReplies([]string) int                        { return 0 }

@@ -9,4 +9,8 @@
 // something to send, so frames published back to back leave in one syscall.
 // It answers pings and closes, and nothing else of RFC 6455 that the
 // benchmark does not use.
+//
+// ServeEpoll is the same server with an event-driven read path (epoll,
+// no goroutine and no read buffer per open connection): the limit for an
+// event-driven engine.
 package rawsrv

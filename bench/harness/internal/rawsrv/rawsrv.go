@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/allspark/allspark/bench/harness/internal/wsframe"
 )
@@ -90,20 +91,24 @@ type hub struct {
 func (h *hub) serve(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReaderSize(c, 512)
-	target, err := wsframe.Accept(c, br)
-	if err != nil {
-		return
-	}
 	cl := &client{c: c}
 	var joined []string
-	if u, err := url.ParseRequestURI(target); err == nil {
-		for _, r := range strings.Split(u.Query().Get("rooms"), ",") {
-			if r != "" {
-				joined = append(joined, r)
+	// Join before the 101: a client that has connected is a member, so a
+	// publisher that starts once everyone is connected loses nothing.
+	_, err := wsframe.AcceptThen(c, br, func(target string) {
+		if u, err := url.ParseRequestURI(target); err == nil {
+			for _, r := range strings.Split(u.Query().Get("rooms"), ",") {
+				if r != "" {
+					joined = append(joined, r)
+				}
 			}
 		}
+		h.join(cl, joined)
+	})
+	if err != nil {
+		h.leave(cl, joined)
+		return
 	}
-	h.join(cl, joined)
 	defer h.leave(cl, joined)
 	var buf, out []byte
 	for {
@@ -120,7 +125,7 @@ func (h *hub) serve(c net.Conn) {
 			cl.write(out)
 		case wsframe.OpClose:
 			out = wsframe.AppendFrame(out[:0], wsframe.OpClose, p, nil)
-			cl.write(out)
+			cl.closeWith(out) // now: the deferred Close would race a writer goroutine
 			return
 		case wsframe.OpText, wsframe.OpBinary:
 			if len(p) > 0 && p[0] == 'P' {
@@ -165,4 +170,22 @@ func (h *hub) publish(room string, frame []byte) {
 	for cl := range h.rooms[room] {
 		cl.write(frame)
 	}
+}
+
+// closeWrite bounds the write of a close frame made by a reader.
+const closeWrite = time.Second
+
+// closeWith writes frame (the answer to a close) now, after anything a
+// writer goroutine is sending, and stops further writes; the caller then
+// closes the socket.
+func (cl *client) closeWith(frame []byte) {
+	cl.mu.Lock()
+	if cl.dead {
+		cl.mu.Unlock()
+		return
+	}
+	cl.dead = true
+	cl.mu.Unlock()
+	_ = cl.c.SetWriteDeadline(time.Now().Add(closeWrite))
+	_, _ = cl.c.Write(frame)
 }

@@ -35,7 +35,13 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 
 // Run listens, prints "READY" on stdout, and serves h until SIGINT/SIGTERM,
 // stdin closing, or the lifetime ends.
-func Run(f Flags, h http.Handler) error {
+func Run(f Flags, h http.Handler) error { return RunDrain(f, h, nil) }
+
+// RunDrain is Run with drain called, before the HTTP server shuts down,
+// when the process is asked to stop: a server that ends its connections
+// itself (hijacked WebSockets, which http.Server.Shutdown does not touch)
+// does it there, within the context's 2 s.
+func RunDrain(f Flags, h http.Handler, drain func(context.Context)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, f.Lifetime)
@@ -66,6 +72,9 @@ func Run(f Flags, h http.Handler) error {
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer scancel()
+	if drain != nil {
+		drain(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -6,5 +6,7 @@
 // are driven by exactly the same client code; the raw "limit" server uses it to
 // stay free of any WebSocket framework. It supports what the benchmark sends
 // and receives (text, binary, continuation, ping, pong, close; masked and
-// unmasked) and nothing more: no extensions, no compression.
+// unmasked) and nothing more, except that a client may negotiate
+// permessage-deflate without context takeover and inflate what it receives
+// (DialOptions.Deflate, Reader.Deflate); it never compresses.
 package wsframe

@@ -31,6 +31,10 @@ type Header struct {
 	Fin    bool
 	Op     byte
 	Masked bool
+	// RSV1 is the first reserved bit: "this message is compressed" under
+	// permessage-deflate (RFC 7692). ReadHeader refuses it; a Reader with
+	// Deflate set accepts it on the first frame of a data message.
+	RSV1   bool
 	Mask   [4]byte
 	Length int64
 }
@@ -72,13 +76,18 @@ func maskBytes(p []byte, key [4]byte) {
 }
 
 // ReadHeader reads one frame header from r.
-func ReadHeader(r *bufio.Reader) (Header, error) {
+func ReadHeader(r *bufio.Reader) (Header, error) { return readHeader(r, false) }
+
+// readHeader is ReadHeader; rsv1 allows the compression bit (only on a
+// data frame that starts a message: RFC 7692 §6.1).
+func readHeader(r *bufio.Reader, rsv1 bool) (Header, error) {
 	var h Header
 	var b [8]byte
 	if _, err := io.ReadFull(r, b[:2]); err != nil {
 		return h, err
 	}
-	if b[0]&0x70 != 0 {
+	h.RSV1 = b[0]&0x40 != 0
+	if b[0]&0x30 != 0 || h.RSV1 && (!rsv1 || b[0]&0x0F == OpContinuation || b[0]&0x08 != 0) {
 		return h, fmt.Errorf("%w: reserved bits set (extensions are not negotiated)", ErrProtocol)
 	}
 	h.Fin = b[0]&0x80 != 0
@@ -118,7 +127,11 @@ func ReadHeader(r *bufio.Reader) (Header, error) {
 // only valid until the next call that reuses buf). Payloads larger than limit
 // yield ErrTooLarge.
 func ReadFrame(r *bufio.Reader, buf []byte, limit int64) (Header, []byte, error) {
-	h, err := ReadHeader(r)
+	return readFrame(r, buf, limit, false)
+}
+
+func readFrame(r *bufio.Reader, buf []byte, limit int64, rsv1 bool) (Header, []byte, error) {
+	h, err := readHeader(r, rsv1)
 	if err != nil {
 		return h, nil, err
 	}
@@ -147,9 +160,16 @@ type Reader struct {
 	// OnControl is called for ping, pong and close frames (payload valid only
 	// during the call). Returning an error stops ReadMessage with it.
 	OnControl func(op byte, payload []byte) error
+	// Deflate accepts compressed messages (RSV1 on the first frame), as on
+	// a connection that negotiated permessage-deflate without context
+	// takeover (Dial with DialOptions.Deflate): each is inflated on its own
+	// with a decompressor borrowed from a pool for that message only, so an
+	// idle connection holds no compression state.
+	Deflate bool
 
 	buf []byte
 	msg []byte
+	inf []byte
 }
 
 // ErrClosed is returned by Reader.ReadMessage after a close frame when
@@ -161,9 +181,9 @@ var ErrClosed = errors.New("wsframe: close frame received")
 func (rd *Reader) ReadMessage() (byte, []byte, error) {
 	var op byte
 	rd.msg = rd.msg[:0]
-	fragmented := false
+	fragmented, compressed := false, false
 	for {
-		h, p, err := ReadFrame(rd.R, rd.buf, rd.Limit)
+		h, p, err := readFrame(rd.R, rd.buf, rd.Limit, rd.Deflate && !fragmented)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -185,9 +205,9 @@ func (rd *Reader) ReadMessage() (byte, []byte, error) {
 			if fragmented {
 				return 0, nil, fmt.Errorf("%w: new message inside a fragmented one", ErrProtocol)
 			}
-			op = h.Op
+			op, compressed = h.Op, h.RSV1
 			if h.Fin {
-				return op, p, nil
+				return rd.finish(op, p, compressed)
 			}
 			fragmented = true
 			rd.msg = append(rd.msg, p...)
@@ -200,10 +220,82 @@ func (rd *Reader) ReadMessage() (byte, []byte, error) {
 				return 0, nil, ErrTooLarge
 			}
 			if h.Fin {
-				return op, rd.msg, nil
+				return rd.finish(op, rd.msg, compressed)
 			}
 		default:
 			return 0, nil, fmt.Errorf("%w: opcode %#x", ErrProtocol, h.Op)
 		}
 	}
+}
+
+func (rd *Reader) finish(op byte, p []byte, compressed bool) (byte, []byte, error) {
+	if !compressed {
+		return op, p, nil
+	}
+	out, err := Inflate(rd.inf[:0], p, rd.Limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	rd.inf = out
+	return op, out, nil
+}
+
+// ParseFrame decodes the frame at the start of b, for readers that keep
+// their own bytes instead of a bufio.Reader (the event-driven raw server).
+// It returns n == 0 and no error while b holds less than a whole frame, and
+// otherwise the frame's length in b; the payload is unmasked in place and
+// aliases b. Errors are those of ReadFrame (no extensions are accepted).
+func ParseFrame(b []byte, limit int64) (h Header, payload []byte, n int, err error) {
+	if len(b) < 2 {
+		return h, nil, 0, nil
+	}
+	if b[0]&0x70 != 0 {
+		return h, nil, 0, fmt.Errorf("%w: reserved bits set (extensions are not negotiated)", ErrProtocol)
+	}
+	h.Fin = b[0]&0x80 != 0
+	h.Op = b[0] & 0x0F
+	h.Masked = b[1]&0x80 != 0
+	l := int64(b[1] & 0x7F)
+	pos := 2
+	switch l {
+	case 126:
+		if len(b) < 4 {
+			return h, nil, 0, nil
+		}
+		l = int64(binary.BigEndian.Uint16(b[2:4]))
+		pos = 4
+	case 127:
+		if len(b) < 10 {
+			return h, nil, 0, nil
+		}
+		u := binary.BigEndian.Uint64(b[2:10])
+		if u > 1<<62 {
+			return h, nil, 0, fmt.Errorf("%w: length %d", ErrProtocol, u)
+		}
+		l = int64(u)
+		pos = 10
+	}
+	h.Length = l
+	if h.Op >= OpClose && (!h.Fin || l > 125) {
+		return h, nil, 0, fmt.Errorf("%w: control frame fragmented or longer than 125 bytes", ErrProtocol)
+	}
+	if l > limit {
+		return h, nil, 0, fmt.Errorf("%w: %d > %d", ErrTooLarge, l, limit)
+	}
+	if h.Masked {
+		if len(b) < pos+4 {
+			return h, nil, 0, nil
+		}
+		copy(h.Mask[:], b[pos:pos+4])
+		pos += 4
+	}
+	if int64(len(b)-pos) < l {
+		return h, nil, 0, nil
+	}
+	end := pos + int(l)
+	payload = b[pos:end]
+	if h.Masked {
+		maskBytes(payload, h.Mask)
+	}
+	return h, payload, end, nil
 }

@@ -37,6 +37,13 @@ type DialOptions struct {
 	Local *net.TCPAddr // source address to bind (nil: the kernel picks)
 	// ReadBufferSize sizes the returned bufio.Reader (default 1024).
 	ReadBufferSize int
+	// Deflate offers permessage-deflate (DeflateOffer) and requires the
+	// server to accept it without context takeover on its side: Dial
+	// fails otherwise, since a measurement of compression that silently
+	// ran without it would be wrong. Messages are still sent uncompressed
+	// (RFC 7692 lets either end leave any message uncompressed); read the
+	// server's with a Reader that has Deflate set.
+	Deflate bool
 }
 
 // Dial opens a TCP connection and performs the client side of the opening
@@ -74,7 +81,11 @@ func clientHandshake(c net.Conn, o DialOptions) (*bufio.Reader, error) {
 	}
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + o.Addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if o.Deflate {
+		req += "Sec-WebSocket-Extensions: " + DeflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := c.Write([]byte(req)); err != nil {
 		return nil, err
 	}
@@ -98,16 +109,62 @@ func clientHandshake(c net.Conn, o DialOptions) (*bufio.Reader, error) {
 	if got := hdr.Get("Sec-WebSocket-Accept"); got != AcceptKey(key) {
 		return nil, fmt.Errorf("%w: Sec-WebSocket-Accept %q", ErrHandshake, got)
 	}
-	if ext := hdr.Get("Sec-WebSocket-Extensions"); ext != "" {
-		return nil, fmt.Errorf("%w: server chose extensions %q we did not offer", ErrHandshake, ext)
+	ext := strings.Join(hdr.Values("Sec-WebSocket-Extensions"), ", ")
+	if err := checkExtensions(ext, o.Deflate); err != nil {
+		return nil, err
 	}
 	return br, nil
+}
+
+// checkExtensions vets the server's Sec-WebSocket-Extensions answer: none
+// unless we offered deflate, and then exactly permessage-deflate with
+// server_no_context_takeover (anything else could not be inflated message
+// by message).
+func checkExtensions(ext string, deflate bool) error {
+	if !deflate {
+		if ext != "" {
+			return fmt.Errorf("%w: server chose extensions %q we did not offer", ErrHandshake, ext)
+		}
+		return nil
+	}
+	if ext == "" {
+		return fmt.Errorf("%w: server declined permessage-deflate", ErrHandshake)
+	}
+	params := strings.Split(ext, ";")
+	if strings.Contains(ext, ",") || strings.TrimSpace(params[0]) != "permessage-deflate" {
+		return fmt.Errorf("%w: server chose extensions %q", ErrHandshake, ext)
+	}
+	noTakeover := false
+	for _, p := range params[1:] {
+		name, _, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.TrimSpace(name) {
+		case "server_no_context_takeover":
+			noTakeover = true
+		case "client_no_context_takeover", "client_max_window_bits", "server_max_window_bits":
+			// We send uncompressed messages and inflate with a full
+			// window, so these do not matter to us.
+		default:
+			return fmt.Errorf("%w: unknown permessage-deflate parameter in %q", ErrHandshake, ext)
+		}
+	}
+	if !noTakeover {
+		return fmt.Errorf("%w: server kept its context takeover (%q)", ErrHandshake, ext)
+	}
+	return nil
 }
 
 // Accept reads an upgrade request from c and answers 101. It returns the
 // request target (path and query) and the reader to use for frames. A request
 // that is not a WebSocket upgrade gets 400 and ErrHandshake.
 func Accept(c net.Conn, br *bufio.Reader) (string, error) {
+	return AcceptThen(c, br, nil)
+}
+
+// AcceptThen is Accept with admit called on the request target before the
+// 101 goes out: a server that subscribes the connection there has done so
+// by the time the client sees the handshake succeed, so a message published
+// right after any client's connect reaches it.
+func AcceptThen(c net.Conn, br *bufio.Reader, admit func(target string)) (string, error) {
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		return "", err
@@ -119,6 +176,9 @@ func Accept(c net.Conn, br *bufio.Reader) (string, error) {
 	}
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 		AcceptKey(key) + "\r\n\r\n"
+	if admit != nil {
+		admit(req.RequestURI)
+	}
 	if _, err := c.Write([]byte(resp)); err != nil {
 		return "", err
 	}
