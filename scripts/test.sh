@@ -72,11 +72,17 @@ go test -race -count=3 -run '^TestShutdownUnderConcurrentLoad$' .
 # when a worker is mid-call at the deadline (golang/go#75804, fixed in 1.27);
 # a count has no deadline to race. 20,000 runs take 2-5 s per target here.
 step "fuzzing, 20,000 executions per target"
-for target in "FuzzIncomingMessage ." "FuzzForwardEnvelope ." "FuzzPresenceMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse" "FuzzParse ./internal/emitter" "FuzzFrame ./internal/emitter" "FuzzUnmarshalPublication ." "FuzzNodeMessage ." "FuzzDecode ./broker/internal/envelope"; do
+for target in "FuzzIncomingMessage ." "FuzzForwardEnvelope ." "FuzzPresenceMessage ." "FuzzJSONDecode ./parser" "FuzzMsgPackDecode ./parser" "FuzzParse ./internal/primus" "FuzzParse ./internal/events" "FuzzGateScanner ./internal/transport/websocket" "FuzzFrameReader ./internal/transport/websocket" "FuzzDecodePacket ./internal/eio" "FuzzDecodePayload ./internal/eio" "FuzzServeSend ./internal/eio" "FuzzDecode ./internal/sio" "FuzzConn ./internal/sio" "FuzzFrameEvent ./internal/sio" "FuzzFrameAck ./internal/sio" "FuzzDecode ./internal/sockjs" "FuzzEventRoundTrip ./internal/sse" "FuzzLastEventID ./internal/sse" "FuzzFrame ./internal/sse" "FuzzParse ./internal/emitter" "FuzzFrame ./internal/emitter" "FuzzUnmarshalPublication ." "FuzzNodeMessage ." "FuzzDecode ./broker/internal/envelope" "FuzzParseSince ." "FuzzParseVector ." "FuzzDecodeStamped ./broker/redis" "FuzzHistoryMessage ./broker/nats" "FuzzRecoverEnvelope ./client"; do
   set -- $target
   go test -run '^$' -fuzz "^$1\$" -fuzztime 20000x "$2"
 done
 
+# Every *.test.mjs of test/conformance/ runs here, socketio-recovery.test.mjs
+# included (the stock socket.io-client's connection state recovery, ~35 s; its
+# Redis scenarios use 127.0.0.1:6379 and skip while broker/redis keeps no
+# history). test/e2e/recovery.test.mjs (the demo across node restarts, ~20-40 s)
+# uses the same Redis, under a key prefix of its own run, and starts
+# redis-server there when nothing answers.
 step "Node: conformance with the stock Primus client, the typed JS client, the demo end to end (node --test)"
 node --test --test-reporter=tap test/conformance/ js/test/ test/e2e/
 
