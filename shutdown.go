@@ -191,10 +191,12 @@ func (s *Server) ListenAndServe(addr string) error {
 // Serve serves on ln until Shutdown (which closes ln unless KeepListener).
 // Its http.Server reads request headers for at most 10 s and accepts at most
 // DefaultMaxHeaderBytes (64 KiB) of them (431 past it): a spark keeps its
-// upgrade request's headers as long as it lives. Mount the Server on your own
-// http.Server to choose otherwise.
+// upgrade request's headers as long as it lives. WebSocket upgrades are read
+// off the connection without net/http (Server.Listener). Mount the Server on
+// your own http.Server to choose otherwise.
 func (s *Server) Serve(ln net.Listener) error {
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: DefaultMaxHeaderBytes}
+	ln = s.Listener(ln)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

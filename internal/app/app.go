@@ -189,7 +189,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	a.ready.Store(true)
-	go func() { errc <- hs.Serve(ln) }()
+	// WebSocket upgrades for the real-time server are read off the
+	// connection without net/http (Server.Listener); its routes in the mux
+	// have no wrapper that would miss them.
+	go func() { errc <- hs.Serve(a.srv.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		a.ready.Store(false)

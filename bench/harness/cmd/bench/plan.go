@@ -13,12 +13,15 @@ import (
 // allServers in the order they are measured; raw-epoll is the limit server
 // with its event-driven read path (srv-raw -engine epoll), allspark-deflate
 // srv-allspark with permessage-deflate negotiated (-compression; its
-// clients offer it without context takeover); allspark-cli is cmd/allspark
+// clients offer it without context takeover); allspark-nethttp the poller
+// engine with upgrades through net/http's hijack (-nethttp-upgrade), and
+// allspark-goroutine the engine before issue 17 (gws, a read goroutine per
+// connection, net/http upgrades); allspark-cli is cmd/allspark
 // --echo and takes part in echo only; primus-eio (Primus with the engine.io
 // transformer) takes part in poll-fanout only. The Socket.IO servers
 // (sioServers) follow one another, so a scenario's Socket.IO rounds run back
 // to back.
-var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "raw-epoll", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse", "allspark-deflate"}
+var allServers = []string{"allspark", "allspark-cli", "primus", "centrifuge", "raw", "raw-epoll", "primus-eio", "allspark-sio", "socketio", "zishang", "node-sse", "allspark-deflate", "allspark-nethttp", "allspark-goroutine"}
 
 // sioServers speak Socket.IO v5 at /socket.io/ and are compared with each
 // other (RATIO lines of allspark-sio against the other two): allspark-sio is

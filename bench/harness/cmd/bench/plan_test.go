@@ -116,8 +116,10 @@ func TestSIORatiosCompareSocketIOServersOnly(t *testing.T) {
 func TestCommandsForTheNewKinds(t *testing.T) {
 	b := binaries{dir: "/bin-dir"}
 	for kind, want := range map[string]string{
-		"raw-epoll":        "/bin-dir/srv-raw -addr 127.0.0.1:9 -reuseport -engine epoll",
-		"allspark-deflate": "/bin-dir/srv-allspark -addr 127.0.0.1:9 -reuseport -compression",
+		"raw-epoll":          "/bin-dir/srv-raw -addr 127.0.0.1:9 -reuseport -engine epoll",
+		"allspark-deflate":   "/bin-dir/srv-allspark -addr 127.0.0.1:9 -reuseport -compression",
+		"allspark-nethttp":   "/bin-dir/srv-allspark -addr 127.0.0.1:9 -reuseport -nethttp-upgrade",
+		"allspark-goroutine": "/bin-dir/srv-allspark -addr 127.0.0.1:9 -reuseport -ws-engine goroutine -nethttp-upgrade",
 	} {
 		cmds, err := b.commands(kind, 9, 3, "")
 		if err != nil || len(cmds) != 3 {

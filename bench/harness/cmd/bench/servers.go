@@ -97,8 +97,9 @@ func freePort() (int, error) {
 
 // commands returns the processes that make up server kind on port; extra
 // arguments go to srv-allspark (history, broker) and are refused elsewhere.
-// allspark-deflate is srv-allspark -compression, raw-epoll srv-raw -engine
-// epoll.
+// allspark-deflate is srv-allspark -compression, allspark-nethttp
+// srv-allspark -nethttp-upgrade, allspark-goroutine srv-allspark -ws-engine
+// goroutine -nethttp-upgrade, raw-epoll srv-raw -engine epoll.
 func (b *binaries) commands(kind string, port, procs int, pprof string, extra ...string) ([]*exec.Cmd, error) {
 	if len(extra) > 0 && kind != "allspark" {
 		return nil, fmt.Errorf("server %q takes no extra arguments (%s)", kind, strings.Join(extra, " "))
@@ -130,6 +131,10 @@ func (b *binaries) commands(kind string, port, procs int, pprof string, extra ..
 		return goServer("srv-centrifuge"), nil
 	case "allspark-deflate":
 		return goServer("srv-allspark", "-compression"), nil
+	case "allspark-nethttp":
+		return goServer("srv-allspark", "-nethttp-upgrade"), nil
+	case "allspark-goroutine":
+		return goServer("srv-allspark", "-ws-engine", "goroutine", "-nethttp-upgrade"), nil
 	case "raw":
 		return goServer("srv-raw"), nil
 	case "raw-epoll":

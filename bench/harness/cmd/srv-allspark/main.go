@@ -58,6 +58,8 @@ func main() {
 	flag.DurationVar(&o.historyTTL, "history-ttl", 10*time.Minute, "with -history: how long each message is kept")
 	flag.DurationVar(&o.recoveryTimeout, "recovery-timeout", 0, "Options.Recovery.Timeout: the bound on one restore's store calls (0: the library's default, 5 s)")
 	flag.BoolVar(&o.compression, "compression", false, "negotiate permessage-deflate with clients that offer it (Options.Compression)")
+	flag.StringVar(&o.wsEngine, "ws-engine", "", "Options.WebSocketEngine: poller (the default) or goroutine (gws, a read goroutine per connection)")
+	flag.BoolVar(&o.netHTTPUpgrade, "nethttp-upgrade", false, "upgrade WebSockets through net/http's hijack instead of Server.Listener's direct path")
 	flag.BoolVar(&o.drainReconnect, "shutdown-reconnect", false, "on stop, end every spark with Server.Shutdown(Reconnect: true) (a graceful restart)")
 	flag.Parse()
 	o.broker = *brokerURL
@@ -77,6 +79,10 @@ type runOptions struct {
 	historyTTL     time.Duration
 	drainReconnect bool
 	compression    bool // Options.Compression
+	wsEngine       string
+	// netHTTPUpgrade serves without Server.Listener: every upgrade through
+	// net/http and Hijack.
+	netHTTPUpgrade bool
 	// recoveryTimeout is Options.Recovery.Timeout (0: the default)
 	recoveryTimeout time.Duration
 }
@@ -84,7 +90,7 @@ type runOptions struct {
 // options returns the library options: the broker, and history on every
 // room when asked.
 func (o runOptions) options(broker allspark.Broker) allspark.Options {
-	opts := allspark.Options{Broker: broker, Compression: o.compression, Recovery: allspark.RecoveryOptions{Timeout: o.recoveryTimeout}}
+	opts := allspark.Options{Broker: broker, Compression: o.compression, WebSocketEngine: allspark.WebSocketEngine(o.wsEngine), Recovery: allspark.RecoveryOptions{Timeout: o.recoveryTimeout}}
 	if o.history > 0 {
 		// Warnings (a failed history read or session store call: the
 		// reasons behind recovered: false) go to stderr, which the
@@ -151,7 +157,11 @@ func run(f serve.Flags, o runOptions) error {
 			fmt.Fprintf(os.Stderr, "srv-allspark: Shutdown(Reconnect) of %d sparks took %v (err: %v)\n", n, time.Since(start).Round(time.Millisecond), err)
 		}
 	}
-	return serve.RunDrain(f, srv, drain)
+	wrap := srv.Listener
+	if o.netHTTPUpgrade {
+		wrap = nil
+	}
+	return serve.RunWrapped(f, srv, drain, wrap)
 }
 
 // socketIO installs the Socket.IO side of the contract: events, which only

@@ -41,7 +41,7 @@ type Protocol interface {
 // ByName returns the protocol for a server kind.
 func ByName(name string) (Protocol, error) {
 	switch name {
-	case "allspark", "allspark-cli", "primus", "primus-eio", "node-sse":
+	case "allspark", "allspark-cli", "allspark-goroutine", "allspark-nethttp", "primus", "primus-eio", "node-sse":
 		return Primus{Kind: name}, nil
 	case "allspark-deflate":
 		return Primus{Kind: name, Deflate: true}, nil

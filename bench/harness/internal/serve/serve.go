@@ -42,6 +42,12 @@ func Run(f Flags, h http.Handler) error { return RunDrain(f, h, nil) }
 // itself (hijacked WebSockets, which http.Server.Shutdown does not touch)
 // does it there, within the context's 2 s.
 func RunDrain(f Flags, h http.Handler, drain func(context.Context)) error {
+	return RunWrapped(f, h, drain, nil)
+}
+
+// RunWrapped is RunDrain serving through wrap(listener) when wrap is set
+// (allspark's Server.Listener, which reads WebSocket upgrades itself).
+func RunWrapped(f Flags, h http.Handler, drain func(context.Context), wrap func(net.Listener) net.Listener) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, f.Lifetime)
@@ -62,6 +68,9 @@ func RunDrain(f Flags, h http.Handler, drain func(context.Context)) error {
 		go func() { _ = http.Serve(pl, http.DefaultServeMux) }()
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Println("READY")
