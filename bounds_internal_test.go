@@ -256,6 +256,7 @@ func TestSparkRequestIsTrimmed(t *testing.T) {
 	r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate")
 	r.Header.Set("Cookie", "session=1")
 	r.Form = map[string][]string{"big": {"form"}}
+	r.Pattern = "/primus/{tenant}" // as http.ServeMux leaves it
 	r.SetPathValue("tenant", "t1")
 	type ctxKey struct{}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "v"))
@@ -280,6 +281,48 @@ func TestSparkRequestIsTrimmed(t *testing.T) {
 		t.Errorf("exposed fields lost: %+v", got)
 	}
 	endFake(t, srv, sp)
+}
+
+// A request without TLS or pattern wildcards is kept packed and built on
+// the first Request call, with the spark's context: alive until the spark
+// ends, carrying the request context's values.
+func TestSparkRequestBuiltFromPacked(t *testing.T) {
+	srv, err := New(Options{PingInterval: NoPing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := http.NewRequest(http.MethodGet, "http://example.com/primus/x?a=1&b=%20#frag", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	r.RequestURI = "/primus/x?a=1&b=%20"
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header.Set("Cookie", "session=1")
+	type ctxKey struct{}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "v"))
+	sp := srv.attach(&fakeConn{}, r)
+	if sp.req != nil {
+		t.Fatal("the request was kept as a copy")
+	}
+	if q := sp.Query(); q.Get("a") != "1" || q.Get("b") != " " || sp.req != nil {
+		t.Fatalf("Query %v (req built: %v)", q, sp.req != nil)
+	}
+	got := sp.Request()
+	if got.Method != "GET" || got.URL.String() != r.URL.String() || got.RequestURI != r.RequestURI || got.Host != "example.com" ||
+		got.RemoteAddr != "127.0.0.1:1" || got.ProtoMajor != 1 || got.ProtoMinor != 1 || got.Body != http.NoBody {
+		t.Fatalf("built request %+v", got)
+	}
+	if got.Header.Get("Cookie") != "session=1" || got.Header.Get("Host") != "example.com" {
+		t.Fatalf("headers %v", got.Header)
+	}
+	if got.Context().Value(ctxKey{}) != "v" || got.Context().Err() != nil {
+		t.Fatal("the request's context lost its values or is done while the spark lives")
+	}
+	if sp.Request() != got {
+		t.Fatal("a second call built another request")
+	}
+	endFake(t, srv, sp)
+	if got.Context().Err() == nil {
+		t.Fatal("the request's context outlived the spark")
+	}
 }
 
 // recvWithin receives from ch, failing the test after 5 s.

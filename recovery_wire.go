@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/allspark/allspark/internal/transport"
 	"github.com/allspark/allspark/parser"
@@ -38,6 +39,12 @@ const stampSlot = 4
 // envelopeResumeRequest reads the session request of a Primus-framed
 // connection, nil when it asks for none.
 func envelopeResumeRequest(r *http.Request) *resumeRequest {
+	// Most connects resume nothing: a query that cannot name either
+	// parameter (no escapes to hide one) is not parsed, which would leave
+	// a map behind on every connect.
+	if raw := r.URL.RawQuery; !strings.Contains(raw, querySession) && !strings.Contains(raw, queryRecover) && !strings.Contains(raw, "%") {
+		return nil
+	}
 	q := r.URL.Query()
 	token := q.Get(querySession)
 	if token == "" && q.Get(queryRecover) != "1" {

@@ -1,18 +1,31 @@
 package allspark
 
 import (
+	"context"
 	"encoding/binary"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
-// retainRequest returns the copy of the upgrade request a spark keeps for its
-// lifetime: what Spark.Request documents, without what only an HTTP request
-// with a body needs (body, parsed forms, trailers), and its headers packed
-// into one string (packHeader) instead of the map net/http parsed: the copy
-// has a nil Header until Spark.request unpacks it. Every header stays, as
-// Primus's spark.headers has them.
-func retainRequest(r *http.Request) (*http.Request, string) {
+// retainRequest returns what a spark keeps of its upgrade request for its
+// lifetime: the request line, Host, RemoteAddr and every header packed into
+// one string (packRequest), from which Spark.Request builds the request on
+// its first call. Only a request whose copy would carry what the packed form
+// cannot — TLS state, or path values of a ServeMux pattern with wildcards —
+// is kept as a trimmed copy (keepRequest), with a nil Header until
+// Spark.request unpacks it. Every header stays, as Primus's spark.headers
+// has them.
+func retainRequest(r *http.Request) (kept *http.Request, packed string) {
+	if r.TLS != nil || strings.Contains(r.Pattern, "{") {
+		return keepRequest(r), packRequest(r)
+	}
+	return nil, packRequest(r)
+}
+
+// keepRequest is the trimmed copy: without what only an HTTP request with
+// a body needs (body, parsed forms, trailers) and without its Header.
+func keepRequest(r *http.Request) *http.Request {
 	c := new(http.Request)
 	*c = *r // keeps the unexported context and path values
 	c.Header = nil
@@ -23,7 +36,84 @@ func retainRequest(r *http.Request) (*http.Request, string) {
 	c.Form, c.PostForm, c.MultipartForm = nil, nil, nil
 	c.Trailer = nil
 	c.Response = nil
-	return c, packHeader(r.Header)
+	return c
+}
+
+// packedRequest is what packRequest keeps besides the headers.
+type packedRequest struct {
+	method, url, requestURI, proto, host, remoteAddr string
+	header                                           string // packHeader's form
+}
+
+// packRequest encodes r's request line, Host, RemoteAddr and headers in one
+// string: six length-prefixed strings (the RequestURI empty when it is the
+// URL's text, as it is for every request a server read), then packHeader's
+// form of the headers.
+func packRequest(r *http.Request) string {
+	u := r.URL.String()
+	uri := r.RequestURI
+	if uri == u {
+		uri = ""
+	}
+	fields := [...]string{r.Method, u, uri, r.Proto, r.Host, r.RemoteAddr}
+	n := headerPackedLen(r.Header)
+	for _, f := range fields {
+		n += uvarintLen(len(f)) + len(f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		writePacked(&b, f)
+	}
+	writeHeader(&b, r.Header)
+	return b.String()
+}
+
+// unpackRequest splits packRequest's output.
+func unpackRequest(p string) packedRequest {
+	var f [6]string
+	for i := range f {
+		p, f[i] = nextPacked(p)
+	}
+	pr := packedRequest{method: f[0], url: f[1], requestURI: f[2], proto: f[3], host: f[4], remoteAddr: f[5], header: p}
+	if pr.requestURI == "" {
+		pr.requestURI = pr.url
+	}
+	return pr
+}
+
+// rawQuery is the query string of the packed request's URL.
+func (pr packedRequest) rawQuery() string {
+	u := pr.url
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[i+1:]
+	}
+	return ""
+}
+
+// build makes the request Spark.Request returns, with ctx as its context.
+func (pr packedRequest) build(ctx context.Context) *http.Request {
+	u, err := url.Parse(pr.url)
+	if err != nil { // packed from a parsed URL's text: not expected
+		u = &url.URL{Path: pr.url}
+	}
+	major, minor, _ := http.ParseHTTPVersion(pr.proto)
+	r := &http.Request{
+		Method:     pr.method,
+		URL:        u,
+		Proto:      pr.proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     unpackHeader(pr.header),
+		Body:       http.NoBody,
+		Host:       pr.host,
+		RemoteAddr: pr.remoteAddr,
+		RequestURI: pr.requestURI,
+	}
+	return r.WithContext(ctx)
 }
 
 // packHeader encodes h in one string: for each key, its length, the key,
@@ -31,24 +121,53 @@ func retainRequest(r *http.Request) (*http.Request, string) {
 // allocation holds every key and value, where net/http's map has a string
 // per value, a slice per key and the map's buckets.
 func packHeader(h http.Header) string {
+	// Exactly the bytes needed: the Builder's buffer becomes the string, so
+	// packing leaves no garbage behind (a connect storm's garbage is what
+	// grows the heap past its live size).
+	var b strings.Builder
+	b.Grow(headerPackedLen(h))
+	writeHeader(&b, h)
+	return b.String()
+}
+
+// headerPackedLen is the length of packHeader(h).
+func headerPackedLen(h http.Header) int {
 	n := 0
 	for k, vs := range h {
-		n += len(k) + 2*binary.MaxVarintLen16
+		n += uvarintLen(len(k)) + len(k) + uvarintLen(len(vs))
 		for _, v := range vs {
-			n += len(v) + binary.MaxVarintLen16
+			n += uvarintLen(len(v)) + len(v)
 		}
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// writeHeader writes packHeader's form of h to b.
+func writeHeader(b *strings.Builder, h http.Header) {
+	var tmp [binary.MaxVarintLen64]byte
 	for k, vs := range h {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(vs)))
+		writePacked(b, k)
+		b.Write(binary.AppendUvarint(tmp[:0], uint64(len(vs))))
 		for _, v := range vs {
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
+			writePacked(b, v)
 		}
 	}
-	return strings.Clone(string(b)) // exact size: b has slack
+}
+
+// writePacked writes s with its uvarint length in front.
+func writePacked(b *strings.Builder, s string) {
+	var tmp [binary.MaxVarintLen64]byte
+	b.Write(binary.AppendUvarint(tmp[:0], uint64(len(s))))
+	b.WriteString(s)
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 // unpackHeader rebuilds the map packHeader encoded, never nil. Keys and

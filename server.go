@@ -344,11 +344,11 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 		r.Header.Set("Host", r.Host)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	req, header := retainRequest(r)
+	req, head := retainRequest(r)
 	sp := &Spark{
 		server: s,
 		req:    req,
-		header: header,
+		head:   head,
 		remote: s.trusted.clientAddr(r),
 		ctx:    ctx,
 		cancel: cancel,

@@ -31,10 +31,12 @@ import (
 type Spark struct {
 	server *Server
 	id     string
-	req    *http.Request
-	// header is req's Header packed into one string (packHeader) until
-	// request unpacks it; req.Header is nil until then.
-	header string
+	// req is the request Request returns: nil until its first call, or a
+	// kept copy (retainRequest) whose Header is nil until then.
+	req *http.Request
+	// head is the upgrade request packed into one string (packRequest):
+	// what req is built from, and Query's source.
+	head string
 	// query is req's parsed query string, parsed on the first Query call
 	// (under mu; a sync.Once would cost the 8 bytes that keep Spark in its
 	// size class): most applications never ask, and the parsed map cost
@@ -152,6 +154,8 @@ func (s *Spark) Query() url.Values {
 	if s.query == nil {
 		if s.req != nil && s.req.URL != nil {
 			s.query = s.req.URL.Query()
+		} else {
+			s.query, _ = url.ParseQuery(unpackRequest(s.head).rawQuery())
 		}
 		if s.query == nil { // never nil, as url.URL.Query
 			s.query = url.Values{}
@@ -167,25 +171,33 @@ func (s *Spark) Query() url.Values {
 func (s *Spark) Headers() http.Header { return s.request().Header }
 
 // Request is the HTTP request that opened the connection, as middleware left
-// it, trimmed for a long life: it keeps the method, URL, protocol, Host,
-// RemoteAddr, RequestURI, TLS state, headers and context (values, path
-// values), but not the body (http.NoBody), GetBody, Form, PostForm,
-// MultipartForm, Trailer or Response. Every header stays, the WebSocket
-// handshake's included, as Primus's spark.headers has them. It is shared: do
-// not modify it.
+// it, trimmed for a long life: it has the method, URL, protocol, Host,
+// RemoteAddr, RequestURI and headers, and Spark.Context as its context (the
+// request context's values; cancelled when the spark ends); not the body
+// (http.NoBody), GetBody, Form, PostForm, MultipartForm, Trailer or
+// Response. TLS state and the path values of a ServeMux pattern with
+// wildcards are kept too (such a request is kept as a trimmed copy, with the
+// request context); path values set by SetPathValue on a request that
+// matched no such pattern are not. Every header stays, the WebSocket
+// handshake's included, as Primus's spark.headers has them. It is built on
+// the first call and shared: do not modify it.
 func (s *Spark) Request() *http.Request { return s.request() }
 
-// request is the retained request with its Header map, which is unpacked
-// from s.header on first use: the map net/http parsed costs ~1.3 KB with a
-// browser's headers, the packed copy ~0.5 KB, and most applications never
-// look (docs/benchmarks.md, "Per-spark memory").
+// request builds or completes the retained request on first use: a parsed
+// request with a browser's headers costs ~1.8 KB for as long as the spark
+// lives, the packed form ~0.6 KB, and most applications never look
+// (docs/benchmarks.md, "Per-spark memory").
 func (s *Spark) request() *http.Request {
 	s.mu.Lock()
-	if s.req.Header == nil {
-		s.req.Header = unpackHeader(s.header)
-		s.header = ""
+	defer s.mu.Unlock()
+	switch {
+	case s.req == nil:
+		s.req = unpackRequest(s.head).build(s.ctx)
+		s.head = ""
+	case s.req.Header == nil:
+		s.req.Header = unpackHeader(unpackRequest(s.head).header)
+		s.head = ""
 	}
-	s.mu.Unlock()
 	return s.req
 }
 

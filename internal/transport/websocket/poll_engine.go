@@ -74,7 +74,12 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 		b, _ := brw.Reader.Peek(n)
 		c.pre = append([]byte(nil), b...)
 	}
-	if _, err := c.w.Write(handshakeResponse(r.Header.Get("Sec-WebSocket-Key"), deflate)); err != nil {
+	hb := handshakeBufs.Get().(*[]byte)
+	resp := appendHandshakeResponse((*hb)[:0], r.Header.Get("Sec-WebSocket-Key"), deflate)
+	_, err = c.w.Write(resp) // written synchronously: the buffer is free after
+	*hb = resp[:0]
+	handshakeBufs.Put(hb)
+	if err != nil {
 		sock.Close()
 		return fmt.Errorf("websocket: writing the handshake response: %w", err)
 	}
@@ -88,10 +93,14 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 	return nil
 }
 
-// handshakeResponse is the 101 answer to a request with key.
-func handshakeResponse(key string, deflate bool) []byte {
-	sum := sha1.Sum([]byte(key + handshakeGUID))
-	b := make([]byte, 0, 192)
+// handshakeBufs pools the 101 answers' buffers: a connect storm leaves no
+// garbage of them.
+var handshakeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// appendHandshakeResponse appends the 101 answer to a request with key.
+func appendHandshakeResponse(b []byte, key string, deflate bool) []byte {
+	var in [64]byte // a valid key is 24 bytes: key and GUID fit on the stack
+	sum := sha1.Sum(append(append(in[:0], key...), handshakeGUID...))
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = base64.StdEncoding.AppendEncode(b, sum[:])
 	if deflate {
