@@ -232,7 +232,7 @@ func (sp *Spark) JoinFrom(ctx context.Context, room string, pos Position) (bool,
 		return false, "", ErrInvalidRoom
 	}
 	srv := sp.server
-	key := roomKey(sp.nsKey, room)
+	key := roomKey(sp.ns.key(), room)
 	if _, ok := srv.historyPolicyKey(key); !ok || srv.historyBroker() == nil {
 		return false, "", ErrNoHistory
 	}

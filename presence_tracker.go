@@ -149,7 +149,7 @@ func (p *presence) joined(sp *Spark, room string) {
 	if !p.opts.tracks(sp.Namespace(), room) {
 		return
 	}
-	key := roomKey(sp.nsKey, room)
+	key := roomKey(sp.ns.key(), room)
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -168,7 +168,7 @@ func (p *presence) left(sp *Spark, room string) {
 	if !p.opts.tracks(sp.Namespace(), room) {
 		return
 	}
-	key := roomKey(sp.nsKey, room)
+	key := roomKey(sp.ns.key(), room)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

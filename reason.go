@@ -70,7 +70,8 @@ func reasonOf(err error) string {
 // reason. Registered on an ended spark it is not called.
 func (s *Spark) OnDisconnecting(fn func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, fn)
+	h := s.handlersLocked()
+	h.onDisconnecting = append(h.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -88,8 +89,10 @@ func (s *Server) OnAny(fn func(ev *Event)) { s.anyHandlers.add(fn) }
 // are still joined.
 func (s *Spark) runDisconnecting(reason string) {
 	s.mu.Lock()
-	own := s.onDisconnecting
-	s.onDisconnecting = nil
+	var own []func(string)
+	if h := s.handlers; h != nil {
+		own, h.onDisconnecting = h.onDisconnecting, nil
+	}
 	s.mu.Unlock()
 	for _, fn := range own {
 		fn(reason)

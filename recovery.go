@@ -62,7 +62,7 @@ func (s *Server) resumeRequestFor(sp *Spark, r *http.Request) *resumeRequest {
 	if !s.sessions.enabled() {
 		return nil
 	}
-	switch sp.proto {
+	switch sp.Protocol() {
 	case "primus":
 		return envelopeResumeRequest(r)
 	case "socket.io":
@@ -105,7 +105,7 @@ func (s *Server) beginRestore(sp *Spark, req *resumeRequest) string {
 		pr.reason = RecoveryUnavailable
 		return ""
 	}
-	if rec.NS != sp.nsKey {
+	if rec.NS != sp.ns.key() {
 		pr.reason = RecoveryExpired
 		return ""
 	}

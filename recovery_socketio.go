@@ -30,7 +30,7 @@ func (s *Server) socketIOResumeRequest(sp *Spark) *resumeRequest {
 		return nil
 	}
 	req := &resumeRequest{wire: wireSocketIO}
-	auth, _ := sp.auth.(map[string]any)
+	auth, _ := sp.Auth().(map[string]any)
 	if pid, _ := auth["pid"].(string); pid != "" {
 		req.token = pid
 		if off, _ := auth["offset"].(string); off != "" {

@@ -146,12 +146,12 @@ func (s *Spark) Leave(rooms ...string) error {
 
 // roomKeys maps room names to registry keys for the spark's namespace.
 func (s *Spark) roomKeys(rooms []string) []string {
-	if s.nsKey == "" {
+	if s.ns.key() == "" {
 		return rooms
 	}
 	keys := make([]string, len(rooms))
 	for i, r := range rooms {
-		keys[i] = roomKey(s.nsKey, r)
+		keys[i] = roomKey(s.ns.key(), r)
 	}
 	return keys
 }
@@ -222,7 +222,7 @@ func (s *Spark) Rooms() []string {
 func (s *Spark) InRoom(room string) bool {
 	reg := &s.server.rooms
 	reg.mu.RLock()
-	_, in := s.rooms[roomKey(s.nsKey, room)]
+	_, in := s.rooms[roomKey(s.ns.key(), room)]
 	reg.mu.RUnlock()
 	return in
 }

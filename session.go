@@ -218,7 +218,7 @@ func (s *Server) touchSession(sp *Spark) {
 // record builds sp's session record.
 func (sp *Spark) sessionRecord(live bool) *sessionRecord {
 	srv := sp.server
-	rec := &sessionRecord{ID: sp.id, NS: sp.nsKey, Node: srv.nodeID, Live: live}
+	rec := &sessionRecord{ID: sp.id, NS: sp.ns.key(), Node: srv.nodeID, Live: live}
 	rec.Rooms = sp.roomKeysNow()
 	sp.sess.mu.Lock()
 	rec.Secret = sp.sess.secret

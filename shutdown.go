@@ -169,12 +169,16 @@ func (s *Server) Close() error {
 // cutAll aborts every connection still alive, registered or already ended
 // but still flushing.
 func (s *Server) cutAll() {
-	s.live.Range(func(k, _ any) bool {
-		sp := k.(*Spark)
+	s.liveMu.Lock()
+	all := make([]*Spark, 0, len(s.live))
+	for sp := range s.live {
+		all = append(all, sp)
+	}
+	s.liveMu.Unlock()
+	for _, sp := range all { // outside liveMu: an Abort ends sparks, which leave live
 		sp.queue.drop()
 		_ = sp.conn.Abort()
-		return true
-	})
+	}
 }
 
 // ListenAndServe listens on addr and serves the server (only its pathname;

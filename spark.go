@@ -73,13 +73,10 @@ type Spark struct {
 	// (see inboundLimits).
 	ackCount atomic.Int32
 	// ns is the spark's namespace (the main one for every Primus spark);
-	// nsKey its key in targets and room keys ("" for the main one).
-	ns    *Namespace
-	nsKey string
-	// proto names the wire's protocol ("primus", "socket.io", ...).
-	proto string
-	// auth is a Socket.IO socket's CONNECT auth payload.
-	auth    any
+	// ns.key() is its key in targets and room keys ("" for the main one).
+	// The wire's protocol name and a Socket.IO CONNECT's auth are asked of
+	// conn (Protocol, Auth), not kept: every idle spark would pay for them.
+	ns      *Namespace
 	nextAck atomic.Uint64 // last request id used by EmitWithAck
 	// writerFn is runWriter bound once at connect, so starting a writer for
 	// a broadcast does not allocate a closure per receiver.
@@ -119,17 +116,48 @@ type Spark struct {
 	// pendingSpace is closed (and cleared) when the reader, waiting for room
 	// in pending, may look again: hooks took a batch or finished, or an
 	// EmitWithAck started (so the bound overflows instead of blocking).
-	pendingSpace    chan struct{}
-	onData          []func(data any)
-	onEnd           []func()
-	onError         []func(err error)
-	onDisconnecting []func(reason string)
+	pendingSpace chan struct{}
+	// handlers are the spark's own OnData, OnEnd, OnError and
+	// OnDisconnecting handlers: nil until one is registered, so a spark
+	// without any carries one pointer instead of four slices.
+	handlers *sparkHandlers
 	// reason says why the spark ended (DisconnectReason); the first cause
 	// recorded wins.
 	reason  string
 	values  map[any]any
 	acks    map[uint64]chan ackResult // EmitWithAck requests waiting for a reply
 	writers int                       // writer goroutines running (one at a time, but a new one may start before the old one has reported)
+}
+
+// sparkHandlers are a spark's own handlers (Spark.handlers), guarded by
+// Spark.mu.
+type sparkHandlers struct {
+	onData          []func(data any)
+	onEnd           []func()
+	onError         []func(err error)
+	onDisconnecting []func(reason string)
+}
+
+// handlersLocked returns s.handlers, allocating it; s.mu is held.
+func (s *Spark) handlersLocked() *sparkHandlers {
+	if s.handlers == nil {
+		s.handlers = new(sparkHandlers)
+	}
+	return s.handlers
+}
+
+func (h *sparkHandlers) dataHandlers() []func(any) {
+	if h == nil {
+		return nil
+	}
+	return h.onData
+}
+
+func (h *sparkHandlers) errorHandlers() []func(error) {
+	if h == nil {
+		return nil
+	}
+	return h.onError
 }
 
 // pendingData is a message that arrived while OnConnection hooks ran: the
@@ -234,7 +262,8 @@ func (s *Spark) Get(key any) (any, bool) {
 // Named-event envelopes (docs/events.md) go to event handlers, not here.
 func (s *Spark) OnData(fn func(data any)) {
 	s.mu.Lock()
-	s.onData = append(s.onData, fn)
+	h := s.handlersLocked()
+	h.onData = append(h.onData, fn)
 	s.mu.Unlock()
 }
 
@@ -247,7 +276,8 @@ func (s *Spark) OnEnd(fn func()) {
 		fn()
 		return
 	}
-	s.onEnd = append(s.onEnd, fn)
+	h := s.handlersLocked()
+	h.onEnd = append(h.onEnd, fn)
 	s.mu.Unlock()
 }
 
@@ -256,7 +286,8 @@ func (s *Spark) OnEnd(fn func()) {
 // (ErrTooLarge), a failed OnConnection hook. Without handlers they are logged.
 func (s *Spark) OnError(fn func(err error)) {
 	s.mu.Lock()
-	s.onError = append(s.onError, fn)
+	h := s.handlersLocked()
+	h.onError = append(h.onError, fn)
 	s.mu.Unlock()
 }
 
@@ -406,8 +437,10 @@ func (s *Spark) finish() {
 		return
 	}
 	s.state.Store(int32(Closed))
-	handlers := s.onEnd
-	s.onEnd = nil
+	var handlers []func()
+	if h := s.handlers; h != nil {
+		handlers, h.onEnd = h.onEnd, nil
+	}
 	s.pending, s.pendingBytes = nil, 0
 	s.failAcksLocked()
 	if s.reason == "" {
@@ -447,7 +480,7 @@ func (s *Spark) finish() {
 // emitError hands err to the spark's error handlers, or logs it.
 func (s *Spark) emitError(err error) {
 	s.mu.Lock()
-	handlers := s.onError
+	handlers := s.handlers.errorHandlers()
 	s.mu.Unlock()
 	if len(handlers) == 0 {
 		s.server.opts.Logger.Warn("spark error", "spark", s.id, "err", err)
@@ -544,7 +577,7 @@ func (s *Spark) deliver(p Packet, size int) {
 		s.mu.Unlock()
 		return
 	}
-	handlers := s.onData
+	handlers := s.handlers.dataHandlers()
 	s.mu.Unlock()
 	s.dispatch(p.Data, size, handlers)
 }
@@ -603,7 +636,7 @@ func (s *Spark) flushPending() {
 			}
 			return
 		}
-		handlers := s.onData
+		handlers := s.handlers.dataHandlers()
 		s.mu.Unlock()
 		for i, p := range batch {
 			if s.ReadyState() == Closed {
@@ -670,7 +703,9 @@ func (s *Spark) maybeRelease() {
 	}
 	s.mu.Unlock()
 	if done {
-		s.server.live.Delete(s)
+		s.server.liveMu.Lock()
+		delete(s.server.live, s)
+		s.server.liveMu.Unlock()
 		s.server.active.done()
 	}
 }
@@ -681,8 +716,21 @@ func (s *Spark) Namespace() string { return s.ns.name }
 
 // Protocol names the spark's wire protocol: "primus" (WebSocket, Engine.IO
 // and other Primus-framed wires) or "socket.io".
-func (s *Spark) Protocol() string { return s.proto }
+func (s *Spark) Protocol() string {
+	if _, ok := s.conn.(namespacedSession); ok {
+		return "socket.io"
+	}
+	if fr, ok := s.conn.(transport.Framer); ok && fr.Protocol() != nil && fr.Protocol().Name != "" {
+		return fr.Protocol().Name
+	}
+	return "primus"
+}
 
 // Auth is a Socket.IO socket's CONNECT auth payload (the client's "auth"
 // option, decoded JSON); nil for other sparks.
-func (s *Spark) Auth() any { return s.auth }
+func (s *Spark) Auth() any {
+	if nc, ok := s.conn.(namespacedSession); ok {
+		return nc.Auth()
+	}
+	return nil
+}

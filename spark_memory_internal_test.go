@@ -82,6 +82,7 @@ func TestIdleSparkMemory(t *testing.T) {
 	waitSparks(t, srv, 1)
 
 	base := liveHeap()
+	baseRSS := selfRSS()
 	child := exec.Command(os.Args[0], "-test.run=^TestIdleSparkMemoryClient$")
 	child.Env = append(os.Environ(),
 		"ALLSPARK_SPARKMEM_CLIENT="+hs.Listener.Addr().String(),
@@ -100,6 +101,7 @@ func TestIdleSparkMemory(t *testing.T) {
 	}()
 	waitSparks(t, srv, n+1)
 	time.Sleep(500 * time.Millisecond) // let the handshakes' goroutines settle
+	rss := selfRSS()                   // before liveHeap's GCs: what the connects left resident
 	after := liveHeap()
 	per := float64(int64(after.HeapAlloc)-int64(base.HeapAlloc)) / float64(n)
 	// Allocated per connect, live or not: garbage sets how far the heap
@@ -110,6 +112,12 @@ func TestIdleSparkMemory(t *testing.T) {
 		int64(after.HeapObjects)-int64(base.HeapObjects),
 		float64(int64(after.HeapObjects)-int64(base.HeapObjects))/float64(n),
 		alloc, alloc-per, runtime.NumGoroutine())
+	if rss > 0 && baseRSS > 0 {
+		per := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(n) }
+		t.Logf("RSS %d -> %d KB: %.2f KB per spark; per spark: HeapInuse %+.0f B, GC metadata %+.0f B, other runtime %+.0f B, stacks %+.0f B, spans %+.0f B",
+			baseRSS, rss, float64(rss-baseRSS)/float64(n), per(after.HeapInuse, base.HeapInuse), per(after.GCSys, base.GCSys),
+			per(after.OtherSys, base.OtherSys), per(after.StackInuse, base.StackInuse), per(after.MSpanInuse, base.MSpanInuse))
+	}
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
@@ -176,6 +184,21 @@ func waitSparks(t *testing.T, srv *Server, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// selfRSS is this process's resident set in KB, 0 where /proc is missing.
+func selfRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 func liveHeap() runtime.MemStats {

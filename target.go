@@ -200,7 +200,7 @@ func (t Target) each(fn func(*Spark)) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		for _, sp := range s.sparks {
-			if !sp.ending.Load() && sp.nsKey == t.ns && !except.has(sp.id) {
+			if !sp.ending.Load() && sp.ns.key() == t.ns && !except.has(sp.id) {
 				fn(sp)
 			}
 		}
