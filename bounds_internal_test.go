@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -291,9 +292,11 @@ func TestSparkRequestBuiltFromPacked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := http.NewRequest(http.MethodGet, "http://example.com/primus/x?a=1&b=%20#frag", nil)
-	r.RemoteAddr = "127.0.0.1:1"
+	// As a server reads it: URL parsed from the RequestURI.
+	r, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)
 	r.RequestURI = "/primus/x?a=1&b=%20"
+	r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	r.RemoteAddr = "127.0.0.1:1"
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.Header.Set("Cookie", "session=1")
 	type ctxKey struct{}
@@ -323,6 +326,18 @@ func TestSparkRequestBuiltFromPacked(t *testing.T) {
 	if got.Context().Err() == nil {
 		t.Fatal("the request's context outlived the spark")
 	}
+
+	// A request no server read (no RequestURI) keeps its URL whole.
+	r2, _ := http.NewRequest(http.MethodGet, "http://example.com/p?q=1#frag", nil)
+	r2.RemoteAddr = "127.0.0.1:2"
+	sp2 := srv.attach(&fakeConn{}, r2)
+	if q := sp2.Query(); q.Get("q") != "1" {
+		t.Fatalf("Query %v", q)
+	}
+	if got := sp2.Request(); got.URL.String() != r2.URL.String() || got.RequestURI != "" {
+		t.Fatalf("URL %s RequestURI %q, want %s and none", got.URL, got.RequestURI, r2.URL)
+	}
+	endFake(t, srv, sp2)
 }
 
 // recvWithin receives from ch, failing the test after 5 s.

@@ -26,8 +26,10 @@ import (
 // What changes for those requests: they reach s.ServeHTTP directly, so a
 // handler you put in front of the Server in your mux (an auth wrapper, a
 // logger) does not see them — put such logic in Server middleware (Use) or
-// Server.Authorize instead; their context has http.LocalAddrContextKey but
-// not http.ServerContextKey and is not cancelled by a client that leaves; a
+// Server.Authorize instead; their context is context.Background (no
+// http.ServerContextKey nor http.LocalAddrContextKey: setting them would
+// copy the request, and a spark keeps its context for its lifetime) and is
+// not cancelled by a client that leaves; a
 // refusal (401, 400, 426...) is sent with "Connection: close". Every other
 // connection — other paths or methods, TLS, a head over 4 KiB or not whole
 // within 10 s, anything net/http would parse differently — is served by the

@@ -39,6 +39,10 @@ func keepRequest(r *http.Request) *http.Request {
 	return c
 }
 
+// noRequestURI in the RequestURI slot marks a request that had none (not
+// read by a server): its URL text is URL.String(), parsed with url.Parse.
+const noRequestURI = "\x00"
+
 // packedRequest is what packRequest keeps besides the headers.
 type packedRequest struct {
 	method, url, requestURI, proto, host, remoteAddr string
@@ -46,14 +50,16 @@ type packedRequest struct {
 }
 
 // packRequest encodes r's request line, Host, RemoteAddr and headers in one
-// string: six length-prefixed strings (the RequestURI empty when it is the
-// URL's text, as it is for every request a server read), then packHeader's
-// form of the headers.
+// string: six length-prefixed strings (method, URL text, RequestURI when
+// it differs from the URL text, protocol, Host, RemoteAddr), then
+// packHeader's form of the headers.
 func packRequest(r *http.Request) string {
-	u := r.URL.String()
-	uri := r.RequestURI
-	if uri == u {
-		uri = ""
+	// A request a server read has its RequestURI, the URL's text as sent:
+	// kept as both (building the URL's text again would leave a string of
+	// garbage per connect). A request built otherwise has none.
+	u, uri := r.RequestURI, ""
+	if u == "" {
+		u, uri = r.URL.String(), noRequestURI
 	}
 	fields := [...]string{r.Method, u, uri, r.Proto, r.Host, r.RemoteAddr}
 	n := headerPackedLen(r.Header)
@@ -76,16 +82,20 @@ func unpackRequest(p string) packedRequest {
 		p, f[i] = nextPacked(p)
 	}
 	pr := packedRequest{method: f[0], url: f[1], requestURI: f[2], proto: f[3], host: f[4], remoteAddr: f[5], header: p}
-	if pr.requestURI == "" {
+	switch pr.requestURI {
+	case "":
 		pr.requestURI = pr.url
+	case noRequestURI:
+		pr.requestURI = ""
 	}
 	return pr
 }
 
-// rawQuery is the query string of the packed request's URL.
+// rawQuery is the query string of the packed request's URL. A request
+// target has no fragment (url.ParseRequestURI keeps a '#' in the query).
 func (pr packedRequest) rawQuery() string {
 	u := pr.url
-	if i := strings.IndexByte(u, '#'); i >= 0 {
+	if i := strings.IndexByte(u, '#'); i >= 0 && pr.requestURI == "" {
 		u = u[:i]
 	}
 	if i := strings.IndexByte(u, '?'); i >= 0 {
@@ -96,8 +106,12 @@ func (pr packedRequest) rawQuery() string {
 
 // build makes the request Spark.Request returns, with ctx as its context.
 func (pr packedRequest) build(ctx context.Context) *http.Request {
-	u, err := url.Parse(pr.url)
-	if err != nil { // packed from a parsed URL's text: not expected
+	parse := url.ParseRequestURI // as net/http read it
+	if pr.requestURI == "" {
+		parse = url.Parse // URL.String()'s text
+	}
+	u, err := parse(pr.url)
+	if err != nil { // a URL that was parsed once: not expected
 		u = &url.URL{Path: pr.url}
 	}
 	major, minor, _ := http.ParseHTTPVersion(pr.proto)

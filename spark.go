@@ -23,11 +23,12 @@ import (
 // a blocking handler delays that spark's reads, no one else's. Write, End and
 // the accessors are safe from any goroutine.
 //
-// Field order keeps the struct free of padding (bools and 4-byte atomics
-// side by side): one Spark per connection, and past 632 B (640 with the
-// allocator's 8-byte header for objects over 512 B) it takes the 704-byte
-// size class (docs/benchmarks.md, "Per-spark memory"; TestSparkSize
-// guards it).
+// Field order keeps the struct almost free of padding (bools and 4-byte
+// atomics side by side), and what few sparks use (per-spark handlers, data
+// that arrives during hooks) sits behind pointers allocated on first use:
+// one Spark per connection, kept within the 480-byte size class (objects
+// over 512 B also carry an 8-byte allocation header; docs/benchmarks.md,
+// "Per-spark memory"; TestSparkSize guards it).
 type Spark struct {
 	server *Server
 	id     string
@@ -109,14 +110,9 @@ type Spark struct {
 	// then, so Shutdown cannot return while another goroutine (a user's End,
 	// the heartbeat) is still unregistering the spark or running its hooks.
 	finished bool
-	released bool          // the server's tracker slot has been released
-	pending  []pendingData // data that arrived while hooks ran
-	// pendingBytes is the payload size of pending, for its byte bound.
-	pendingBytes int
-	// pendingSpace is closed (and cleared) when the reader, waiting for room
-	// in pending, may look again: hooks took a batch or finished, or an
-	// EmitWithAck started (so the bound overflows instead of blocking).
-	pendingSpace chan struct{}
+	released bool // the server's tracker slot has been released
+	// inbox holds data that arrived while hooks ran: nil until some does.
+	inbox *hookInbox
 	// handlers are the spark's own OnData, OnEnd, OnError and
 	// OnDisconnecting handlers: nil until one is registered, so a spark
 	// without any carries one pointer instead of four slices.
@@ -158,6 +154,25 @@ func (h *sparkHandlers) errorHandlers() []func(error) {
 		return nil
 	}
 	return h.onError
+}
+
+// hookInbox is the data that arrived while OnConnection hooks ran, with
+// its byte total for the bound, and the channel a reader waiting for room
+// waits on (closed and cleared when it may look again: hooks took a batch
+// or finished, or an EmitWithAck started, so the bound overflows instead
+// of blocking). Guarded by Spark.mu.
+type hookInbox struct {
+	pending []pendingData
+	bytes   int
+	space   chan struct{}
+}
+
+// inboxLocked returns s.inbox, allocating it; s.mu is held.
+func (s *Spark) inboxLocked() *hookInbox {
+	if s.inbox == nil {
+		s.inbox = new(hookInbox)
+	}
+	return s.inbox
 }
 
 // pendingData is a message that arrived while OnConnection hooks ran: the
@@ -441,7 +456,7 @@ func (s *Spark) finish() {
 	if h := s.handlers; h != nil {
 		handlers, h.onEnd = h.onEnd, nil
 	}
-	s.pending, s.pendingBytes = nil, 0
+	s.inbox = nil
 	s.failAcksLocked()
 	if s.reason == "" {
 		s.reason = ReasonTransportClose
@@ -553,12 +568,13 @@ func (s *Spark) receive(p Packet, size int) {
 func (s *Spark) deliver(p Packet, size int) {
 	s.mu.Lock()
 	for !s.hooksDone {
-		switch admitInbound(len(s.pending), s.pendingBytes, s.ackCount.Load() > 0) {
+		in := s.inboxLocked()
+		switch admitInbound(len(in.pending), in.bytes, s.ackCount.Load() > 0) {
 		case admitWait:
-			if s.pendingSpace == nil {
-				s.pendingSpace = make(chan struct{})
+			if in.space == nil {
+				in.space = make(chan struct{})
 			}
-			wait := s.pendingSpace
+			wait := in.space
 			s.mu.Unlock()
 			select {
 			case <-wait:
@@ -572,8 +588,8 @@ func (s *Spark) deliver(p Packet, size int) {
 			s.overflow()
 			return
 		}
-		s.pending = append(s.pending, pendingData{data: p.Data, size: size})
-		s.pendingBytes += size
+		in.pending = append(in.pending, pendingData{data: p.Data, size: size})
+		in.bytes += size
 		s.mu.Unlock()
 		return
 	}
@@ -585,9 +601,9 @@ func (s *Spark) deliver(p Packet, size int) {
 // wakePendingLocked lets a reader waiting for room in pending look again.
 // Called with s.mu held.
 func (s *Spark) wakePendingLocked() {
-	if s.pendingSpace != nil {
-		close(s.pendingSpace)
-		s.pendingSpace = nil
+	if in := s.inbox; in != nil && in.space != nil {
+		close(in.space)
+		in.space = nil
 	}
 }
 
@@ -623,8 +639,10 @@ func (s *Spark) dispatch(data any, size int, handlers []func(any)) {
 func (s *Spark) flushPending() {
 	for {
 		s.mu.Lock()
-		batch := s.pending
-		s.pending, s.pendingBytes = nil, 0
+		var batch []pendingData
+		if in := s.inbox; in != nil {
+			batch, in.pending, in.bytes = in.pending, nil, 0
+		}
 		s.wakePendingLocked()
 		if len(batch) == 0 {
 			s.hooksDone = true

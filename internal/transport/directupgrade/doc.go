@@ -18,9 +18,11 @@
 // arrive within HeadTimeout, TLS, a parse error) is served by net/http
 // exactly as before.
 //
-// A handler served directly sees a request whose context carries
-// http.LocalAddrContextKey (not http.ServerContextKey: there is no
-// http.Server) and is not cancelled when the client goes away; a response it
+// A handler served directly sees a request whose context is
+// context.Background: no http.ServerContextKey (there is no http.Server)
+// nor http.LocalAddrContextKey (setting a context copies the request, and
+// a spark keeps its request context for its lifetime), and it is not
+// cancelled when the client goes away; a response it
 // writes instead of hijacking is sent with "Connection: close" and the
 // connection is closed after it.
 package directupgrade

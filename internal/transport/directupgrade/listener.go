@@ -2,7 +2,6 @@ package directupgrade
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -183,8 +182,10 @@ func (l *Listener) read(c net.Conn) (*response, *http.Request) {
 		l.giveRead(c, buf[:n], bp)
 		return nil, nil
 	}
+	// The context stays context.Background: setting one (for
+	// http.LocalAddrContextKey) copies the request, and a spark keeps its
+	// request context's values for its lifetime.
 	r.RemoteAddr = c.RemoteAddr().String()
-	r = r.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()))
 	w := &response{conn: c}
 	if n > end {
 		w.after = append([]byte(nil), buf[end:n]...)

@@ -110,6 +110,21 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, 16)), nil
 }
 
+// HijackRaw is Hijack without the bufio wrappers: the connection and the
+// bytes the client sent behind its head (owned by the caller).
+func (w *response) HijackRaw() (net.Conn, []byte, error) {
+	if w.hijacked {
+		return nil, nil, ErrHijacked
+	}
+	if w.wroteHeader {
+		return nil, nil, errors.New("directupgrade: Hijack after the response was started")
+	}
+	w.hijacked = true
+	after := w.after
+	w.after = nil
+	return w.conn, after, nil
+}
+
 // finish ends a response the handler did not hijack: it is flushed (an
 // empty 200 when the handler wrote nothing, as net/http) and the
 // connection closed. It reports whether the connection is still the

@@ -75,7 +75,7 @@ func (e *gwsEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func(
 	if err := checkHandshake(w, r); err != nil {
 		return err
 	}
-	sock, brw, err := http.NewResponseController(w).Hijack()
+	sock, pre, err := hijack(w)
 	if err != nil {
 		http.Error(w, "this connection cannot be upgraded", http.StatusInternalServerError)
 		return fmt.Errorf("websocket: hijack: %w", err)
@@ -84,12 +84,7 @@ func (e *gwsEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func(
 	// ReadTimeout, WriteTimeout); from here on the gate owns them.
 	_ = sock.SetDeadline(time.Time{})
 	g := newGate(sock, e.gate)
-	if n := brw.Reader.Buffered(); n > 0 {
-		// A client may send frames right behind its request; they sit in
-		// the HTTP server's buffer, which is dropped here.
-		b, _ := brw.Reader.Peek(n)
-		g.pre = append([]byte(nil), b...)
-	}
+	g.pre = pre
 	c, err := e.up.UpgradeFromConn(g, bufio.NewReaderSize(g, e.readBuffer), r)
 	if err != nil {
 		return err // gws has closed the socket

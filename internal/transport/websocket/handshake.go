@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -63,4 +64,30 @@ func hasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// rawHijacker is a ResponseWriter that hands over its connection without
+// bufio wrappers, with the bytes the client sent behind its request
+// (directupgrade's): a connect then leaves none of them behind.
+type rawHijacker interface {
+	HijackRaw() (net.Conn, []byte, error)
+}
+
+// hijack takes the connection from w, with a private copy of the bytes
+// the client sent behind its request (frames may follow the request at
+// once; they sit in the HTTP server's buffer, which is dropped here).
+func hijack(w http.ResponseWriter) (net.Conn, []byte, error) {
+	if rh, ok := w.(rawHijacker); ok {
+		return rh.HijackRaw()
+	}
+	sock, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var pre []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		pre = append([]byte(nil), b...)
+	}
+	return sock, pre, nil
 }

@@ -61,7 +61,7 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 		return err
 	}
 	deflate := e.cfg.Compression && acceptsDeflate(r)
-	sock, brw, err := http.NewResponseController(w).Hijack()
+	sock, pre, err := hijack(w)
 	if err != nil {
 		http.Error(w, "this connection cannot be upgraded", http.StatusInternalServerError)
 		return fmt.Errorf("websocket: hijack: %w", err)
@@ -70,10 +70,7 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 	c := &pollConn{eng: e, fd: -1}
 	c.w = writer{conn: sock, cfg: e.shared}
 	c.fr.maxPayload, c.fr.deflate = e.shared.maxPayload, deflate
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		c.pre = append([]byte(nil), b...)
-	}
+	c.pre = pre
 	hb := handshakeBufs.Get().(*[]byte)
 	resp := appendHandshakeResponse((*hb)[:0], r.Header.Get("Sec-WebSocket-Key"), deflate)
 	_, err = c.w.Write(resp) // written synchronously: the buffer is free after
