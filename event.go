@@ -346,7 +346,7 @@ func (s *Spark) fail(id uint64, body events.ErrorBody) {
 // runHandler calls a handler and sends its answer.
 func (s *Spark) runHandler(in *inboundEvent) {
 	ev := &in.ev
-	result, err := callHandler(s.ctx, in.h, ev)
+	result, err := callHandler(s.Context(), in.h, ev)
 	if err != nil {
 		var ee *EventError
 		body := events.ErrorBody{Code: CodeHandlerError, Message: err.Error(), Event: ev.Name}

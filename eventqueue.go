@@ -102,7 +102,7 @@ func (q *eventQueue) put(s *Spark, in inboundEvent, onlyIfBusy bool) bool {
 			q.mu.Unlock()
 			select {
 			case <-wait:
-			case <-s.ctx.Done():
+			case <-s.Context().Done():
 				return true
 			}
 			continue

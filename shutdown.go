@@ -170,8 +170,8 @@ func (s *Server) Close() error {
 // but still flushing.
 func (s *Server) cutAll() {
 	s.liveMu.Lock()
-	all := make([]*Spark, 0, len(s.live))
-	for sp := range s.live {
+	var all []*Spark
+	for sp := s.live; sp != nil; sp = sp.liveNext {
 		all = append(all, sp)
 	}
 	s.liveMu.Unlock()

@@ -48,14 +48,16 @@ type Spark struct {
 	// emitterOK below).
 	emitter atomic.Bool
 	remote  netip.AddrPort
-	ctx     context.Context
-	cancel  context.CancelFunc
-	conn    transport.Session
-	queue   sendQueue
-	alive   atomic.Bool // a pong arrived since the last ping
-	state   atomic.Int32
-	ending  atomic.Bool // End has started; later Ends are no-ops
-	removed atomic.Bool // unregistered (or never registered): remove is a no-op
+	// ctxValues and ctxState are Context (sparkContext): the request
+	// context's values, and the cancellation state once asked for.
+	ctxValues context.Context
+	ctxState  atomic.Pointer[ctxState]
+	conn      transport.Session
+	queue     sendQueue
+	alive     atomic.Bool // a pong arrived since the last ping
+	state     atomic.Int32
+	ending    atomic.Bool // End has started; later Ends are no-ops
+	removed   atomic.Bool // unregistered (or never registered): remove is a no-op
 	// dupID: attach found the id in use and did not register the spark.
 	// Kept apart from removed, which the read loop also sets when the
 	// client leaves before started runs.
@@ -111,6 +113,9 @@ type Spark struct {
 	// the heartbeat) is still unregistering the spark or running its hooks.
 	finished bool
 	released bool // the server's tracker slot has been released
+	// liveNext and livePrev link the server's live list (Server.live),
+	// guarded by Server.liveMu.
+	liveNext, livePrev *Spark
 	// inbox holds data that arrived while hooks ran: nil until some does.
 	inbox *hookInbox
 	// handlers are the spark's own OnData, OnEnd, OnError and
@@ -235,7 +240,7 @@ func (s *Spark) request() *http.Request {
 	defer s.mu.Unlock()
 	switch {
 	case s.req == nil:
-		s.req = unpackRequest(s.head).build(s.ctx)
+		s.req = unpackRequest(s.head).build(s.Context())
 		s.head = ""
 	case s.req.Header == nil:
 		s.req.Header = unpackHeader(unpackRequest(s.head).header)
@@ -253,7 +258,7 @@ func (s *Spark) ReadyState() ReadyState { return ReadyState(s.state.Load()) }
 
 // Context carries the request context's values and is cancelled when the
 // spark ends.
-func (s *Spark) Context() context.Context { return s.ctx }
+func (s *Spark) Context() context.Context { return (*sparkContext)(s) }
 
 // Set stores a value for the application on this spark.
 func (s *Spark) Set(key, value any) {
@@ -470,7 +475,7 @@ func (s *Spark) finish() {
 
 	s.runDisconnecting(reason)
 
-	s.cancel()
+	(*sparkContext)(s).cancel()
 	if s.reframes || emitting {
 		s.server.reframing.Add(-1)
 	}
@@ -578,7 +583,7 @@ func (s *Spark) deliver(p Packet, size int) {
 			s.mu.Unlock()
 			select {
 			case <-wait:
-			case <-s.ctx.Done():
+			case <-s.Context().Done():
 				return // ended: nothing will read the queue again
 			}
 			s.mu.Lock()
@@ -721,9 +726,7 @@ func (s *Spark) maybeRelease() {
 	}
 	s.mu.Unlock()
 	if done {
-		s.server.liveMu.Lock()
-		delete(s.server.live, s)
-		s.server.liveMu.Unlock()
+		s.server.removeLive(s)
 		s.server.active.done()
 	}
 }
