@@ -71,11 +71,10 @@ type frameReader struct {
 	// none), whether it is compressed, its bytes so far and their count.
 	msgOp   byte
 	msgComp bool
+	closed  bool // a Close frame was read: nothing after it is looked at
 	msgLen  uint64
 	msg     []byte
 	ctl     []byte // a control frame's payload that spans reads
-
-	closed bool // a Close frame was read: nothing after it is looked at
 }
 
 // feed decodes b, which the reader may modify (payloads are unmasked in

@@ -55,7 +55,7 @@ type pollConn struct {
 	h     Handler
 	w     writer
 	fr    frameReader
-	pre   []byte // bytes the client sent behind its request, not yet decoded
+	pre   *[]byte // bytes the client sent behind its request, not yet decoded (rare: a pointer)
 	fd    int
 	state atomic.Uint32
 	done  atomic.Bool // OnClose was called (or is being)
@@ -78,7 +78,7 @@ func (c *pollConn) start(sock net.Conn) {
 		return
 	}
 	c.p.add(c.fd, c)
-	if len(c.pre) > 0 {
+	if c.pre != nil {
 		go c.drain() // busy already: the drain is the reader
 		return
 	}
@@ -169,10 +169,10 @@ func (c *pollConn) readLoop() {
 
 // decodePre decodes the bytes that came behind the upgrade request.
 func (c *pollConn) decodePre() bool {
-	if len(c.pre) == 0 {
+	if c.pre == nil {
 		return true
 	}
-	pre := c.pre
+	pre := *c.pre
 	c.pre = nil
 	return c.decode(pre)
 }

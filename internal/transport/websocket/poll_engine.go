@@ -70,7 +70,9 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 	c := &pollConn{eng: e, fd: -1}
 	c.w = writer{conn: sock, cfg: e.shared}
 	c.fr.maxPayload, c.fr.deflate = e.shared.maxPayload, deflate
-	c.pre = pre
+	if len(pre) > 0 {
+		c.pre = &pre
+	}
 	hb := handshakeBufs.Get().(*[]byte)
 	resp := appendHandshakeResponse((*hb)[:0], r.Header.Get("Sec-WebSocket-Key"), deflate)
 	_, err = c.w.Write(resp) // written synchronously: the buffer is free after
