@@ -38,12 +38,6 @@ type Spark struct {
 	// head is the upgrade request packed into one string (packRequest):
 	// what req is built from, and Query's source.
 	head string
-	// query is req's parsed query string, parsed on the first Query call
-	// (under mu; a sync.Once would cost the 8 bytes that keep Spark in its
-	// size class): most applications never ask, and the parsed map cost
-	// ~400 B of every idle spark's heap (docs/benchmarks.md, "Per-spark
-	// memory").
-	query url.Values
 	// emitter: the client speaks the primus-emitter dialect now (see
 	// emitterOK below).
 	emitter atomic.Bool
@@ -194,22 +188,25 @@ func (s *Spark) Server() *Server { return s.server }
 // ID is the spark's unique id.
 func (s *Spark) ID() string { return s.id }
 
-// Query is the parsed query string of the connection request. It is
-// parsed once, on the first call, and shared: do not modify it.
+// Query is the parsed query string of the connection request, parsed from
+// the kept request on each call: an idle spark holds no parsed map (most
+// applications read a parameter or two once, at connect; docs/benchmarks.md,
+// "Per-spark memory"). Keep the result if you read it often. The map is the
+// caller's.
 func (s *Spark) Query() url.Values {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.query == nil {
-		if s.req != nil && s.req.URL != nil {
-			s.query = s.req.URL.Query()
-		} else {
-			s.query, _ = url.ParseQuery(unpackRequest(s.head).rawQuery())
-		}
-		if s.query == nil { // never nil, as url.URL.Query
-			s.query = url.Values{}
-		}
+	raw := ""
+	if s.req != nil && s.req.URL != nil {
+		raw = s.req.URL.RawQuery
+	} else {
+		raw = unpackRequest(s.head).rawQuery()
 	}
-	return s.query
+	s.mu.Unlock()
+	q, _ := url.ParseQuery(raw)
+	if q == nil { // never nil, as url.URL.Query
+		q = url.Values{}
+	}
+	return q
 }
 
 // Headers are the request headers of the connection request, including
