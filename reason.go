@@ -70,8 +70,8 @@ func reasonOf(err error) string {
 // reason. Registered on an ended spark it is not called.
 func (s *Spark) OnDisconnecting(fn func(reason string)) {
 	s.mu.Lock()
-	h := s.handlersLocked()
-	h.onDisconnecting = append(h.onDisconnecting, fn)
+	m := s.moreLocked()
+	m.onDisconnecting = append(m.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -90,8 +90,8 @@ func (s *Server) OnAny(fn func(ev *Event)) { s.anyHandlers.add(fn) }
 func (s *Spark) runDisconnecting(reason string) {
 	s.mu.Lock()
 	var own []func(string)
-	if h := s.handlers; h != nil {
-		own, h.onDisconnecting = h.onDisconnecting, nil
+	if m := s.handlers.moreHandlers(); m != nil {
+		own, m.onDisconnecting = m.onDisconnecting, nil
 	}
 	s.mu.Unlock()
 	for _, fn := range own {

@@ -125,9 +125,15 @@ type Spark struct {
 }
 
 // sparkHandlers are a spark's own handlers (Spark.handlers), guarded by
-// Spark.mu.
+// Spark.mu. OnData is what most applications register per spark; the rest
+// sit behind another pointer, so a spark with only data handlers pays for
+// one slice (a 32-byte object) instead of four.
 type sparkHandlers struct {
-	onData          []func(data any)
+	onData []func(data any)
+	more   *moreHandlers
+}
+
+type moreHandlers struct {
 	onEnd           []func()
 	onError         []func(err error)
 	onDisconnecting []func(reason string)
@@ -141,6 +147,24 @@ func (s *Spark) handlersLocked() *sparkHandlers {
 	return s.handlers
 }
 
+// moreLocked returns the handlers beyond OnData, allocating them; s.mu is
+// held.
+func (s *Spark) moreLocked() *moreHandlers {
+	h := s.handlersLocked()
+	if h.more == nil {
+		h.more = new(moreHandlers)
+	}
+	return h.more
+}
+
+// moreHandlers returns the handlers beyond OnData, or nil.
+func (h *sparkHandlers) moreHandlers() *moreHandlers {
+	if h == nil {
+		return nil
+	}
+	return h.more
+}
+
 func (h *sparkHandlers) dataHandlers() []func(any) {
 	if h == nil {
 		return nil
@@ -149,10 +173,10 @@ func (h *sparkHandlers) dataHandlers() []func(any) {
 }
 
 func (h *sparkHandlers) errorHandlers() []func(error) {
-	if h == nil {
-		return nil
+	if m := h.moreHandlers(); m != nil {
+		return m.onError
 	}
-	return h.onError
+	return nil
 }
 
 // hookInbox is the data that arrived while OnConnection hooks ran, with
@@ -293,8 +317,8 @@ func (s *Spark) OnEnd(fn func()) {
 		fn()
 		return
 	}
-	h := s.handlersLocked()
-	h.onEnd = append(h.onEnd, fn)
+	m := s.moreLocked()
+	m.onEnd = append(m.onEnd, fn)
 	s.mu.Unlock()
 }
 
@@ -303,8 +327,8 @@ func (s *Spark) OnEnd(fn func()) {
 // (ErrTooLarge), a failed OnConnection hook. Without handlers they are logged.
 func (s *Spark) OnError(fn func(err error)) {
 	s.mu.Lock()
-	h := s.handlersLocked()
-	h.onError = append(h.onError, fn)
+	m := s.moreLocked()
+	m.onError = append(m.onError, fn)
 	s.mu.Unlock()
 }
 
@@ -455,8 +479,8 @@ func (s *Spark) finish() {
 	}
 	s.state.Store(int32(Closed))
 	var handlers []func()
-	if h := s.handlers; h != nil {
-		handlers, h.onEnd = h.onEnd, nil
+	if m := s.handlers.moreHandlers(); m != nil {
+		handlers, m.onEnd = m.onEnd, nil
 	}
 	s.inbox = nil
 	s.failAcksLocked()
