@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,8 @@ import (
 //
 // The server reads upgrades itself (Server.Listener, as Serve does); with
 // ALLSPARK_SPARKMEM_NETHTTP set they go through net/http's hijack instead.
+// With ALLSPARK_SPARKMEM_TRANSPORT=polling the sparks are Engine.IO
+// long-polling sessions, each holding a poll.
 //
 // Without ALLSPARK_SPARKMEM it is skipped: it opens thousands of sockets.
 
@@ -146,10 +149,41 @@ func TestIdleSparkMemoryClient(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
+	dial := sparkMemDial
+	if os.Getenv("ALLSPARK_SPARKMEM_TRANSPORT") == "polling" {
+		dial = sparkMemPoll
+	}
 	for range n {
-		conns = append(conns, sparkMemDial(t, addr))
+		conns = append(conns, dial(t, addr))
 	}
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until EOF
+}
+
+// sparkMemPoll opens one Engine.IO long-polling spark (the Primus engine.io
+// transformer's first transport) the way a browser does: the handshake
+// GET, then a poll the server holds until it has something to send (the
+// next ping, 25 s later). Each on a connection of its own, as a browser
+// holds a held poll.
+func sparkMemPoll(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET /primus/?EIO=4&transport=polling&t=P1a2b3c HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\n%s\r\n", addr, addr, sparkMemHeaders)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_, open, ok := strings.Cut(string(body), `"sid":"`)
+	sid, _, _ := strings.Cut(open, `"`)
+	if resp.StatusCode != http.StatusOK || !ok || sid == "" {
+		t.Fatalf("polling handshake: %d %q", resp.StatusCode, body)
+	}
+	fmt.Fprintf(conn, "GET /primus/?EIO=4&transport=polling&t=P1a2b3d&sid=%s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\n%s\r\n", sid, addr, addr, sparkMemHeaders)
+	return conn
 }
 
 // sparkMemDial opens one Primus WebSocket spark the way a browser does and
