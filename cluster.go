@@ -274,9 +274,17 @@ func (c *cluster) stop() {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	if c.lister == nil {
-		c.send("", &nodeMessage{kind: msgBye})
-	}
+	// The heartbeat loop ends before the goodbye goes out: a heartbeat
+	// sent after it would make the others count this node again (until
+	// NodeTTL), which TestClusterGoodbye caught in CI.
 	c.cancel()
 	c.wg.Wait()
+	if c.lister == nil {
+		// Not c.send: its context is c.ctx, cancelled above.
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+		defer cancel()
+		if err := c.srv.broker.Send(ctx, c.srv.nodeID, "", (&nodeMessage{kind: msgBye}).marshal()); err != nil {
+			c.srv.opts.Logger.Debug("cluster goodbye failed", "err", err)
+		}
+	}
 }
