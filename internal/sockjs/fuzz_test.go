@@ -42,7 +42,11 @@ func FuzzDecode(f *testing.F) {
 			}
 			valid := json.Valid(in)
 			var arr []any
-			isArray := valid && unmarshal(in, &arr) == nil
+			// JSON null unmarshals into a nil slice without error, but it is
+			// no array: a body of null is "Payload expected." in sockjs-node
+			// (!d), as the decoder answers, and a frame of null is one null
+			// message (found by the fuzzer in CI).
+			isArray := valid && unmarshal(in, &arr) == nil && arr != nil
 			switch {
 			case frame && len(in) == 0:
 				if err != nil || len(got) != 0 {
