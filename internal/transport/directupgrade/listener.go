@@ -1,9 +1,9 @@
 package directupgrade
 
 import (
-	"bytes"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -82,20 +82,18 @@ func New(ln net.Listener, o Options) *Listener {
 
 // IsUpgrade reports whether r is a GET asking to upgrade to WebSocket.
 func IsUpgrade(r *http.Request) bool {
-	if r.Method != http.MethodGet || !equalFold(r.Header.Get("Upgrade"), "websocket") {
+	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return false
 	}
 	for _, v := range r.Header.Values("Connection") {
-		for _, t := range bytes.Split([]byte(v), []byte(",")) {
-			if equalFold(string(bytes.TrimSpace(t)), "upgrade") {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
 				return true
 			}
 		}
 	}
 	return false
 }
-
-func equalFold(a, b string) bool { return len(a) == len(b) && bytes.EqualFold([]byte(a), []byte(b)) }
 
 // pump accepts connections and starts a head reader for each; an accept
 // error goes to Accept, which hands it to the http.Server (whose backoff on
