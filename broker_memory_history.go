@@ -56,7 +56,7 @@ func (h *memoryHistory) stream(room string, pol HistoryPolicy) *memoryStream {
 		}
 		st := h.streams[room]
 		if st == nil {
-			st = &memoryStream{epoch: newEpoch(), touched: h.now(), metaTTL: pol.MetaTTL}
+			st = &memoryStream{epoch: NewEpoch(), touched: h.now(), metaTTL: pol.MetaTTL}
 			h.streams[room] = st
 		}
 		h.mu.Unlock()
@@ -69,7 +69,7 @@ func (h *memoryHistory) stream(room string, pol HistoryPolicy) *memoryStream {
 		if now.Sub(st.touched) > st.metaTTL {
 			// The position outlived its meta TTL: the stream is gone, as
 			// an expired Redis meta key would be.
-			st.epoch, st.top, st.entries = newEpoch(), 0, nil
+			st.epoch, st.top, st.entries = NewEpoch(), 0, nil
 		}
 		st.touched, st.metaTTL = now, pol.MetaTTL
 		st.expire(now, pol)

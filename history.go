@@ -111,9 +111,10 @@ var (
 // ids and offsets.
 const epochAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newEpoch returns a fresh random epoch of 8 letters and digits (47 bits):
-// a stream recreated gets one its clients cannot have seen.
-func newEpoch() string {
+// NewEpoch returns a fresh random epoch of 8 letters and digits (47 bits):
+// a stream recreated gets one its clients cannot have seen. HistoryBroker
+// implementations use it for every stream they start or find lost.
+func NewEpoch() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	for i := range b {

@@ -254,14 +254,7 @@ func (sp *Spark) JoinFrom(ctx context.Context, room string, pos Position) (bool,
 			sp.sess.mu.Unlock()
 		}
 	}
-	keep := func(f *frame) bool {
-		if f.Stamp == nil {
-			return true
-		}
-		top, ok := tops[f.Stamp.Room]
-		return !ok || f.Stamp.Offset > top
-	}
-	if sp.queue.resume(prefix, keep) {
+	if sp.queue.resume(prefix, tops) {
 		sp.startWriter()
 	}
 	return recovered, reason, err

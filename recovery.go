@@ -251,14 +251,7 @@ func (s *Server) finishRestore(sp *Spark) {
 			prefix = append(prefix, s.unrecoveredEvent(ss.reason))
 		}
 	}
-	keep := func(f *frame) bool {
-		if f.Stamp == nil {
-			return true
-		}
-		top, ok := tops[f.Stamp.Room]
-		return !ok || f.Stamp.Offset > top
-	}
-	if sp.queue.resume(prefix, keep) {
+	if sp.queue.resume(prefix, tops) {
 		sp.startWriter()
 	}
 	if s.sessions.durable {

@@ -81,11 +81,11 @@ func (q *sendQueue) pause() {
 }
 
 // resume puts prefix in front of what was queued while paused, drops the
-// queued frames keep rejects (live messages the replay already holds), and
-// reports whether the caller must start the writer. prefix is not bounded
-// by the queue size: the replay it carries is bounded by
-// RecoveryOptions.MaxReplay.
-func (q *sendQueue) resume(prefix []frame, keep func(*frame) bool) (start bool) {
+// queued frames the replay already holds (stamped at or below tops[room],
+// the position the replay read up to), and reports whether the caller must
+// start the writer. prefix is not bounded by the queue size: the replay it
+// carries is bounded by RecoveryOptions.MaxReplay.
+func (q *sendQueue) resume(prefix []frame, tops map[string]uint64) (start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.paused {
@@ -95,11 +95,11 @@ func (q *sendQueue) resume(prefix []frame, keep func(*frame) bool) (start bool) 
 	if q.abort {
 		return false
 	}
-	if len(prefix) > 0 || keep != nil {
+	if len(prefix) > 0 || len(tops) > 0 {
 		out := make([]frame, 0, len(prefix)+len(q.frames))
 		out = append(out, prefix...)
 		for i := range q.frames {
-			if keep == nil || keep(&q.frames[i]) {
+			if !replayed(&q.frames[i], tops) {
 				out = append(out, q.frames[i])
 			}
 		}
@@ -112,6 +112,16 @@ func (q *sendQueue) resume(prefix []frame, keep func(*frame) bool) (start bool) 
 		}
 	}
 	return false
+}
+
+// replayed reports whether f is a live message a replay that read up to
+// tops already delivered.
+func replayed(f *frame, tops map[string]uint64) bool {
+	if f.Stamp == nil {
+		return false
+	}
+	top, ok := tops[f.Stamp.Room]
+	return ok && f.Stamp.Offset <= top
 }
 
 // pushIfIdle queues f only when the queue is empty and no writer is busy

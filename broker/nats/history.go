@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -72,7 +71,7 @@ type roomState struct {
 // written, expired, purged, its stream recreated).
 func (st roomState) next() allspark.Position {
 	if st.pos.Epoch == "" {
-		return allspark.Position{Offset: 1, Epoch: newEpoch()}
+		return allspark.Position{Offset: 1, Epoch: allspark.NewEpoch()}
 	}
 	return allspark.Position{Offset: st.pos.Offset + 1, Epoch: st.pos.Epoch}
 }
@@ -409,7 +408,7 @@ func (h *HistoryBroker) History(ctx context.Context, room string, q allspark.His
 		}
 		// No position: record a fresh epoch at offset 0, unless another
 		// node writes first (then read again).
-		mark := allspark.Position{Offset: 0, Epoch: newEpoch()}
+		mark := allspark.Position{Offset: 0, Epoch: allspark.NewEpoch()}
 		seq, err := s.append(ctx, subject, mark, nil, cur.seq)
 		if err == nil {
 			s.rooms.advance(subject, roomState{seq: seq, pos: mark})
@@ -562,18 +561,4 @@ func subjectHash(subject string) uint32 {
 	f := fnv.New32a()
 	_, _ = f.Write([]byte(subject))
 	return f.Sum32()
-}
-
-// epochAlphabet and newEpoch make epochs as the root package does: 8
-// letters and digits, random, so a recreated stream gets one its clients
-// cannot have seen.
-const epochAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-func newEpoch() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = epochAlphabet[int(b[i])%len(epochAlphabet)]
-	}
-	return string(b[:])
 }
