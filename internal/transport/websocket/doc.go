@@ -43,8 +43,12 @@
 //
 // NewPoller, the default, reads on readiness (epoll, poller_linux.go): an
 // idle connection is its pollConn and its socket, no goroutine and no read
-// buffer. Frames are decoded by frameReader as bytes arrive, which keeps the
-// points above itself; writes go through writer.go, shared with gws.
+// buffer. A readable connection gets a reader goroutine (poll_reader.go);
+// a busy one keeps it, parked on the runtime's netpoller without a buffer,
+// until it has been quiet for a quarter second, so a connection that keeps
+// sending is read as cheaply as under gws. Frames are decoded by
+// frameReader as bytes arrive, which keeps the points above itself; writes
+// go through writer.go, shared with gws.
 // docs/decisions.md says when to pick the goroutine engine instead.
 //
 // # The gws engine

@@ -3,51 +3,19 @@ package websocket
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
 )
 
-// readBufSize is the pooled buffer a readable connection reads into. Frames
-// whole within one read are delivered from it without a copy.
-const readBufSize = 16 << 10
-
-// readBuf is one pooled read buffer with the RawConn.Read callback bound to
-// it once, so a read costs no allocation.
-type readBuf struct {
-	b   []byte
-	n   int
-	err error
-	fn  func(fd uintptr) bool
-}
-
-var readBufs = sync.Pool{New: func() any {
-	rb := &readBuf{b: make([]byte, readBufSize)}
-	rb.fn = func(fd uintptr) bool {
-		rb.n, rb.err = syscall.Read(int(fd), rb.b)
-		return true
-	}
-	return rb
-}}
-
-// Reader states of a pollConn.
-const (
-	connIdle uint32 = iota // no reader runs; the descriptor is armed (or about to be)
-	connBusy               // a reader runs, or the connection is being finished
-)
-
 // pollConn is one connection of the poller engine. While idle it is this
 // struct and the socket, nothing more: no goroutine, no buffer.
 //
 // Exactly one goroutine reads at a time: whoever moves state from idle to
-// busy (the poller on a readiness event, Close or Abort to finish). A reader
-// gives the connection back by storing idle and then re-arming the
-// descriptor, so an event can only start a new reader after the last one
-// let go.
+// busy (the poller on a readiness event, Close or Abort to finish). How a
+// reader runs, lingers and gives the connection back is poll_reader.go.
 type pollConn struct {
 	eng   *pollEngine
 	p     *poller // nil when read by a goroutine of its own
@@ -59,112 +27,16 @@ type pollConn struct {
 	fd    int
 	state atomic.Uint32
 	done  atomic.Bool // OnClose was called (or is being)
-	armed bool        // the descriptor was added to the epoll set; reader-owned
+	armed bool        // the descriptor is in the epoll set; reader-owned
+
+	// lastDrain is when the last reader started (Unix ns; reader-owned):
+	// a connection read again within lingerFor lingers (poll_reader.go).
+	lastDrain int64
 
 	// closing is set once we sent a Close frame: data frames are no
 	// longer delivered, and the peer's Close (or EOF) ends the connection.
 	closing atomic.Bool
 	endErr  error // what OnClose receives after a Close frame; reader-owned
-}
-
-// start begins reading c, which Upgrade made busy: through a poller when
-// the socket allows it.
-func (c *pollConn) start(sock net.Conn) {
-	if c.raw = rawConnOf(sock); c.raw != nil {
-		_ = c.raw.Control(func(fd uintptr) { c.fd = int(fd) })
-	}
-	if c.raw == nil || c.fd < 0 || !c.eng.register(c) {
-		go c.readLoop() // stays busy: the loop is the reader for good
-		return
-	}
-	c.p.add(c.fd, c)
-	if c.pre != nil {
-		go c.drain() // busy already: the drain is the reader
-		return
-	}
-	c.state.Store(connIdle)
-	c.rearm()
-}
-
-// ready is the poller's readiness event.
-func (c *pollConn) ready() {
-	if c.state.CompareAndSwap(connIdle, connBusy) {
-		go c.drain()
-	}
-}
-
-// drain reads what the socket has, decodes and delivers it, then gives the
-// connection back to the poller.
-func (c *pollConn) drain() {
-	rb := readBufs.Get().(*readBuf)
-	if !c.decodePre() {
-		readBufs.Put(rb)
-		return
-	}
-	for {
-		rb.n, rb.err = 0, nil
-		if err := c.raw.Read(rb.fn); err != nil {
-			readBufs.Put(rb)
-			c.finish(c.readEnd(err)) // closed under us (Abort, Close)
-			return
-		}
-		n, err := rb.n, rb.err
-		if n > 0 {
-			if !c.decode(rb.b[:n]) {
-				readBufs.Put(rb)
-				return
-			}
-		}
-		if n == len(rb.b) || err == syscall.EINTR {
-			continue // there may be more
-		}
-		if n > 0 || err == syscall.EAGAIN {
-			break // drained (after a short read the re-arm reports anything newer)
-		}
-		readBufs.Put(rb)
-		if err == nil {
-			err = io.EOF
-		}
-		c.finish(c.readEnd(err))
-		return
-	}
-	readBufs.Put(rb)
-	c.state.Store(connIdle)
-	c.rearm()
-}
-
-// rearm asks for the next readiness event. A socket closed meanwhile
-// cannot be armed: then the connection is finished by whoever claims it.
-func (c *pollConn) rearm() {
-	first := !c.armed
-	c.armed = true
-	var aerr error
-	err := c.raw.Control(func(fd uintptr) { aerr = c.p.arm(int(fd), first) })
-	if err == nil {
-		err = aerr
-	}
-	if err != nil {
-		c.claimFinish(err)
-	}
-}
-
-// readLoop is the reader of a connection no poller watches: a goroutine
-// with the same decoder, blocked in Read while idle.
-func (c *pollConn) readLoop() {
-	if !c.decodePre() {
-		return
-	}
-	b := make([]byte, 4<<10)
-	for {
-		n, err := c.w.conn.Read(b)
-		if n > 0 && !c.decode(b[:n]) {
-			return
-		}
-		if err != nil {
-			c.finish(c.readEnd(err))
-			return
-		}
-	}
 }
 
 // decodePre decodes the bytes that came behind the upgrade request.

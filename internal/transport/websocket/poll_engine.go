@@ -16,8 +16,9 @@ import (
 // goroutine and no read buffer, only its small decoder state (pollConn).
 // Readiness comes from epoll (poller_linux.go); a readable connection gets
 // a goroutine and a pooled read buffer for as long as it has bytes, then
-// gives both back. Frames are decoded by our own frameReader, writes go
-// through the same writer as the gws engine.
+// gives both back, or, when it is busy, keeps the goroutine for a while
+// without the buffer (poll_reader.go). Frames are decoded by our own
+// frameReader, writes go through the same writer as the gws engine.
 //
 // Where the platform has no epoll, or the hijacked connection is not a
 // plain socket (TLS terminated by net/http), a connection is read by a
@@ -84,7 +85,7 @@ func (e *pollEngine) Upgrade(w http.ResponseWriter, r *http.Request, attach func
 	}
 	c.w.open()
 	// Busy until start arms it: a Close or Abort during attach cannot
-	// finish c while it is being registered (start's re-arm then fails and
+	// finish c while it is being registered (start's arm then fails and
 	// finishes it).
 	c.state.Store(connBusy)
 	c.h = attach(c)

@@ -3,20 +3,32 @@
 package websocket
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // poller is one epoll instance and the goroutine that waits on it. It only
 // dispatches: a readable connection is handed to a goroutine of its own
-// (pollConn.ready), which reads, delivers and re-arms, so a handler that
-// blocks delays its own connection and nobody else's.
+// (pollConn.ready), which reads and delivers, so a handler that blocks
+// delays its own connection and nobody else's.
+//
+// The epoll descriptor is itself waited for on the runtime's netpoller (an
+// epoll instance is readable while it has events): the wait loop parks like
+// any goroutine reading a socket, instead of holding a thread in
+// epoll_wait that must win a P back on every wake-up, and it is woken by
+// the scheduler's own polling when the machine is busy.
 //
 // Connections are registered level-triggered with EPOLLONESHOT: an event
 // disarms the descriptor until the connection's reader re-arms it after
 // reading to EAGAIN (or a short read), and the re-arm reports at once if
 // bytes arrived in between, so no wake-up is lost and no two readers run.
+// A busy connection's reader lingers instead of re-arming
+// (poll_reader.go), so a connection that keeps sending costs no epoll_ctl
+// per message.
 //
 // The table maps descriptor numbers to connections. A descriptor is only
 // ever touched through its net.Conn's syscall.RawConn, which holds the
@@ -28,12 +40,17 @@ import (
 // Lock order: engine.mu, then poller.mu.
 type poller struct {
 	epfd int
-	wake [2]int // a pipe: a byte on wake[1] ends the wait loop
+	file *os.File        // epfd on the runtime's netpoller; closing it ends the loop
+	raw  syscall.RawConn // file's
 
 	mu    sync.Mutex
 	conns []*pollConn // by descriptor number; guarded by mu
 	n     int         // registered connections; guarded by engine.mu
 }
+
+// errNotPollable is newPoller's answer where the runtime cannot wait for an
+// epoll descriptor.
+var errNotPollable = errors.New("websocket: the runtime cannot poll an epoll descriptor")
 
 // newPoller creates the epoll instance and starts its wait loop.
 func newPoller() (*poller, error) {
@@ -41,57 +58,62 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("websocket: epoll_create1: %w", err)
 	}
-	p := &poller{epfd: epfd}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, fmt.Errorf("websocket: pipe2: %w", err)
+		return nil, fmt.Errorf("websocket: epoll descriptor: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wake[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		p.closeFDs()
-		return nil, fmt.Errorf("websocket: epoll_ctl: %w", err)
+	p := &poller{epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll")}
+	// A descriptor the runtime could not register takes no deadline.
+	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
+		p.file.Close()
+		return nil, errNotPollable
+	}
+	if p.raw, err = p.file.SyscallConn(); err != nil {
+		p.file.Close()
+		return nil, fmt.Errorf("websocket: epoll descriptor: %w", err)
 	}
 	go p.loop()
 	return p, nil
 }
 
-func (p *poller) closeFDs() {
-	syscall.Close(p.wake[0])
-	syscall.Close(p.wake[1])
-	syscall.Close(p.epfd)
-}
-
-// stop ends the wait loop; the loop closes the descriptors.
+// stop ends the wait loop and closes the epoll instance (once the loop has
+// let go of it).
 func (p *poller) stop() {
-	_, _ = syscall.Write(p.wake[1], []byte{1})
+	p.file.Close()
 }
 
 // loop waits for readiness and dispatches it until stopped.
 func (p *poller) loop() {
-	defer p.closeFDs()
 	events := make([]syscall.EpollEvent, 256)
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
+	_ = p.raw.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(fd), events, 0)
 			if err == syscall.EINTR {
 				continue
 			}
-			return // EBADF and the like: nothing more can be waited for
+			if err != nil {
+				return true // EBADF and the like: nothing more can be waited for
+			}
+			if n == 0 {
+				return false // park on the netpoller until there are events
+			}
+			p.dispatch(events[:n])
 		}
-		for i := range events[:n] {
-			fd := int(events[i].Fd)
-			if fd == p.wake[0] {
-				return
-			}
-			p.mu.Lock()
-			var c *pollConn
-			if fd < len(p.conns) {
-				c = p.conns[fd]
-			}
-			p.mu.Unlock()
-			if c != nil {
-				c.ready()
-			}
+	})
+}
+
+// dispatch hands each event's connection its readiness.
+func (p *poller) dispatch(events []syscall.EpollEvent) {
+	for i := range events {
+		fd := int(events[i].Fd)
+		p.mu.Lock()
+		var c *pollConn
+		if fd < len(p.conns) {
+			c = p.conns[fd]
+		}
+		p.mu.Unlock()
+		if c != nil {
+			c.ready()
 		}
 	}
 }
@@ -119,6 +141,8 @@ func (p *poller) remove(fd int, c *pollConn) {
 }
 
 // arm (re-)enables one readiness event for fd; the first call adds it.
+// One shot at a time: an event disarms fd until its reader lets go, so a
+// reader, running or lingering, is never woken through the poller.
 func (p *poller) arm(fd int, first bool) error {
 	op := syscall.EPOLL_CTL_MOD
 	if first {
