@@ -68,7 +68,7 @@ func (h *recorder) waitClosed(t *testing.T) error {
 
 // startEngine serves e on a loopback listener; every upgraded connection
 // gets a recorder, sent on the returned channel once attached.
-func startEngine(t *testing.T, cfg Config, prepare func(*recorder)) (addr string, conns <-chan *recorder) {
+func startEngine(t testing.TB, cfg Config, prepare func(*recorder)) (addr string, conns <-chan *recorder) {
 	t.Helper()
 	e := engineFor(t, cfg)
 	ch := make(chan *recorder, 128)
@@ -89,7 +89,7 @@ func startEngine(t *testing.T, cfg Config, prepare func(*recorder)) (addr string
 	return srv.Listener.Addr().String(), ch
 }
 
-func nextConn(t *testing.T, conns <-chan *recorder) *recorder {
+func nextConn(t testing.TB, conns <-chan *recorder) *recorder {
 	t.Helper()
 	select {
 	case h := <-conns:
@@ -110,7 +110,7 @@ const testKey = "dGhlIHNhbXBsZSBub25jZQ==" // RFC 6455's sample key
 
 // dialRaw connects and completes a handshake; extra is appended to the
 // request headers, and after is sent in the same write as the request.
-func dialRaw(t *testing.T, addr, extra string, after []byte) *rawClient {
+func dialRaw(t testing.TB, addr, extra string, after []byte) *rawClient {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -134,7 +134,7 @@ func dialRaw(t *testing.T, addr, extra string, after []byte) *rawClient {
 	return &rawClient{Conn: c, br: br}
 }
 
-func (c *rawClient) send(t *testing.T, frame []byte) {
+func (c *rawClient) send(t testing.TB, frame []byte) {
 	t.Helper()
 	if _, err := c.Write(frame); err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func eachEngine(t *testing.T, test func(t *testing.T)) {
 
 // engineFor returns the engine of the eachEngine subtest t runs in (the
 // poller engine outside one).
-func engineFor(t *testing.T, cfg Config) Engine {
+func engineFor(t testing.TB, cfg Config) Engine {
 	for _, e := range engines {
 		if strings.HasSuffix(t.Name(), "/"+e.name) || strings.Contains(t.Name(), "/"+e.name+"/") {
 			return e.new(cfg)
