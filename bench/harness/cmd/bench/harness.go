@@ -305,7 +305,7 @@ func (h *harness) measure(ctx context.Context, st step) (result.Line, error) {
 	l.Int("procs", int64(procs))
 	pprof := ""
 	// A cluster profiles its first node (every node does the same work).
-	if h.o.profile != "" && (st.server == "allspark" || st.server == "allspark-sio") && (procs == 1 || st.scenario == load.Cluster) {
+	if h.o.profile != "" && strings.HasPrefix(st.server, "allspark") && (procs == 1 || st.scenario == load.Cluster) {
 		if p, err := freePort(); err == nil {
 			pprof = fmt.Sprintf("127.0.0.1:%d", p)
 		}
@@ -588,7 +588,8 @@ func (h *harness) finishLoad(ctx context.Context, st step, srv *server, brk *bro
 }
 
 // fetchProfile saves a profile of the server under test as name; profiles of
-// allspark-sio get an "sio-" prefix, so one run can profile both kinds.
+// the other allspark kinds get a prefix (allspark-sio's "sio-",
+// allspark-goroutine's "goroutine-"), so one run can profile several kinds.
 func (h *harness) fetchProfile(srv *server, path, name string) {
 	cl := &http.Client{Timeout: 2 * time.Minute}
 	resp, err := cl.Get("http://" + srv.pprof + path)
@@ -597,8 +598,8 @@ func (h *harness) fetchProfile(srv *server, path, name string) {
 		return
 	}
 	defer resp.Body.Close()
-	if srv.kind == "allspark-sio" {
-		name = "sio-" + name
+	if kind, ok := strings.CutPrefix(srv.kind, "allspark-"); ok {
+		name = kind + "-" + name
 	}
 	f, err := os.Create(filepath.Join(h.o.profile, name))
 	if err != nil {
