@@ -181,10 +181,19 @@ func TestPresencePeersSpeakForThemselves(t *testing.T) {
 			t.Fatalf("%d sync requests kept", n)
 		}
 	}
-	waitUntil(t, "the worker drains", func() bool {
+	waitUntil(t, "the worker takes the queue", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return len(p.in) == 0
+	})
+	// An empty queue is not an applied one (the worker takes the queue,
+	// then applies it): a last delta, applied in order after the others,
+	// says when they all were.
+	srv.HandleMessage("good", notice("presence.delta", []wireEntry{{Room: "room", Spark: "g2", User: "g", Since: 6}}))
+	waitUntil(t, "the worker applies the queue", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.entry("room", "g2") != nil
 	})
 	p.mu.Lock()
 	own, g := p.entry("room", sp.id), p.entry("room", "g1")
