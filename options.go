@@ -112,10 +112,11 @@ type Options struct {
 	// WebSocketEngine picks how WebSocket connections are read (every
 	// wire's WebSocket transport: Primus, Engine.IO, Socket.IO, SockJS).
 	// The default, EnginePoller, reads on readiness (epoll): an idle
-	// connection holds no goroutine and no read buffer. EngineGoroutine
-	// reads each connection on a goroutine of its own through
-	// github.com/lxzan/gws: about 3 KB more per idle connection, for a
-	// server that holds few connections and wants the engine it had
+	// connection holds no goroutine and no read buffer, and a busy one
+	// keeps a reader goroutine while it sends, so it reads as fast as
+	// under EngineGoroutine. EngineGoroutine reads each connection on a
+	// goroutine of its own through github.com/lxzan/gws: about 8 KB more
+	// per idle connection, for a server that wants the engine it had
 	// before, or a platform without epoll where it is the same cost.
 	WebSocketEngine WebSocketEngine
 	// IDGenerator makes spark ids; default 20 random URL-safe characters.
