@@ -51,6 +51,12 @@ type drainer struct {
 	err  error
 	wait bool // on EAGAIN, park on the netpoller (linger) instead of returning
 	fn   func(fd uintptr) bool
+
+	// The re-arm's RawConn.Control callback, bound once like fn.
+	c     *pollConn
+	first bool
+	aerr  error
+	armFn func(fd uintptr)
 }
 
 var drainers = sync.Pool{New: func() any {
@@ -66,6 +72,7 @@ var drainers = sync.Pool{New: func() any {
 		}
 		return true
 	}
+	d.armFn = func(fd uintptr) { d.aerr = d.c.p.arm(int(fd), d.first) }
 	return d
 }}
 
@@ -78,7 +85,7 @@ func (d *drainer) putBuf() {
 
 func (d *drainer) done() {
 	d.putBuf()
-	d.wait, d.err = false, nil
+	d.wait, d.err, d.c = false, nil, nil
 	drainers.Put(d)
 }
 
@@ -100,8 +107,15 @@ func (c *pollConn) start(sock net.Conn) {
 		return
 	}
 	c.p.add(c.fd, c)
-	if c.pre != nil || !c.release() {
-		go c.drain() // bytes behind the request, or an event already
+	if c.pre != nil {
+		go c.drain() // bytes behind the request: read them first
+		return
+	}
+	d := drainers.Get().(*drainer)
+	released := c.release(d)
+	d.done()
+	if !released {
+		go c.drain() // an event already
 	}
 }
 
@@ -143,7 +157,7 @@ func (c *pollConn) drain() {
 		if err := c.raw.Read(d.fn); err != nil {
 			if d.wait && errors.Is(err, os.ErrDeadlineExceeded) {
 				c.stopLinger(d) // quiet for at least lingerFor/2
-				if !c.release() {
+				if !c.release(d) {
 					continue // an event came: read again
 				}
 				d.done()
@@ -186,7 +200,7 @@ func (c *pollConn) drain() {
 				continue
 			}
 		}
-		if c.release() {
+		if c.release(d) {
 			d.done()
 			return
 		}
@@ -217,23 +231,28 @@ func (c *pollConn) stopLinger(d *drainer) {
 	d.wait = false
 }
 
-// release gives c back to the poller and re-arms its descriptor; false
+// release gives c back to the poller and re-arms its descriptor (through
+// d's bound callback: no allocation); false
 // means an event came since the last read, and the caller (still c's
 // reader) must read again. A socket closed meanwhile cannot be armed: then
 // c is finished by whoever claims it (a Close or Abort that found c busy
 // left finishing it to the reader).
-func (c *pollConn) release() bool {
+func (c *pollConn) release(d *drainer) bool {
+	// armed is written before the CAS that lets c go: the next reader,
+	// which starts by a CAS from idle, reads it.
+	first := !c.armed
+	c.armed = true
 	if !c.state.CompareAndSwap(connBusy, connIdle) {
+		c.armed = !first
 		c.state.Store(connBusy) // from pending: one more read
 		return false
 	}
-	first := !c.armed
-	c.armed = true
-	var aerr error
-	err := c.raw.Control(func(fd uintptr) { aerr = c.p.arm(int(fd), first) })
+	d.c, d.first, d.aerr = c, first, nil
+	err := c.raw.Control(d.armFn)
 	if err == nil {
-		err = aerr
+		err = d.aerr
 	}
+	d.aerr = nil
 	if err != nil {
 		c.claimFinish(err)
 	}
