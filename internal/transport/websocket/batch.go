@@ -35,9 +35,10 @@ type vector struct {
 	bufs net.Buffers
 	out  net.Buffers // what WriteTo consumes; a field so it needs no allocation
 	hdrs []byte
+	flat []byte // a small batch copied whole (flatten)
 }
 
-var vectors = sync.Pool{New: func() any { return new(vector) }}
+var vectors = sync.Pool{New: func() any { return &vector{flat: make([]byte, 0, flatMax)} }}
 
 // writeFramed writes msgs through g as uncompressed frames with one writev:
 // each payload is sent from where it lies (a broadcast's single encoding),
@@ -50,7 +51,11 @@ var vectors = sync.Pool{New: func() any { return new(vector) }}
 func writeFramed(g *writer, msgs []Message, prefix byte) (n, bytes int, err error) {
 	v := vectors.Get().(*vector)
 	bytes = v.build(msgs, prefix)
-	err = g.writeBuffers(&v.out)
+	if flat, ok := v.flatten(); ok {
+		err = g.writeFrames(flat)
+	} else {
+		err = g.writeBuffers(&v.out)
+	}
 	v.reset()
 	vectors.Put(v)
 	if err != nil {
@@ -91,10 +96,39 @@ func (v *vector) build(msgs []Message, prefix byte) (bytes int) {
 	return bytes
 }
 
+// flatMax is the largest batch written with one plain write, copied into
+// one buffer, instead of a writev. The runtime keeps the iovec array of a
+// socket's largest writev for the socket's life (internal/poll's
+// FD.iovecs); a connection that only ever gets heartbeats and small
+// messages then keeps none, and copying a kilobyte costs less than the
+// system call either way.
+const flatMax = 1 << 10
+
+// flatten copies v's frames into one buffer when they are small enough
+// (see flatMax).
+func (v *vector) flatten() ([]byte, bool) {
+	total := 0
+	for _, b := range v.out {
+		if total += len(b); total > flatMax {
+			return nil, false
+		}
+	}
+	if len(v.out) == 1 {
+		return v.out[0], true
+	}
+	flat := v.flat[:0]
+	for _, b := range v.out {
+		flat = append(flat, b...)
+	}
+	v.flat = flat
+	return flat, true
+}
+
 // reset empties v for the pool, dropping buffers a huge batch grew so they
 // do not pin memory there.
 func (v *vector) reset() {
 	v.out = nil
+	v.flat = v.flat[:0]
 	clear(v.bufs)
 	v.bufs = v.bufs[:0]
 	if cap(v.bufs) > 4096 || cap(v.hdrs) > 4096*(maxHeader+1) {

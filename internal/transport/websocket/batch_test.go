@@ -197,3 +197,55 @@ func TestWriteFramedPrefixed(t *testing.T) {
 		t.Fatalf("prefixed writeFramed allocates %.1f times per batch", allocs)
 	}
 }
+
+// countingConn counts the Write calls that reach it. It is no
+// buffersWriter, so a vectored write reaches it as one Write per buffer.
+type countingConn struct {
+	net.Conn
+	writes int
+	out    bytes.Buffer
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.writes++
+	return c.out.Write(b)
+}
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
+
+// A small batch (up to flatMax on the wire) reaches the socket as one
+// plain write, so the socket never gets the iovec array the runtime keeps
+// after a writev; a larger one is still vectored, payloads uncopied.
+func TestSmallBatchIsOneWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sizes   []int
+		vectors bool
+	}{
+		{"ping", []int{20}, false},
+		{"three small", []int{100, 200, 300}, false},
+		{"at the bound", []int{flatMax - 2 - 4 - 2, 0}, false},
+		{"past the bound", []int{flatMax}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &countingConn{}
+			g := &writer{conn: c, cfg: &gateConfig{writeTimeout: int64(time.Second)}}
+			g.open()
+			var msgs []Message
+			for i, n := range tc.sizes {
+				msgs = append(msgs, Message{Payload: bytes.Repeat([]byte{byte('a' + i)}, n)})
+			}
+			if _, _, err := writeFramed(g, msgs, 0); err != nil {
+				t.Fatal(err)
+			}
+			if vectored := c.writes > 1; vectored != tc.vectors {
+				t.Fatalf("%d writes for %d messages, want vectored=%v", c.writes, len(msgs), tc.vectors)
+			}
+			for i, m := range msgs {
+				_, _, payload := readFrame(t, &c.out)
+				if !bytes.Equal(payload, m.Payload) {
+					t.Fatalf("frame %d: %d bytes, want %d", i, len(payload), len(m.Payload))
+				}
+			}
+		})
+	}
+}
