@@ -64,7 +64,7 @@ func (q *sendQueue) push(f frame, limit int, dropOldest bool) (res pushResult, s
 		q.frames = q.frames[:len(q.frames)-1]
 		res = pushedDrop
 	}
-	q.frames = append(q.frames, f)
+	q.appendLocked(f)
 	if !q.running && !q.paused {
 		q.running = true
 		start = true
@@ -134,9 +134,17 @@ func (q *sendQueue) pushIfIdle(f frame) (queued, start bool) {
 	if q.closing || q.abort || q.sealed || q.running || q.paused || len(q.frames) > 0 {
 		return false, false
 	}
-	q.frames = append(q.frames, f)
+	q.appendLocked(f)
 	q.running = true
 	return true, true
+}
+
+// appendLocked queues f, into the slice an idle queue kept if it has one.
+func (q *sendQueue) appendLocked(f frame) {
+	if q.frames == nil && q.spare != nil {
+		q.frames, q.spare = q.spare[:0], nil
+	}
+	q.frames = append(q.frames, f)
 }
 
 // closeGracefully marks the queue closing: queued frames are still written,
@@ -239,6 +247,12 @@ func (q *sendQueue) writeLoop(host writerHost) {
 		if len(q.frames) == 0 {
 			closing, code := q.closing, q.code
 			q.running = false
+			// An idle queue keeps one slice (the next push takes it), not
+			// the two the writer alternates between, and no large one.
+			if q.spare == nil {
+				q.spare = q.frames[:0]
+			}
+			q.frames = nil
 			if cap(q.spare) > retainCap {
 				q.spare = nil
 			}
