@@ -11,6 +11,7 @@ import (
 
 	"github.com/allspark/allspark/internal/primus"
 	"github.com/allspark/allspark/internal/transport"
+	"github.com/allspark/allspark/parser"
 )
 
 // Spark is one client connection.
@@ -540,6 +541,10 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 	srv := s.server
 	srv.stats.messagesIn.Add(1)
 	srv.stats.bytesIn.Add(uint64(len(payload)))
+	if _, isJSON := srv.opts.Parser.(parser.JSON); isJSON && !binary && primus.IsPongJSON(payload) {
+		s.alive.Store(true) // the heartbeat's answer, known without decoding it
+		return
+	}
 	data, err := srv.opts.Parser.Decode(payload, binary)
 	if err != nil {
 		srv.stats.parseErrors.Add(1)

@@ -3,6 +3,7 @@ package primus
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Prefix starts every control message.
@@ -25,6 +26,27 @@ const ServerClose = Prefix + "server::close"
 
 // IDRequest is what a client writes to ask for its spark id.
 const IDRequest = Prefix + "id::"
+
+// pongJSON is how a pong arrives under the JSON parser, up to its value.
+const pongJSON = `"` + Prefix + "pong::"
+
+// IsPongJSON reports whether payload is a pong as the JSON parser writes
+// it: the string "primus::pong::<value>" with no escapes and no
+// surrounding whitespace, in UTF-8, which is every Primus client's pong. A server
+// answers it without decoding (a heartbeat allocates nothing); anything
+// else, escaped pongs included, takes the decoder and Parse.
+func IsPongJSON(payload []byte) bool {
+	if len(payload) < len(pongJSON)+1 || string(payload[:len(pongJSON)]) != pongJSON || payload[len(payload)-1] != '"' {
+		return false
+	}
+	value := payload[len(pongJSON) : len(payload)-1]
+	for _, b := range value {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(value)
+}
 
 // Parse reports whether v is a control message, and its kind and value (the
 // text after "primus::<kind>::"). Unknown primus:: messages are None, because
