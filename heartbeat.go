@@ -13,6 +13,13 @@ import (
 // answered the previous ping is ended with reconnect (no server::close, so
 // the client comes back); the others get "primus::ping::<ms>", encoded once
 // per tick. It starts with the first connection and stops at Shutdown.
+//
+// The sparks are spread over heartbeatSlots slots (round robin at attach),
+// one slot pinged per PingInterval/slots: pinging every spark at once
+// starts a writer goroutine for each at the same moment, and the runtime
+// keeps every goroutine it ever had at once (a ~400-byte g each, for the
+// life of the process), so one heartbeat of 50,000 sparks would leave
+// 20 MB behind. Each spark is still pinged once per PingInterval.
 type heartbeat struct {
 	once sync.Once
 	stop chan struct{}
@@ -52,22 +59,31 @@ func (h *heartbeat) halt() {
 
 func (h *heartbeat) run(s *Server) {
 	defer close(h.done)
-	t := time.NewTicker(s.opts.PingInterval)
+	slots := heartbeatSlots(s.opts.PingInterval)
+	t := time.NewTicker(s.opts.PingInterval / time.Duration(slots))
 	defer t.Stop()
 	var dead []*Spark
-	for {
+	for slot := 0; ; slot = (slot + 1) % slots {
 		select {
 		case <-h.stop:
 			return
 		case now := <-t.C:
-			dead = s.pingAll(now, dead[:0])
+			dead = s.pingSlot(now, slot, slots, dead[:0])
 		}
 	}
 }
 
-// pingAll ends the sparks that missed the last ping and pings the rest. buf is
-// reused between ticks to keep the tick allocation-free.
-func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
+// heartbeatSlots is how many slots the sparks are spread over: 64, or fewer
+// so that a slot's turn comes no more often than every 20 ms.
+func heartbeatSlots(interval time.Duration) int {
+	return min(64, max(1, int(interval/(20*time.Millisecond))))
+}
+
+// pingSlot ends the sparks of slot (of slots) that missed their last ping
+// and pings the rest. buf is reused between ticks to keep the tick
+// allocation-free.
+func (s *Server) pingSlot(now time.Time, slot, slots int, buf []*Spark) []*Spark {
+	inSlot := func(sp *Spark) bool { return int(sp.hbSlot)%slots == slot }
 	f, err := s.encode(primus.PingMessage(now.UnixMilli()))
 	if err != nil {
 		s.opts.Logger.Error("encoding ping", "err", err)
@@ -76,7 +92,7 @@ func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
 	f.Control = transport.Ping
 	s.mu.RLock()
 	for _, sp := range s.sparks {
-		if sp.ownHeartbeat {
+		if sp.ownHeartbeat || !inSlot(sp) {
 			continue
 		}
 		if !sp.alive.Swap(false) {
@@ -91,7 +107,10 @@ func (s *Server) pingAll(now time.Time, buf []*Spark) []*Spark {
 		sp.End(nil, true)
 	}
 	var filter func(*Spark) bool
-	if s.ownHeartbeats.Load() > 0 {
+	switch {
+	case slots > 1:
+		filter = func(sp *Spark) bool { return !sp.ownHeartbeat && inSlot(sp) }
+	case s.ownHeartbeats.Load() > 0:
 		filter = primusHeartbeat
 	}
 	s.fanout(f, filter)

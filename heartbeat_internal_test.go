@@ -1,8 +1,13 @@
 package allspark
 
 import (
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/allspark/allspark/internal/transport/websocket"
 	"github.com/allspark/allspark/parser"
 )
 
@@ -52,4 +57,94 @@ func (textParser) Encode(v any) ([]byte, bool, error)   { return parser.JSON{}.E
 func (textParser) Decode(p []byte, _ bool) (any, error) { return string(p), nil }
 func (textParser) Unmarshal(p []byte, _ bool, dst any) error {
 	return parser.JSON{}.Unmarshal(p, false, dst)
+}
+
+// pingClock is a session that records when each Primus ping is written to
+// it, and answers it at once.
+type pingClock struct {
+	nullConn
+	sp    *Spark
+	mu    sync.Mutex
+	pings []time.Time
+}
+
+func (c *pingClock) WriteBatch(msgs []websocket.Message) (n, bytes int, err error) {
+	for _, m := range msgs {
+		if strings.HasPrefix(string(m.Payload), `"primus::ping::`) {
+			c.mu.Lock()
+			c.pings = append(c.pings, time.Now())
+			sp := c.sp
+			c.mu.Unlock()
+			if sp != nil {
+				sp.OnMessage(false, []byte(`"primus::pong::1"`))
+			}
+		}
+		bytes += len(m.Payload)
+	}
+	return len(msgs), bytes, nil
+}
+
+// The heartbeat pings its sparks slot by slot across the interval, not all
+// at once (a burst of writer goroutines the runtime would keep), and each
+// spark still once per PingInterval.
+func TestHeartbeatSpreadsPings(t *testing.T) {
+	const interval = 640 * time.Millisecond // 32 slots, 20 ms apart
+	srv, err := New(Options{PingInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clocks := make([]*pingClock, 64)
+	defer func() {
+		for _, c := range clocks {
+			if c != nil && c.sp != nil {
+				c.sp.OnClose(nil)
+			}
+		}
+		_ = srv.Shutdown(t.Context(), ShutdownOptions{})
+	}()
+	for i := range clocks {
+		clocks[i] = &pingClock{}
+		r, _ := http.NewRequest(http.MethodGet, "/primus", nil)
+		r.RemoteAddr = "127.0.0.1:1"
+		sp := srv.attach(clocks[i], r)
+		clocks[i].mu.Lock()
+		clocks[i].sp = sp
+		clocks[i].mu.Unlock()
+		srv.started(sp)
+	}
+	start := time.Now()
+	time.Sleep(interval*2 + interval/4)
+	var first []time.Time
+	for i, c := range clocks {
+		c.mu.Lock()
+		pings := append([]time.Time(nil), c.pings...)
+		c.mu.Unlock()
+		if len(pings) < 2 || len(pings) > 3 {
+			t.Fatalf("spark %d pinged %d times in 2.25 intervals of %v", i, len(pings), interval)
+		}
+		if pings[0].Sub(start) > interval+interval/8 {
+			t.Errorf("spark %d first pinged after %v", i, pings[0].Sub(start))
+		}
+		for j := 1; j < len(pings); j++ {
+			if gap := pings[j].Sub(pings[j-1]); gap < interval*3/4 || gap > interval*5/4 {
+				t.Errorf("spark %d: pings %v apart, want about %v", i, gap, interval)
+			}
+		}
+		first = append(first, pings[0])
+	}
+	earliest, latest := first[0], first[0]
+	for _, f := range first {
+		if f.Before(earliest) {
+			earliest = f
+		}
+		if f.After(latest) {
+			latest = f
+		}
+	}
+	if spread := latest.Sub(earliest); spread < interval/2 {
+		t.Fatalf("the first pings of 64 sparks span %v: not spread over the %v interval", spread, interval)
+	}
+	if n := srv.Len(); n != len(clocks) {
+		t.Fatalf("%d of %d answering sparks left", n, len(clocks))
+	}
 }

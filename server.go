@@ -94,6 +94,8 @@ type Server struct {
 	// ownHeartbeats counts live sparks whose wire keeps them alive itself
 	// (Protocol.OwnHeartbeat); while it is 0 the Primus ping goes to all.
 	ownHeartbeats atomic.Int32
+	// hbNext deals heartbeat slots to new sparks, round robin.
+	hbNext atomic.Uint32
 
 	// emitterProto frames events for sparks that speak primus-emitter
 	// (nil when Options.Emitter.Disabled).
@@ -379,6 +381,7 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	sp.initEmitter()
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
+	sp.hbSlot = uint8(s.hbNext.Add(1))
 	sp.hooksDone = len(sp.connectionHooks()) == 0
 	s.active.add()
 	s.addLive(sp)

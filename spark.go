@@ -63,6 +63,8 @@ type Spark struct {
 	// ownHeartbeat: the session's wire keeps it alive itself
 	// (Protocol.OwnHeartbeat); the server's Primus heartbeat skips it.
 	ownHeartbeat bool
+	// hbSlot: the heartbeat slot the spark is pinged in (heartbeat.go).
+	hbSlot uint8
 	// emitterOK: the primus-emitter dialect applies to this spark (a
 	// Primus-framed session, Options.Emitter not disabled).
 	emitterOK bool
