@@ -39,7 +39,11 @@ import (
 // The server reads upgrades itself (Server.Listener, as Serve does); with
 // ALLSPARK_SPARKMEM_NETHTTP set they go through net/http's hijack instead.
 // With ALLSPARK_SPARKMEM_TRANSPORT=polling the sparks are Engine.IO
-// long-polling sessions, each holding a poll.
+// long-polling sessions, each holding a poll. With ALLSPARK_SPARKMEM_PONG
+// set the clients answer the heartbeat, and the test then reports what a
+// heartbeat (ping out, pong in) allocates per spark: the garbage an idle
+// server makes, which sets how far its heap grows past the live figure
+// between collections.
 //
 // Without ALLSPARK_SPARKMEM it is skipped: it opens thousands of sockets.
 
@@ -66,7 +70,11 @@ func TestIdleSparkMemory(t *testing.T) {
 		runtime.MemProfileRate = 1
 		t.Cleanup(func() { runtime.MemProfileRate = old })
 	}
-	srv, err := New(Options{})
+	var opts Options
+	if os.Getenv("ALLSPARK_SPARKMEM_PONG") != "" {
+		opts.PingInterval = NoPing // measureHeartbeats runs them by hand
+	}
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +129,19 @@ func TestIdleSparkMemory(t *testing.T) {
 			baseRSS, rss, float64(rss-baseRSS)/float64(n), per(after.HeapInuse, base.HeapInuse), per(after.GCSys, base.GCSys),
 			per(after.OtherSys, base.OtherSys), per(after.StackInuse, base.StackInuse), per(after.MSpanInuse, base.MSpanInuse))
 	}
+	if os.Getenv("ALLSPARK_SPARKMEM_PONG") != "" {
+		measureHeartbeats(t, srv, n)
+		// What a spark keeps once it has been written to and read from
+		// (its queue's slice, the socket's write state): the steady state.
+		steady := liveHeap()
+		t.Logf("after the heartbeats: live heap %.0f B per spark", float64(int64(steady.HeapAlloc)-int64(base.HeapAlloc))/float64(n))
+	}
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
 			t.Fatal(err)
 		}
+		runtime.GC() // the profile is as of the last collection: include the heartbeats
 		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -153,8 +169,13 @@ func TestIdleSparkMemoryClient(t *testing.T) {
 	if os.Getenv("ALLSPARK_SPARKMEM_TRANSPORT") == "polling" {
 		dial = sparkMemPoll
 	}
+	pong := os.Getenv("ALLSPARK_SPARKMEM_PONG") != ""
 	for range n {
-		conns = append(conns, dial(t, addr))
+		c := dial(t, addr)
+		conns = append(conns, c)
+		if pong {
+			go answerPings(c)
+		}
 	}
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until EOF
 }
@@ -374,5 +395,69 @@ func TestSparkHeadersPackedUntilAsked(t *testing.T) {
 	}
 	if h := unpackHeader("\x05ab"); len(h) > 1 {
 		t.Fatalf("malformed packing unpacked to %q", h)
+	}
+}
+
+// measureHeartbeats runs three heartbeats by hand (the server's own ticks
+// are 25 s apart) and reports what each allocated per spark, from the ping
+// to its pong's arrival. The caller then reports what the sparks keep.
+func measureHeartbeats(t *testing.T, srv *Server, n int) {
+	t.Helper()
+	for round := range 3 {
+		// Real heartbeats are PingInterval apart: let every reader give
+		// its connection back first (the poller engine keeps the reader of
+		// a connection read twice within a quarter second).
+		time.Sleep(500 * time.Millisecond)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		// Slot by slot, as the heartbeat loop pings (heartbeat.go), a
+		// little faster than its PingInterval/64 apart.
+		slots := heartbeatSlots(DefaultPingInterval)
+		for slot := range slots {
+			srv.pingSlot(time.Now(), slot, slots, nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for alive := 0; alive < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("heartbeat %d: %d of %d pongs", round, alive, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+			alive = 0
+			srv.mu.RLock()
+			for _, sp := range srv.sparks {
+				if sp.alive.Load() {
+					alive++
+				}
+			}
+			srv.mu.RUnlock()
+		}
+		runtime.ReadMemStats(&after)
+		t.Logf("heartbeat %d: %.0f B and %.1f allocations per spark (ping out, pong in); goroutines now %d",
+			round, float64(after.TotalAlloc-before.TotalAlloc)/float64(n),
+			float64(after.Mallocs-before.Mallocs)/float64(n), runtime.NumGoroutine())
+	}
+}
+
+// answerPings is a measured client's heartbeat: every server frame is a
+// Primus ping (the sparks get nothing else), answered with its pong.
+func answerPings(c net.Conn) {
+	br := bufio.NewReader(c)
+	var mask [4]byte
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return
+		}
+		payload := make([]byte, h[1]&0x7f) // pings are short: no extended length
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return
+		}
+		pong := strings.Replace(string(payload), "primus::ping::", "primus::pong::", 1)
+		frame := append([]byte{0x81, 0x80 | byte(len(pong))}, mask[:]...)
+		frame = append(frame, pong...) // a zero mask leaves the payload as is
+		if _, err := c.Write(frame); err != nil {
+			return
+		}
 	}
 }
