@@ -14,12 +14,17 @@ import (
 // the client comes back); the others get "primus::ping::<ms>", encoded once
 // per tick. It starts with the first connection and stops at Shutdown.
 //
-// The sparks are spread over heartbeatSlots slots (round robin at attach),
-// one slot pinged per PingInterval/slots: pinging every spark at once
-// starts a writer goroutine for each at the same moment, and the runtime
-// keeps every goroutine it ever had at once (a ~400-byte g each, for the
-// life of the process), so one heartbeat of 50,000 sparks would leave
-// 20 MB behind. Each spark is still pinged once per PingInterval.
+// The sparks are spread over heartbeatSlots slots, one slot pinged per
+// PingInterval/slots. A new spark joins one of the half of the slots whose
+// turn is furthest away (round robin over that half), so its first ping
+// comes between half a PingInterval and one after it connected (Primus
+// pings a spark one interval after it connected; a stock client waits
+// 45 s for a ping) and a burst of connects is still spread over 32 slots.
+// Pinging every spark at once starts a writer goroutine for each at the
+// same moment, and the runtime keeps every goroutine it ever had at once
+// (a ~400-byte g each, for the life of the process), so one heartbeat of
+// 50,000 sparks would leave 20 MB behind. Each spark is still pinged once
+// per PingInterval.
 type heartbeat struct {
 	once sync.Once
 	stop chan struct{}
@@ -79,10 +84,20 @@ func heartbeatSlots(interval time.Duration) int {
 	return min(64, max(1, int(interval/(20*time.Millisecond))))
 }
 
+// heartbeatSlotFor is a new spark's slot: one of the half of the slots
+// pinged last from now on, round robin.
+func (s *Server) heartbeatSlotFor() uint8 {
+	slots := heartbeatSlots(s.opts.PingInterval)
+	half := slots / 2
+	ahead := half + 1 + int(s.hbNext.Add(1)%uint32(slots-half)) // in half+1..slots
+	return uint8((int(s.hbLast.Load()) + ahead) % slots)
+}
+
 // pingSlot ends the sparks of slot (of slots) that missed their last ping
 // and pings the rest. buf is reused between ticks to keep the tick
 // allocation-free.
 func (s *Server) pingSlot(now time.Time, slot, slots int, buf []*Spark) []*Spark {
+	s.hbLast.Store(uint32(slot))
 	inSlot := func(sp *Spark) bool { return int(sp.hbSlot)%slots == slot }
 	f, err := s.encode(primus.PingMessage(now.UnixMilli()))
 	if err != nil {

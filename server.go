@@ -94,8 +94,9 @@ type Server struct {
 	// ownHeartbeats counts live sparks whose wire keeps them alive itself
 	// (Protocol.OwnHeartbeat); while it is 0 the Primus ping goes to all.
 	ownHeartbeats atomic.Int32
-	// hbNext deals heartbeat slots to new sparks, round robin.
-	hbNext atomic.Uint32
+	// hbNext deals heartbeat slots to new sparks, round robin; hbLast is
+	// the slot pinged last (heartbeat.go).
+	hbNext, hbLast atomic.Uint32
 
 	// emitterProto frames events for sparks that speak primus-emitter
 	// (nil when Options.Emitter.Disabled).
@@ -142,6 +143,7 @@ func New(opts Options) (*Server, error) {
 		engine:  newWebSocketEngine(opts),
 	}
 	s.nsps.main = Namespace{srv: s, name: MainNamespace}
+	s.hbLast.Store(uint32(heartbeatSlots(opts.PingInterval) - 1)) // as if the cycle just ended
 	s.nodeID = opts.NodeID
 	if s.nodeID == "" {
 		s.nodeID = opts.IDGenerator()
@@ -381,7 +383,7 @@ func (s *Server) attach(conn transport.Session, r *http.Request) *Spark {
 	sp.initEmitter()
 	sp.state.Store(int32(Open))
 	sp.alive.Store(true)
-	sp.hbSlot = uint8(s.hbNext.Add(1))
+	sp.hbSlot = s.heartbeatSlotFor()
 	sp.hooksDone = len(sp.connectionHooks()) == 0
 	s.active.add()
 	s.addLive(sp)
