@@ -66,6 +66,17 @@ func (h *recorder) waitClosed(t *testing.T) error {
 	}
 }
 
+// expectNoMsg fails t if h gets a delivery within d: what was expected came
+// once.
+func expectNoMsg(t *testing.T, h *recorder, d time.Duration) {
+	t.Helper()
+	select {
+	case extra := <-h.msgs:
+		t.Fatalf("a second delivery %q", extra)
+	case <-time.After(d):
+	}
+}
+
 // startEngine serves e on a loopback listener; every upgraded connection
 // gets a recorder, sent on the returned channel once attached.
 func startEngine(t testing.TB, cfg Config, prepare func(*recorder)) (addr string, conns <-chan *recorder) {

@@ -93,11 +93,7 @@ func TestMessagesAroundTheLingerDeadline(t *testing.T) {
 	for i := range gaps {
 		expectMsg(t, h, fmt.Sprintf("m%d", i))
 	}
-	select {
-	case extra := <-h.msgs:
-		t.Fatalf("a second delivery %q", extra)
-	case <-time.After(20 * time.Millisecond):
-	}
+	expectNoMsg(t, h, 20*time.Millisecond)
 	c.Close()
 	h.waitClosed(t)
 }

@@ -35,11 +35,7 @@ func TestFramesTrickleAcrossReadinessEvents(t *testing.T) {
 		if err != nil || b0&0x0f != 0xA || string(payload) != "p" {
 			t.Fatalf("pong: opcode %#x payload %q err %v", b0&0x0f, payload, err)
 		}
-		select {
-		case extra := <-h.msgs:
-			t.Fatalf("a second delivery %q", extra)
-		case <-time.After(50 * time.Millisecond):
-		}
+		expectNoMsg(t, h, 50*time.Millisecond)
 		c.Close()
 		h.waitClosed(t)
 	})
