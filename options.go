@@ -99,7 +99,10 @@ type Options struct {
 	// Parser for messages; default parser.JSON.
 	Parser parser.Parser
 	// PingInterval between server pings. 0 means DefaultPingInterval;
-	// NoPing (or any negative value) turns heartbeats off.
+	// NoPing (or any negative value) turns heartbeats off. A spark's first
+	// ping comes between half an interval and one after it connects; the
+	// sparks are pinged in 64 slots spread over the interval, not all at
+	// once.
 	PingInterval time.Duration
 	// MaxLength is the largest message, in bytes, accepted from a client
 	// (larger closes the connection with 1009) or written to one (larger
