@@ -52,7 +52,7 @@ func writeFramed(g *writer, msgs []Message, prefix byte) (n, bytes int, err erro
 	v := vectors.Get().(*vector)
 	bytes = v.build(msgs, prefix)
 	if flat, ok := v.flatten(); ok {
-		err = g.writeFrames(flat)
+		_, err = g.Write(flat) // as writeDeflated writes its batch
 	} else {
 		err = g.writeBuffers(&v.out)
 	}

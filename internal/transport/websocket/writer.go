@@ -129,22 +129,6 @@ func (g *writer) writeBuffers(bufs *net.Buffers) error {
 	return err
 }
 
-// writeFrames writes b, whole frames of our own (never a Close frame),
-// with one plain write: a small batch flattened (vector.flatten).
-func (g *writer) writeFrames(b []byte) error {
-	g.wmu.Lock()
-	if g.wstate != writeOpen {
-		g.wmu.Unlock()
-		return net.ErrClosed
-	}
-	_, err := g.writeLocked(b)
-	if err != nil {
-		g.wstate = writeClosed // a partial frame: anything after it would be garbage
-	}
-	g.wmu.Unlock()
-	return err
-}
-
 // writeLocked writes all of b, renewing the deadline while the peer makes
 // progress. g.wmu is held.
 func (g *writer) writeLocked(b []byte) (int, error) {
