@@ -31,9 +31,8 @@ import (
 
 // lingerFor is how long a busy connection's reader waits for more bytes
 // before giving the connection back, and how close together two readers
-// must start for the connection to count as busy. Heartbeats (every 25 s
-// or so) never make a connection busy; an echo at 10 messages a second
-// does.
+// must start for the connection to count as busy. Heartbeats (every 25-30
+// s) never make a connection busy; an echo at 10 messages a second does.
 const lingerFor = 250 * time.Millisecond
 
 // readBufSize is the pooled buffer a readable connection reads into. Frames
@@ -231,12 +230,11 @@ func (c *pollConn) stopLinger(d *drainer) {
 	d.wait = false
 }
 
-// release gives c back to the poller and re-arms its descriptor (through
-// d's bound callback: no allocation); false
-// means an event came since the last read, and the caller (still c's
-// reader) must read again. A socket closed meanwhile cannot be armed: then
-// c is finished by whoever claims it (a Close or Abort that found c busy
-// left finishing it to the reader).
+// release gives c back to the poller and re-arms its descriptor, through
+// d's bound callback (no allocation). False means an event came since the
+// last read, and the caller (still c's reader) must read again. A socket
+// closed meanwhile cannot be armed: then c is finished by whoever claims
+// it (a Close or Abort that found c busy left finishing it to the reader).
 func (c *pollConn) release(d *drainer) bool {
 	// armed is written before the CAS that lets c go: the next reader,
 	// which starts by a CAS from idle, reads it.

@@ -178,3 +178,31 @@ func TestCloseWhileLingering(t *testing.T) {
 		})
 	}
 }
+
+// Giving a quiet connection back (the CAS and the epoll re-arm) allocates
+// nothing: the re-arm's callback is bound once in the pooled drainer.
+func TestReleaseAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	addr, conns := startEngine(t, Config{}, nil)
+	c := dialRaw(t, addr, "", nil)
+	h := nextConn(t, conns)
+	pc := pollConnOf(t, h)
+	waitState(t, pc, connIdle, time.Second)
+	d := drainers.Get().(*drainer)
+	allocs := testing.AllocsPerRun(100, func() {
+		if !pc.state.CompareAndSwap(connIdle, connBusy) {
+			t.Fatal("the connection was not idle")
+		}
+		if !pc.release(d) {
+			t.Fatal("release found an event")
+		}
+	})
+	d.done()
+	if allocs != 0 {
+		t.Fatalf("release allocates %v times", allocs)
+	}
+	c.Close()
+	h.waitClosed(t)
+}
