@@ -33,7 +33,7 @@ type sendQueue struct {
 
 	mu      sync.Mutex
 	frames  []frame // pending, oldest first
-	spare   []frame // the writer's last batch, reused to avoid allocation
+	spare   []frame // the writer's last batch, reused to avoid allocation; all an idle queue keeps
 	running bool    // a writer goroutine owns the socket
 	closing bool    // no more pushes; the writer closes the socket after draining
 	abort   bool    // drop everything; the socket is gone or must be cut

@@ -1,6 +1,10 @@
 package allspark
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/allspark/allspark/internal/transport"
+)
 
 func TestSendQueueBoundsAndPolicies(t *testing.T) {
 	var q sendQueue
@@ -47,5 +51,38 @@ func TestVolatilePushOnlyReachesAnIdleQueue(t *testing.T) {
 	q.drop()
 	if queued, _ := q.pushIfIdle(frame{}); queued {
 		t.Fatal("queued on a dropped queue")
+	}
+}
+
+// queueHost is a writerHost whose session takes every batch.
+type queueHost struct{ conn nullConn }
+
+func (h *queueHost) session() transport.Session { return &h.conn }
+func (h *queueHost) written(int, int)           {}
+func (h *queueHost) writerFinished(error)       {}
+
+// An idle queue keeps one slice, not the two its writer alternates
+// between, and a steady push-then-drain (a heartbeat's ping) allocates
+// nothing once that slice exists.
+func TestIdleQueueKeepsOneSlice(t *testing.T) {
+	var q sendQueue
+	var h queueHost
+	ping := frame{Payload: []byte("ping")}
+	cycle := func() {
+		if _, start := q.push(ping, 8, false); !start {
+			t.Fatal("the writer did not need starting")
+		}
+		q.writeLoop(&h)
+	}
+	cycle()
+	cycle()
+	q.mu.Lock()
+	frames, spare := q.frames, q.spare
+	q.mu.Unlock()
+	if frames != nil || cap(spare) == 0 {
+		t.Fatalf("idle queue holds frames cap %d and spare cap %d, want only a spare", cap(frames), cap(spare))
+	}
+	if n := testing.AllocsPerRun(100, cycle); n != 0 {
+		t.Fatalf("push and drain allocate %v times", n)
 	}
 }
