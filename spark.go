@@ -203,9 +203,12 @@ func (s *Spark) inboxLocked() *hookInbox {
 
 // pendingData is a message that arrived while OnConnection hooks ran: the
 // decoded value and the size of its frame, for the byte bound. Raw is not
-// kept: nothing reads it after the transforms.
+// kept: nothing reads it after the transforms. A message that did not
+// decode (or that an incoming transform refused) waits as its error, so
+// the OnError handler a hook registers hears of it, in order.
 type pendingData struct {
 	data any
+	err  error
 	size int
 }
 
@@ -550,7 +553,7 @@ func (s *Spark) OnMessage(binary bool, payload []byte) {
 	data, err := srv.opts.Parser.Decode(payload, binary)
 	if err != nil {
 		srv.stats.parseErrors.Add(1)
-		s.emitError(err)
+		s.admit(pendingData{err: err, size: len(payload)})
 		return
 	}
 	switch kind, _ := primus.Parse(data); kind {
@@ -584,21 +587,22 @@ func (s *Spark) receive(p Packet, size int) {
 	if len(srv.transforms[Incoming].load()) > 0 {
 		keep, err := srv.runTransforms(Incoming, s, &p)
 		if err != nil {
-			s.emitError(err)
+			s.admit(pendingData{err: err, size: size})
 			return
 		}
 		if !keep {
 			return
 		}
 	}
-	s.deliver(p, size)
+	s.admit(pendingData{data: p.Data, size: size})
 }
 
-// deliver hands a packet to the data handlers, or queues it while the
-// OnConnection hooks still run. The queue is bounded (inboundLimits): past
-// it the reader waits, which stops reading the socket, until the hooks take
-// what is queued or the spark ends. size is the frame's payload length.
-func (s *Spark) deliver(p Packet, size int) {
+// admit hands a received message (or its error) to the handlers, or
+// queues it while the OnConnection hooks still run. The queue is bounded
+// (inboundLimits): past it the reader waits, which stops reading the
+// socket, until the hooks take what is queued or the spark ends. pd.size
+// is the frame's payload length.
+func (s *Spark) admit(pd pendingData) {
 	s.mu.Lock()
 	for !s.hooksDone {
 		in := s.inboxLocked()
@@ -621,14 +625,23 @@ func (s *Spark) deliver(p Packet, size int) {
 			s.overflow()
 			return
 		}
-		in.pending = append(in.pending, pendingData{data: p.Data, size: size})
-		in.bytes += size
+		in.pending = append(in.pending, pd)
+		in.bytes += pd.size
 		s.mu.Unlock()
 		return
 	}
 	handlers := s.handlers.dataHandlers()
 	s.mu.Unlock()
-	s.dispatch(p.Data, size, handlers)
+	s.handle(pd, handlers)
+}
+
+// handle reports a received message's error, or dispatches its value.
+func (s *Spark) handle(pd pendingData, handlers []func(any)) {
+	if pd.err != nil {
+		s.emitError(pd.err)
+		return
+	}
+	s.dispatch(pd.data, pd.size, handlers)
 }
 
 // wakePendingLocked lets a reader waiting for room in pending look again.
@@ -693,7 +706,7 @@ func (s *Spark) flushPending() {
 			if s.ReadyState() == Closed {
 				return
 			}
-			s.dispatch(p.data, p.size, handlers)
+			s.handle(p, handlers)
 			batch[i] = pendingData{} // let the handled value go
 		}
 	}
