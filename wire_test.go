@@ -100,8 +100,13 @@ func TestInvalidJSONReportsErrorAndKeepsConnection(t *testing.T) {
 	c := dial(t, url, "/primus", nil)
 	c.sendText(`{"broken":`)
 	var pe *parser.Error
-	if err := <-errs; !errors.As(err, &pe) || pe.Op != "decode" {
-		t.Fatalf("error = %v, want *parser.Error decode", err)
+	select {
+	case err := <-errs:
+		if !errors.As(err, &pe) || pe.Op != "decode" {
+			t.Fatalf("error = %v, want *parser.Error decode", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("the malformed message was never reported to OnError")
 	}
 	c.sendText(`"still here"`)
 	c.expect(`"still here"`)
